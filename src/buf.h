@@ -1,0 +1,33 @@
+/*
+ * buf.h - a growable byte buffer, the one place sizes are added up.
+ *
+ * Appending never overflows: growth is checked and allocation failure is
+ * fatal (see xmalloc.h), so callers only check limits that belong to the
+ * protocol, not to memory.
+ */
+#ifndef RPCCHAT_BUF_H
+#define RPCCHAT_BUF_H
+
+#include <stddef.h>
+
+struct buf {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+};
+
+#define BUF_INIT { NULL, 0, 0 }
+
+void	buf_init(struct buf *);
+void	buf_free(struct buf *);
+/* Forget the contents but keep the memory for reuse. */
+void	buf_clear(struct buf *);
+/* Make room for at least n more bytes; returns a pointer to the free space. */
+char	*buf_reserve(struct buf *, size_t n);
+void	buf_append(struct buf *, const void *, size_t);
+void	buf_appendf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Drop the first n bytes (n <= len). */
+void	buf_consume(struct buf *, size_t n);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * chat.h - the chat state: who is logged in and what each has not yet read
+ * (SPEC §3.1-3.3, §4).  Plain data and functions: no I/O, no clock, no
+ * sockets.  The caller passes the time in and writes the bytes out.
+ *
+ * Every call takes the raw strings of a request and answers with the exact
+ * texts of SPEC §3.2-3.3: a non-empty error (appended to *err) means the
+ * call failed and changed nothing.
+ *
+ * Broadcasts cost O(1) in the number of users: a Say stores its text once
+ * in a shared log that every user reads from its own position; Tells and
+ * other private notices go to a small per-user queue; CheckMessages merges
+ * the two in arrival order.  Log entries are freed once every user has
+ * read or dropped them.
+ */
+#ifndef RPCCHAT_CHAT_H
+#define RPCCHAT_CHAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "codec.h"
+
+struct chat;
+
+struct chat_limits {
+	size_t		max_users;	/* Register refused beyond; 0 = only §4.3 */
+	size_t		queue_limit;	/* messages kept per user (>= 1) */
+	int64_t		idle_timeout_ms; /* log out users who stop polling; 0 = never */
+};
+
+#define CHAT_DEFAULT_QUEUE_LIMIT	10000
+#define CHAT_DEFAULT_IDLE_TIMEOUT_MS	(300 * 1000)
+
+struct chat	*chat_new(const struct chat_limits *);
+void		 chat_free(struct chat *);
+
+/*
+ * Each call returns 0 on success and -1 with the error text appended to
+ * *err on failure.  "now" is a monotonic time in milliseconds, used for
+ * the idle timeout.
+ */
+int	chat_register(struct chat *, struct span user, int64_t now,
+	    struct buf *err);
+/* Appends the logged-in users, sorted by bytes, as a wire string list. */
+void	chat_list(struct chat *, struct buf *out);
+/*
+ * Appends the user's pending messages as a wire string list: the longest
+ * prefix of the queue (after a "*** N messages were dropped" line when
+ * some were) whose response - this list plus an empty error string - fits
+ * in one frame (SPEC §4.2).  Delivered messages leave the queue.  For a
+ * valid name not logged in it appends the one-element list "*** You are
+ * not logged in, USER" and succeeds; for an invalid name it appends an
+ * empty list and fails with "CheckMessages: invalid user name".
+ */
+int	chat_check_messages(struct chat *, struct span user, int64_t now,
+	    struct buf *out, struct buf *err);
+int	chat_tell(struct chat *, struct span user, struct span target,
+	    struct span message, struct buf *err);
+int	chat_say(struct chat *, struct span user, struct span message,
+	    struct buf *err);
+int	chat_quit(struct chat *, struct span user, struct buf *err);
+
+/*
+ * Logs out, as Quit would, every user idle for the idle timeout at "now",
+ * calling expired(arg, name) for each before it is removed.  Returns how
+ * many were logged out.
+ */
+size_t	chat_expire_idle(struct chat *, int64_t now,
+	    void (*expired)(void *arg, struct span user), void *arg);
+/* When the next user falls idle (ms, monotonic); INT64_MAX if never. */
+int64_t	chat_next_expiry(const struct chat *);
+
+size_t	chat_nusers(const struct chat *);
+/* Messages the user would be given (dropped ones excluded); 0 if absent. */
+size_t	chat_pending(const struct chat *, struct span user);
+/*
+ * Checks the internal invariants (every queue within its limit, the user
+ * list sorted and unique, reference counts consistent, List within one
+ * frame); returns NULL or a description of the first one broken.  For
+ * tests and fuzzing.
+ */
+const char *chat_check_invariants(const struct chat *);
+
+#endif

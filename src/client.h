@@ -1,0 +1,24 @@
+/*
+ * client.h - the interactive chat client (SPEC §5): register, run the
+ * commands typed, poll for messages about once a second, log out at the
+ * end whatever the end is.
+ */
+#ifndef RPCCHAT_CLIENT_H
+#define RPCCHAT_CLIENT_H
+
+#include "proto.h"
+
+struct client_opts {
+	const char	*host;		/* NULL: localhost */
+	const char	*port;
+	const char	*addr;		/* as the user wrote it, for messages */
+	const char	*user;
+	enum wire	 wire;
+	int		 history;	/* keep line history across runs */
+	int		 color;		/* colour on a terminal (NO_COLOR too) */
+};
+
+/* Runs the client until it ends; returns the process exit status. */
+int	client_run(const struct client_opts *);
+
+#endif

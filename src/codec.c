@@ -1,0 +1,114 @@
+/* codec.c - u16, string and string list on the wire (see codec.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "proto.h"
+#include "xmalloc.h"
+
+struct span
+span_cstr(const char *s)
+{
+	return (struct span){ s, strlen(s) };
+}
+
+int
+span_eq(struct span a, struct span b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+int
+put_u16(struct buf *b, size_t v)
+{
+	unsigned char be[2];
+
+	if (v > U16_MAX)
+		return -1;
+	be[0] = (unsigned char)(v >> 8);
+	be[1] = (unsigned char)v;
+	buf_append(b, be, sizeof be);
+	return 0;
+}
+
+int
+put_str(struct buf *b, struct span s)
+{
+	if (put_u16(b, s.len) == -1)
+		return -1;
+	buf_append(b, s.p, s.len);
+	return 0;
+}
+
+int
+put_strlist(struct buf *b, const struct span *v, size_t n)
+{
+	size_t i;
+
+	/* Check everything first so a refusal leaves the buffer as it was. */
+	if (n > U16_MAX)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (v[i].len > U16_MAX)
+			return -1;
+	put_u16(b, n);
+	for (i = 0; i < n; i++)
+		put_str(b, v[i]);
+	return 0;
+}
+
+int
+get_u16(struct span *in, uint16_t *v)
+{
+	const unsigned char *p = (const unsigned char *)in->p;
+
+	if (in->len < 2)
+		return -1;
+	*v = (uint16_t)(p[0] << 8 | p[1]);
+	in->p += 2;
+	in->len -= 2;
+	return 0;
+}
+
+int
+get_str(struct span *in, struct span *s)
+{
+	struct span rest = *in;
+	uint16_t len;
+
+	if (get_u16(&rest, &len) == -1 || rest.len < len)
+		return -1;
+	s->p = rest.p;
+	s->len = len;
+	in->p = rest.p + len;
+	in->len = rest.len - len;
+	return 0;
+}
+
+int
+get_strlist(struct span *in, struct span **v, size_t *n)
+{
+	struct span rest = *in, *list = NULL;
+	uint16_t count, i;
+
+	if (get_u16(&rest, &count) == -1)
+		return -1;
+	/*
+	 * Every element takes at least its 2-byte length: a count the input
+	 * cannot hold is refused before it sizes an allocation.
+	 */
+	if (count > rest.len / 2)
+		return -1;
+	if (count > 0)
+		list = xreallocarray(NULL, count, sizeof *list);
+	for (i = 0; i < count; i++) {
+		if (get_str(&rest, &list[i]) == -1) {
+			free(list);
+			return -1;
+		}
+	}
+	*v = list;
+	*n = count;
+	*in = rest;
+	return 0;
+}

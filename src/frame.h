@@ -1,0 +1,38 @@
+/*
+ * frame.h - where a request ends, on either wire.
+ *
+ * Framed (SPEC §2.2): a u16 length, then that many bytes of message.
+ * Unframed (SPEC §6): no length; the request ends when the type and all of
+ * its string arguments have arrived, so it is parsed field by field as the
+ * bytes come in.  Both give the dispatcher the same request message, so
+ * one set of server stubs serves both generations.
+ */
+#ifndef RPCCHAT_FRAME_H
+#define RPCCHAT_FRAME_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "codec.h"
+#include "proto.h"
+
+enum frame_status {
+	FRAME_INCOMPLETE,	/* read at least *need bytes in all, then ask again */
+	FRAME_COMPLETE,		/* *msg is the request message */
+	FRAME_BAD		/* drop the connection; why says it */
+};
+
+#define FRAME_WHY_LEN	80
+
+enum frame_status	frame_request(enum wire, struct span in,
+			    struct span *msg, size_t *need, char *why);
+
+/*
+ * Response framing: frame_begin reserves the prefix before the stubs
+ * append the message, frame_end fills it in.  frame_end returns -1 if the
+ * message does not fit a frame (the stubs guarantee it does).
+ */
+void	frame_begin(enum wire, struct buf *out);
+int	frame_end(enum wire, struct buf *out);
+
+#endif

@@ -1,0 +1,50 @@
+/* log.c - timestamped log lines (see log.h). */
+#include <stdarg.h>
+#include <time.h>
+
+#include "buf.h"
+#include "log.h"
+#include "text.h"
+
+static FILE *out;
+static int out_set;
+
+void
+log_set_output(FILE *f)
+{
+	out = f;
+	out_set = 1;
+}
+
+void
+log_msg(const char *fmt, ...)
+{
+	struct buf line = BUF_INIT, safe = BUF_INIT;
+	FILE *f = out_set ? out : stderr;
+	struct tm tm;
+	time_t now;
+	va_list ap;
+	int n;
+
+	if (f == NULL)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	buf_reserve(&line, (size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(line.data, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	line.len = (size_t)n;
+	text_escape(&safe, (struct span){ line.data, line.len });
+
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	fprintf(f, "%02d:%02d:%02d %.*s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    (int)safe.len, safe.data);
+	fflush(f);
+	buf_free(&line);
+	buf_free(&safe);
+}

@@ -1,0 +1,227 @@
+/*
+ * main.c - the command line: "rpcchat PORT" serves, "rpcchat HOST:PORT
+ * USER" chats (SPEC §1, §3.5).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anet.h"
+#include "client.h"
+#include "server.h"
+
+static const char usage_text[] =
+    "usage: rpcchat [options] PORT\n"
+    "       rpcchat [options] HOST:PORT USER\n";
+
+static const char help_text[] =
+    "rpcchat - chat server and client over a small RPC protocol\n"
+    "\n"
+    "  rpcchat [options] PORT             serve on PORT, all addresses\n"
+    "  rpcchat [options] HOST:PORT USER   chat as USER (HOST may be empty\n"
+    "                                     for localhost, or [IPv6])\n"
+    "\n"
+    "Server options:\n"
+    "  --max-users N          refuse Register beyond N users (default: as\n"
+    "                         many as one List response holds)\n"
+    "  --queue-limit N        messages kept per user (10000)\n"
+    "  --idle-timeout SECS    log out users who stop polling; 0 = never (300)\n"
+    "  --read-timeout SECS    close connections with no full request (10)\n"
+    "  --max-connections N    connections open at once (1024)\n"
+    "  --allow-shutdown WHO   who may call Shutdown: any, local or none (any)\n"
+    "\n"
+    "Client options:\n"
+    "  --no-history           do not keep line history across runs\n"
+    "  --no-color             no colour (also when NO_COLOR is set)\n"
+    "\n"
+    "Both:\n"
+    "  --wire framed|unframed protocol generation (framed)\n"
+    "  --help, --version\n";
+
+enum {
+	OPT_MAX_USERS = 256,
+	OPT_QUEUE_LIMIT,
+	OPT_IDLE_TIMEOUT,
+	OPT_READ_TIMEOUT,
+	OPT_MAX_CONNECTIONS,
+	OPT_ALLOW_SHUTDOWN,
+	OPT_NO_HISTORY,
+	OPT_NO_COLOR,
+	OPT_WIRE,
+	OPT_HELP,
+	OPT_VERSION
+};
+
+static const struct option longopts[] = {
+	{ "max-users",		required_argument, NULL, OPT_MAX_USERS },
+	{ "queue-limit",	required_argument, NULL, OPT_QUEUE_LIMIT },
+	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "read-timeout",	required_argument, NULL, OPT_READ_TIMEOUT },
+	{ "max-connections",	required_argument, NULL, OPT_MAX_CONNECTIONS },
+	{ "allow-shutdown",	required_argument, NULL, OPT_ALLOW_SHUTDOWN },
+	{ "no-history",		no_argument,	   NULL, OPT_NO_HISTORY },
+	{ "no-color",		no_argument,	   NULL, OPT_NO_COLOR },
+	{ "wire",		required_argument, NULL, OPT_WIRE },
+	{ "help",		no_argument,	   NULL, OPT_HELP },
+	{ "version",		no_argument,	   NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void __attribute__((noreturn))
+usage(const char *fmt, const char *arg)
+{
+	if (fmt != NULL) {
+		fputs("rpcchat: ", stderr);
+		fprintf(stderr, fmt, arg);
+		fputc('\n', stderr);
+	}
+	fputs(usage_text, stderr);
+	exit(2);
+}
+
+/* A whole decimal number in [min, max], or a usage error. */
+static long
+number(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (s[0] == '\0' || *end != '\0' || errno == ERANGE || v < min ||
+	    v > max) {
+		fprintf(stderr, "rpcchat: --%s: '%s' is not a number from %ld "
+		    "to %ld\n", opt, s, min, max);
+		usage(NULL, NULL);
+	}
+	return v;
+}
+
+static const char *
+port_arg(const char *s, long min)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno == ERANGE ||
+	    v < min || v > 65535)
+		usage("'%s' is not a port number", s);
+	return s;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct server_opts so = {
+		.limits = {
+			.max_users = 0,
+			.queue_limit = CHAT_DEFAULT_QUEUE_LIMIT,
+			.idle_timeout_ms = CHAT_DEFAULT_IDLE_TIMEOUT_MS,
+		},
+		.read_timeout_ms = SERVER_DEFAULT_READ_TIMEOUT_MS,
+		.max_connections = SERVER_DEFAULT_MAX_CONNECTIONS,
+		.allow_shutdown = SHUTDOWN_ANY,
+		.wire = WIRE_FRAMED,
+	};
+	struct client_opts co = { .history = 1, .color = 1 };
+	const char *server_opt = NULL, *client_opt = NULL;
+	char err[ANET_ERR_LEN], *host, *port;
+	int ch, idx;
+
+	/* "+": options end at the first positional argument (SPEC §3.5). */
+	while ((ch = getopt_long(argc, argv, "+", longopts, &idx)) != -1) {
+		switch (ch) {
+		case OPT_MAX_USERS:
+			so.limits.max_users = (size_t)number("max-users",
+			    optarg, 1, 65535);
+			server_opt = "--max-users";
+			break;
+		case OPT_QUEUE_LIMIT:
+			so.limits.queue_limit = (size_t)number("queue-limit",
+			    optarg, 1, 10000000);
+			server_opt = "--queue-limit";
+			break;
+		case OPT_IDLE_TIMEOUT:
+			so.limits.idle_timeout_ms = 1000 *
+			    (int64_t)number("idle-timeout", optarg, 0, 31536000);
+			server_opt = "--idle-timeout";
+			break;
+		case OPT_READ_TIMEOUT:
+			so.read_timeout_ms = 1000 * (int)number("read-timeout",
+			    optarg, 1, 86400);
+			server_opt = "--read-timeout";
+			break;
+		case OPT_MAX_CONNECTIONS:
+			so.max_connections = (int)number("max-connections",
+			    optarg, 1, 1000000);
+			server_opt = "--max-connections";
+			break;
+		case OPT_ALLOW_SHUTDOWN:
+			if (strcmp(optarg, "any") == 0)
+				so.allow_shutdown = SHUTDOWN_ANY;
+			else if (strcmp(optarg, "local") == 0)
+				so.allow_shutdown = SHUTDOWN_LOCAL;
+			else if (strcmp(optarg, "none") == 0)
+				so.allow_shutdown = SHUTDOWN_NONE;
+			else
+				usage("--allow-shutdown: '%s' is not any, "
+				    "local or none", optarg);
+			server_opt = "--allow-shutdown";
+			break;
+		case OPT_NO_HISTORY:
+			co.history = 0;
+			client_opt = "--no-history";
+			break;
+		case OPT_NO_COLOR:
+			co.color = 0;
+			client_opt = "--no-color";
+			break;
+		case OPT_WIRE:
+			if (strcmp(optarg, "framed") == 0)
+				so.wire = co.wire = WIRE_FRAMED;
+			else if (strcmp(optarg, "unframed") == 0)
+				so.wire = co.wire = WIRE_UNFRAMED;
+			else
+				usage("--wire: '%s' is not framed or unframed",
+				    optarg);
+			break;
+		case OPT_HELP:
+			fputs(help_text, stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("rpcchat %s\n", RPCCHAT_VERSION);
+			return 0;
+		default:
+			usage(NULL, NULL);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (argc == 1) {
+		if (client_opt != NULL)
+			usage("%s is a client option", client_opt);
+		so.port = port_arg(argv[0], 0);
+		return server_run(&so);
+	}
+	if (argc == 2) {
+		if (server_opt != NULL)
+			usage("%s is a server option", server_opt);
+		if (anet_split_hostport(argv[0], &host, &port, err) == -1)
+			usage("%s", err);
+		co.host = host;
+		co.port = port_arg(port, 1);
+		co.addr = argv[0];
+		co.user = argv[1];
+		idx = client_run(&co);
+		free(host);
+		free(port);
+		return idx;
+	}
+	usage(NULL, NULL);
+}

@@ -1,0 +1,79 @@
+/*
+ * rpc_client.h - the client stubs (SPEC §2.2-2.3): one function per call,
+ * taking the server and the arguments and returning the results and an
+ * error.  Each call is one connection: connect, write the request, read
+ * the response, close, all within the server's timeout.
+ */
+#ifndef RPCCHAT_RPC_CLIENT_H
+#define RPCCHAT_RPC_CLIENT_H
+
+#include "buf.h"
+#include "codec.h"
+#include "proto.h"
+
+struct rpc_server {
+	const char	*host;		/* name or address; "localhost" if NULL */
+	const char	*port;
+	enum wire	 wire;
+	int		 timeout_ms;	/* a whole call, connect included */
+};
+
+#define RPC_DEFAULT_TIMEOUT_MS	5000
+
+enum rpc_status {
+	RPC_OK = 0,
+	RPC_ERR_NET,		/* connect, read or write failed or timed out */
+	RPC_ERR_PROTO,		/* the response was not a valid one */
+	RPC_ERR_SERVER		/* the server answered with an error string */
+};
+
+/* msg is NUL-terminated text for people (server errors are escaped). */
+struct rpc_error {
+	enum rpc_status	 status;
+	struct buf	 msg;
+};
+
+/* Results that are string lists; the strings point into storage. */
+struct rpc_strlist {
+	struct span	*v;
+	size_t		 n;
+	struct buf	 storage;
+};
+
+void	rpc_error_init(struct rpc_error *);
+void	rpc_error_free(struct rpc_error *);
+void	rpc_strlist_init(struct rpc_strlist *);
+void	rpc_strlist_free(struct rpc_strlist *);
+
+/* Each returns 0, or -1 with err filled in. */
+int	rpc_register(const struct rpc_server *, struct span user,
+	    struct rpc_error *);
+int	rpc_list(const struct rpc_server *, struct rpc_strlist *users,
+	    struct rpc_error *);
+int	rpc_check_messages(const struct rpc_server *, struct span user,
+	    struct rpc_strlist *messages, struct rpc_error *);
+int	rpc_tell(const struct rpc_server *, struct span user,
+	    struct span target, struct span message, struct rpc_error *);
+int	rpc_say(const struct rpc_server *, struct span user,
+	    struct span message, struct rpc_error *);
+int	rpc_quit(const struct rpc_server *, struct span user,
+	    struct rpc_error *);
+int	rpc_shutdown(const struct rpc_server *, struct rpc_error *);
+
+/*
+ * Sends one request message (type + arguments) and reads the response
+ * message (results + error string, frame removed) into resp.
+ */
+int	rpc_send_and_receive(const struct rpc_server *, const struct buf *req,
+	    struct buf *resp, struct rpc_error *);
+
+/*
+ * Parses a response message of the given type: the string list (for List
+ * and CheckMessages, into *list if not NULL) and the error string, with
+ * nothing left over.  A non-empty error string gives RPC_ERR_SERVER.
+ * Pure: the fuzz target for client responses calls this.
+ */
+int	rpc_parse_response(enum msg_type, struct span resp,
+	    struct rpc_strlist *list, struct rpc_error *);
+
+#endif

@@ -1,0 +1,483 @@
+/*
+ * server.c - the chat server: one epoll loop over non-blocking sockets.
+ *
+ * A connection carries one call.  It is read until a whole request is in
+ * (frame.c says when), answered at once by the dispatcher, written, and
+ * closed.  No step ever blocks, so a slow, silent or hostile client costs
+ * the others nothing but its own buffer; every connection has a deadline,
+ * and the number of connections is bounded.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ae.h"
+#include "anet.h"
+#include "buf.h"
+#include "frame.h"
+#include "log.h"
+#include "rpc_server.h"
+#include "server.h"
+#include "xmalloc.h"
+
+/* Time the server gives calls in flight once it is told to stop. */
+#define STOP_GRACE_MS		100
+/* How long to stop accepting when the process is out of descriptors. */
+#define ACCEPT_PAUSE_MS		100
+/* First read: most requests are smaller than this. */
+#define READ_CHUNK		512
+
+struct conn {
+	struct server		*srv;
+	int			 fd;
+	int			 writing;	/* request answered */
+	long long		 deadline;
+	struct buf		 in;
+	struct buf		 out;
+	size_t			 sent;
+	struct sockaddr_storage	 peer;
+	struct conn		*prev, *next;	/* in deadline order */
+};
+
+struct server {
+	const struct server_opts *opts;
+	struct ae_loop		*loop;
+	struct chat		*chat;
+	int			 lfd;
+	int			 sigfd;
+	int			 max_conns;
+	int			 nconns;
+	/* Every connection has the same timeout, so FIFO is deadline order. */
+	struct conn		*head, *tail;
+	int			 stopping;
+	long long		 stop_deadline;
+	long long		 accept_resume;	/* 0: accepting normally */
+	long long		 last_refusal_log;
+};
+
+static void	conn_readable(struct ae_loop *, int, void *, int);
+static void	conn_writable(struct ae_loop *, int, void *, int);
+static void	listener_readable(struct ae_loop *, int, void *, int);
+
+int
+server_shutdown_allowed(enum shutdown_policy policy,
+    const struct sockaddr_storage *peer)
+{
+	switch (policy) {
+	case SHUTDOWN_ANY:
+		return 1;
+	case SHUTDOWN_LOCAL:
+		return anet_is_loopback(peer);
+	case SHUTDOWN_NONE:
+		break;
+	}
+	return 0;
+}
+
+static void
+conn_link_tail(struct server *s, struct conn *c)
+{
+	c->next = NULL;
+	c->prev = s->tail;
+	if (s->tail != NULL)
+		s->tail->next = c;
+	else
+		s->head = c;
+	s->tail = c;
+}
+
+static void
+conn_unlink(struct server *s, struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		s->tail = c->prev;
+}
+
+static void
+conn_close(struct server *s, struct conn *c)
+{
+	ae_unwatch(s->loop, c->fd, 1);
+	close(c->fd);
+	conn_unlink(s, c);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c);
+	s->nconns--;
+}
+
+static const char *
+peer_name(struct conn *c, char *out)
+{
+	anet_format_addr(&c->peer, out, ANET_ADDR_LEN);
+	return out;
+}
+
+static void
+conn_reject(struct server *s, struct conn *c, const char *why)
+{
+	char peer[ANET_ADDR_LEN];
+
+	log_msg("rejected request from %s: %s", peer_name(c, peer), why);
+	conn_close(s, c);
+}
+
+/* Writes what it can of the response; closes the connection when done. */
+static void
+conn_flush(struct server *s, struct conn *c)
+{
+	ssize_t n;
+
+	while (c->sent < c->out.len) {
+		n = send(c->fd, c->out.data + c->sent, c->out.len - c->sent,
+		    MSG_NOSIGNAL);
+		if (n > 0) {
+			c->sent += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (ae_watch(s->loop, c->fd, AE_WRITABLE,
+			    conn_writable, c) == 0)
+				return;
+		}
+		/* The peer went away, or we cannot wait for it: give up. */
+		break;
+	}
+	conn_close(s, c);
+}
+
+static void
+conn_answer(struct server *s, struct conn *c, struct span msg)
+{
+	char peer[ANET_ADDR_LEN];
+	struct rpc_call call = {
+		.chat = s->chat,
+		.now_ms = anet_now_ms(),
+		.peer = peer_name(c, peer),
+		.shutdown_allowed =
+		    server_shutdown_allowed(s->opts->allow_shutdown, &c->peer),
+	};
+
+	frame_begin(s->opts->wire, &c->out);
+	rpc_dispatch(&call, msg, &c->out);
+	if (frame_end(s->opts->wire, &c->out) == -1) {
+		/* The stubs bound every response; this is a bug, not input. */
+		log_msg("internal error: response to %s of %zu bytes "
+		    "does not fit a frame", peer, c->out.len);
+		conn_close(s, c);
+		return;
+	}
+	if (call.shutdown_requested && !s->stopping) {
+		log_msg("shutting down (Shutdown from %s)", peer);
+		s->stopping = 1;
+		s->stop_deadline = anet_now_ms() + STOP_GRACE_MS;
+	}
+	/* The request is no longer needed; the write gets a fresh deadline. */
+	buf_free(&c->in);
+	c->writing = 1;
+	c->deadline = anet_now_ms() + s->opts->read_timeout_ms;
+	conn_unlink(s, c);
+	conn_link_tail(s, c);
+	conn_flush(s, c);
+}
+
+static void
+conn_readable(struct ae_loop *loop, int fd, void *data, int mask)
+{
+	struct conn *c = data;
+	struct server *s = c->srv;
+	char why[FRAME_WHY_LEN];
+	struct span msg;
+	size_t need = READ_CHUNK;
+	ssize_t n;
+
+	(void)loop;
+	(void)mask;
+	for (;;) {
+		switch (frame_request(s->opts->wire,
+		    (struct span){ c->in.data, c->in.len }, &msg, &need, why)) {
+		case FRAME_COMPLETE:
+			conn_answer(s, c, msg);
+			return;
+		case FRAME_BAD:
+			conn_reject(s, c, why);
+			return;
+		case FRAME_INCOMPLETE:
+			break;
+		}
+		/*
+		 * Ask for at least what the request still needs, and for a
+		 * whole chunk while it is small, so most arrive in one read.
+		 */
+		if (need < READ_CHUNK)
+			need = READ_CHUNK;
+		n = read(fd, buf_reserve(&c->in, need - c->in.len),
+		    need - c->in.len);
+		if (n > 0) {
+			c->in.len += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n == 0 && c->in.len > 0)
+			conn_reject(s, c, "connection closed before a "
+			    "complete request");
+		else
+			conn_close(s, c);
+		return;
+	}
+}
+
+static void
+conn_writable(struct ae_loop *loop, int fd, void *data, int mask)
+{
+	struct conn *c = data;
+
+	(void)loop;
+	(void)fd;
+	(void)mask;
+	conn_flush(c->srv, c);
+}
+
+static void
+pause_accepting(struct server *s, long long now)
+{
+	ae_unwatch(s->loop, s->lfd, 0);
+	s->accept_resume = now + ACCEPT_PAUSE_MS;
+}
+
+static void
+listener_readable(struct ae_loop *loop, int lfd, void *data, int mask)
+{
+	struct server *s = data;
+	struct sockaddr_storage peer;
+	struct conn *c;
+	long long now;
+	int fd;
+
+	(void)mask;
+	for (;;) {
+		if ((fd = anet_accept(lfd, &peer)) == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				log_msg("accept: %s; pausing for %d ms",
+				    strerror(errno), ACCEPT_PAUSE_MS);
+				pause_accepting(s, anet_now_ms());
+			}
+			return;
+		}
+		if (s->nconns >= s->max_conns) {
+			/* Refuse at once rather than let it wait in a queue. */
+			close(fd);
+			now = anet_now_ms();
+			if (now - s->last_refusal_log >= 1000) {
+				log_msg("refusing connections: %d open "
+				    "(--max-connections)", s->nconns);
+				s->last_refusal_log = now;
+			}
+			continue;
+		}
+		c = xcalloc(1, sizeof *c);
+		c->srv = s;
+		c->fd = fd;
+		c->peer = peer;
+		c->deadline = anet_now_ms() + s->opts->read_timeout_ms;
+		if (ae_watch(loop, fd, AE_READABLE, conn_readable, c) == -1) {
+			log_msg("watch connection: %s", strerror(errno));
+			close(fd);
+			free(c);
+			continue;
+		}
+		conn_link_tail(s, c);
+		s->nconns++;
+	}
+}
+
+static void
+signal_readable(struct ae_loop *loop, int fd, void *data, int mask)
+{
+	struct server *s = data;
+	struct signalfd_siginfo si;
+
+	(void)loop;
+	(void)mask;
+	if (read(fd, &si, sizeof si) != sizeof si)
+		return;
+	if (!s->stopping) {
+		log_msg("shutting down (%s)", strsignal((int)si.ssi_signo));
+		s->stopping = 1;
+		s->stop_deadline = anet_now_ms() + STOP_GRACE_MS;
+	}
+}
+
+static void
+idle_user_expired(void *arg, struct span user)
+{
+	const struct server *s = arg;
+
+	log_msg("*** %.*s has logged out (idle for %lld s)", (int)user.len,
+	    user.p, (long long)(s->opts->limits.idle_timeout_ms / 1000));
+}
+
+/* Closes connections past their deadline; returns the next deadline. */
+static long long
+expire_conns(struct server *s, long long now)
+{
+	char peer[ANET_ADDR_LEN];
+	struct conn *c;
+
+	while ((c = s->head) != NULL && c->deadline <= now) {
+		if (!c->writing)
+			log_msg("closed %s: no complete request within %d s",
+			    peer_name(c, peer), s->opts->read_timeout_ms / 1000);
+		else
+			log_msg("closed %s: response not read within %d s",
+			    peer_name(c, peer), s->opts->read_timeout_ms / 1000);
+		conn_close(s, c);
+	}
+	return c != NULL ? c->deadline : -1;
+}
+
+static int
+wait_ms(long long now, long long until, int current)
+{
+	long long ms;
+
+	if (until < 0)
+		return current;
+	ms = until > now ? until - now : 0;
+	if (current >= 0 && ms > current)
+		return current;
+	return ms > 60000 ? 60000 : (int)ms;
+}
+
+/*
+ * Makes room for every connection we promise to hold, plus the few
+ * descriptors of our own; lowers the promise if the system will not.
+ */
+static int
+fit_descriptor_limit(int want)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)want + 32;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return want;
+	if (rl.rlim_cur < need) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need
+		    ? need : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < need) {
+		log_msg("descriptor limit %llu: holding at most %llu "
+		    "connections", (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)(rl.rlim_cur - 32));
+		return rl.rlim_cur > 64 ? (int)(rl.rlim_cur - 32) : 32;
+	}
+	return want;
+}
+
+static int
+open_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int
+server_run(const struct server_opts *opts)
+{
+	struct server s = { .opts = opts, .lfd = -1, .sigfd = -1 };
+	char err[ANET_ERR_LEN];
+	long long now, next;
+	int status = 1, timeout;
+
+	s.max_conns = fit_descriptor_limit(opts->max_connections);
+	if ((s.sigfd = open_signals()) == -1) {
+		fprintf(stderr, "rpcchat: signals: %s\n", strerror(errno));
+		goto out;
+	}
+	if ((s.lfd = anet_listen(opts->port, 511, err)) == -1) {
+		fprintf(stderr, "rpcchat: %s\n", err);
+		goto out;
+	}
+	if ((s.loop = ae_create(s.max_conns + 64)) == NULL) {
+		fprintf(stderr, "rpcchat: epoll: %s\n", strerror(errno));
+		goto out;
+	}
+	if (ae_watch(s.loop, s.lfd, AE_READABLE, listener_readable, &s) == -1 ||
+	    ae_watch(s.loop, s.sigfd, AE_READABLE, signal_readable, &s) == -1) {
+		fprintf(stderr, "rpcchat: epoll: %s\n", strerror(errno));
+		goto out;
+	}
+	s.chat = chat_new(&opts->limits);
+	log_msg("Listening on :%d", anet_local_port(s.lfd));
+
+	for (;;) {
+		now = anet_now_ms();
+		next = expire_conns(&s, now);
+		chat_expire_idle(s.chat, now, idle_user_expired, &s);
+		if (s.stopping) {
+			if (s.lfd != -1) {
+				ae_unwatch(s.loop, s.lfd, 1);
+				close(s.lfd);
+				s.lfd = -1;
+			}
+			if (s.nconns == 0 || now >= s.stop_deadline)
+				break;
+		}
+		if (s.accept_resume != 0 && now >= s.accept_resume &&
+		    s.lfd != -1) {
+			s.accept_resume = 0;
+			ae_watch(s.loop, s.lfd, AE_READABLE, listener_readable,
+			    &s);
+		}
+		timeout = wait_ms(now, next, -1);
+		if (chat_next_expiry(s.chat) != INT64_MAX)
+			timeout = wait_ms(now, chat_next_expiry(s.chat), timeout);
+		if (s.stopping)
+			timeout = wait_ms(now, s.stop_deadline, timeout);
+		if (s.accept_resume != 0)
+			timeout = wait_ms(now, s.accept_resume, timeout);
+		if (ae_poll(s.loop, timeout) == -1 && errno != EINTR) {
+			log_msg("epoll_wait: %s", strerror(errno));
+			goto out;
+		}
+	}
+	status = 0;
+out:
+	while (s.head != NULL)
+		conn_close(&s, s.head);
+	if (s.lfd != -1)
+		close(s.lfd);
+	if (s.sigfd != -1)
+		close(s.sigfd);
+	ae_destroy(s.loop);
+	chat_free(s.chat);
+	return status;
+}

@@ -1,0 +1,38 @@
+/*
+ * server.h - the chat server (SPEC §3.4-3.5): one process, one epoll loop,
+ * non-blocking sockets, one call per connection.
+ */
+#ifndef RPCCHAT_SERVER_H
+#define RPCCHAT_SERVER_H
+
+#include <sys/socket.h>
+
+#include "chat.h"
+#include "proto.h"
+
+enum shutdown_policy {
+	SHUTDOWN_ANY,		/* anyone may call Shutdown (the assignment) */
+	SHUTDOWN_LOCAL,		/* loopback peers only */
+	SHUTDOWN_NONE
+};
+
+struct server_opts {
+	const char		*port;
+	struct chat_limits	 limits;
+	int			 read_timeout_ms;
+	int			 max_connections;
+	enum shutdown_policy	 allow_shutdown;
+	enum wire		 wire;
+};
+
+#define SERVER_DEFAULT_READ_TIMEOUT_MS	(10 * 1000)
+#define SERVER_DEFAULT_MAX_CONNECTIONS	1024
+
+/* Serves until Shutdown, SIGINT or SIGTERM; returns the exit status. */
+int	server_run(const struct server_opts *);
+
+/* Whether a peer may call Shutdown under the policy. */
+int	server_shutdown_allowed(enum shutdown_policy,
+	    const struct sockaddr_storage *peer);
+
+#endif

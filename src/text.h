@@ -1,0 +1,24 @@
+/*
+ * text.h - showing bytes someone else chose.
+ *
+ * Messages and names arrive from the network and may hold anything,
+ * including terminal escape sequences and newlines.  Before they reach a
+ * terminal or a log they pass through here.
+ */
+#ifndef RPCCHAT_TEXT_H
+#define RPCCHAT_TEXT_H
+
+#include "buf.h"
+#include "codec.h"
+
+/*
+ * Appends s with every C0 control character and DEL shown as ^X (and NUL
+ * as ^@), so the result is one line that cannot move the cursor.  Other
+ * bytes, UTF-8 included, pass unchanged.
+ */
+void	text_escape(struct buf *, struct span s);
+
+/* s without leading and trailing ASCII white space. */
+struct span	text_trim(struct span s);
+
+#endif
