@@ -41,7 +41,9 @@ xreallocarray(void *ptr, size_t nmemb, size_t size)
 
 	if (size != 0 && nmemb > SIZE_MAX / size)
 		oom(nmemb, size);
-	p = realloc(ptr, nmemb * size ? nmemb * size : 1);
+	if (nmemb == 0 || size == 0)
+		nmemb = size = 1;
+	p = realloc(ptr, nmemb * size);
 	if (p == NULL)
 		oom(nmemb, size);
 	return p;

@@ -1,0 +1,1470 @@
+/*
+ * test_chat.c - the chat state: every text, the order of arrival and each
+ * limit of SPEC §4 at its exact boundary, with the invariants checked
+ * after every step; then a random walk compared with a naive model that
+ * keeps one plain queue per user, as the reference server does.
+ */
+#include <malloc.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "buf.h"
+#include "chat.h"
+#include "codec.h"
+#include "proto.h"
+
+static void
+inv(const struct chat *c)
+{
+	const char *broken;
+
+	if ((broken = chat_check_invariants(c)) != NULL)
+		fail_msg("invariant broken: %s", broken);
+}
+
+static struct chat *
+mk(size_t max_users, size_t queue_limit, int64_t idle_ms)
+{
+	struct chat_limits lim = { max_users, queue_limit, idle_ms };
+	struct chat *c;
+
+	c = chat_new(&lim);
+	assert_non_null(c);
+	inv(c);
+	return c;
+}
+
+static struct span
+S(const char *s)
+{
+	return span_cstr(s);
+}
+
+/* A string of n copies of ch, owned by the caller. */
+static char *
+rep(int ch, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	assert_non_null(s);
+	memset(s, ch, n);
+	s[n] = '\0';
+	return s;
+}
+
+static void
+reg_at(struct chat *c, const char *name, int64_t now)
+{
+	struct buf err = BUF_INIT;
+
+	if (chat_register(c, S(name), now, &err) != 0)
+		fail_msg("Register %s: %.*s", name, (int)err.len, err.data);
+	assert_int_equal(err.len, 0);
+	buf_free(&err);
+	inv(c);
+}
+
+static void
+reg(struct chat *c, const char *name)
+{
+	reg_at(c, name, 0);
+}
+
+/* Calls that must fail with exactly this error and change nothing. */
+static void
+expect_err(int rc, struct buf *err, const char *want)
+{
+	assert_int_equal(rc, -1);
+	if (err->len != strlen(want) || memcmp(err->data, want, err->len) != 0)
+		fail_msg("error \"%.*s\", want \"%s\"",
+		    (int)(err->len > 200 ? 200 : err->len), err->data, want);
+	buf_clear(err);
+}
+
+static void
+reg_fails(struct chat *c, struct span name, const char *want)
+{
+	struct buf err = BUF_INIT;
+	size_t n = chat_nusers(c);
+
+	expect_err(chat_register(c, name, 0, &err), &err, want);
+	assert_int_equal(chat_nusers(c), n);
+	buf_free(&err);
+	inv(c);
+}
+
+static void
+say(struct chat *c, const char *user, struct span msg)
+{
+	struct buf err = BUF_INIT;
+
+	if (chat_say(c, S(user), msg, &err) != 0)
+		fail_msg("Say %s: %.*s", user, (int)err.len, err.data);
+	buf_free(&err);
+	inv(c);
+}
+
+static void
+tell(struct chat *c, const char *user, struct span target, struct span msg)
+{
+	struct buf err = BUF_INIT;
+
+	if (chat_tell(c, S(user), target, msg, &err) != 0)
+		fail_msg("Tell %s: %.*s", user, (int)err.len, err.data);
+	buf_free(&err);
+	inv(c);
+}
+
+static void
+quit(struct chat *c, const char *user)
+{
+	struct buf err = BUF_INIT;
+
+	if (chat_quit(c, S(user), &err) != 0)
+		fail_msg("Quit %s: %.*s", user, (int)err.len, err.data);
+	buf_free(&err);
+	inv(c);
+}
+
+/* A CheckMessages response body as the server would send it. */
+struct got {
+	struct buf	 out;
+	struct span	*v;
+	size_t		 n;
+	size_t		 response;	/* bytes of list + empty error */
+};
+
+static void
+got_free(struct got *g)
+{
+	free(g->v);
+	buf_free(&g->out);
+}
+
+/* CheckMessages without the invariants, which cost O(users x log). */
+static void
+check_quiet(struct chat *c, struct span name, int64_t now, struct got *g)
+{
+	struct buf err = BUF_INIT;
+	struct span in;
+
+	memset(g, 0, sizeof *g);
+	if (chat_check_messages(c, name, now, &g->out, &err) != 0)
+		fail_msg("CheckMessages: %.*s", (int)err.len, err.data);
+	assert_int_equal(err.len, 0);
+	in = (struct span){ g->out.data, g->out.len };
+	assert_int_equal(get_strlist(&in, &g->v, &g->n), 0);
+	assert_int_equal(in.len, 0);
+	g->response = g->out.len + 2;
+	assert_true(g->response <= FRAME_MAX);
+	buf_free(&err);
+}
+
+static void
+check_raw(struct chat *c, struct span name, int64_t now, struct got *g)
+{
+	check_quiet(c, name, now, g);
+	inv(c);
+}
+
+static void
+expect_msgs_at(struct chat *c, const char *name, int64_t now,
+    const char **want, size_t nwant)
+{
+	struct got g;
+	size_t i;
+
+	check_raw(c, S(name), now, &g);
+	for (i = 0; i < g.n && i < nwant; i++) {
+		if (!span_eq(g.v[i], S(want[i])))
+			fail_msg("%s message %zu: \"%.*s\", want \"%s\"", name,
+			    i, (int)(g.v[i].len > 200 ? 200 : g.v[i].len),
+			    g.v[i].p, want[i]);
+	}
+	if (g.n != nwant)
+		fail_msg("%s: %zu messages, want %zu", name, g.n, nwant);
+	got_free(&g);
+}
+
+#define EXPECT(c, name, ...) do {					\
+	const char *want_[] = { __VA_ARGS__ };				\
+	expect_msgs_at((c), (name), 0, want_,				\
+	    sizeof want_ / sizeof want_[0]);				\
+} while (0)
+#define EXPECT_NONE(c, name)	expect_msgs_at((c), (name), 0, NULL, 0)
+
+/* ---- texts and order ------------------------------------------------ */
+
+static void
+test_list_bytes(void **state)
+{
+	static const char want[] = "\x00\x02\x00\x05" "alice" "\x00\x03" "bob";
+	struct chat *c = mk(0, 0, 0);
+	struct buf out = BUF_INIT;
+
+	chat_list(c, &out);
+	assert_int_equal(out.len, 2);
+	assert_memory_equal(out.data, "\x00\x00", 2);
+	buf_clear(&out);
+
+	reg(c, "bob");
+	reg(c, "alice");
+	chat_list(c, &out);
+	/* SPEC §2.4: the list part of the List response. */
+	assert_int_equal(out.len, sizeof want - 1);
+	assert_memory_equal(out.data, want, sizeof want - 1);
+	assert_int_equal(chat_nusers(c), 2);
+	buf_free(&out);
+	chat_free(c);
+}
+
+static void
+test_list_sorted_by_bytes(void **state)
+{
+	static const char *names[] = { "b", "B", "ab", "a", "A1", "é", "Zz",
+	    "z", "aa", "a0" };
+	static const char *sorted[] = { "A1", "B", "Zz", "a", "a0", "aa",
+	    "ab", "b", "z", "é" };
+	struct chat *c = mk(0, 0, 0);
+	struct buf out = BUF_INIT;
+	struct span in, *v;
+	size_t i, n;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		reg(c, names[i]);
+	chat_list(c, &out);
+	in = (struct span){ out.data, out.len };
+	assert_int_equal(get_strlist(&in, &v, &n), 0);
+	assert_int_equal(in.len, 0);
+	assert_int_equal(n, sizeof sorted / sizeof sorted[0]);
+	for (i = 0; i < n; i++)
+		assert_true(span_eq(v[i], S(sorted[i])));
+	free(v);
+	buf_free(&out);
+	chat_free(c);
+}
+
+static void
+test_register_errors(void **state)
+{
+	struct chat *c = mk(0, 0, 0);
+	char *s21 = rep('a', 21), *s20 = rep('a', 20);
+
+	reg_fails(c, S(""), "Register: user must be between 1 and 20 letters");
+	reg_fails(c, S(s21), "Register: user must be between 1 and 20 letters");
+	/* Length is checked before the characters. */
+	memset(s21, '!', 21);
+	reg_fails(c, S(s21),
+	    "Register: user must be between 1 and 20 letters");
+	memset(s21, 'a', 21);
+	reg_fails(c, S("a b"),
+	    "Register: user must only contain letters and digits");
+	reg_fails(c, S("bob!"),
+	    "Register: user must only contain letters and digits");
+	reg_fails(c, (struct span){ "a\0b", 3 },
+	    "Register: user must only contain letters and digits");
+	reg_fails(c, S("\xff"),
+	    "Register: user must only contain letters and digits");
+	reg(c, s20);
+	reg(c, "a");
+	reg(c, "\xc3\xa9t\xc3\xa9");
+	reg(c, "42");
+	assert_int_equal(chat_nusers(c), 4);
+	free(s21);
+	free(s20);
+	chat_free(c);
+}
+
+static void
+test_login_notices(void **state)
+{
+	struct chat *c = mk(0, 0, 0);
+
+	reg(c, "alice");
+	EXPECT_NONE(c, "alice");
+	reg(c, "bob");
+	/* The others are told; the new user does not see its own notice. */
+	EXPECT(c, "alice", "*** bob has logged in");
+	EXPECT_NONE(c, "bob");
+	EXPECT_NONE(c, "alice");
+	assert_int_equal(chat_pending(c, S("alice")), 0);
+	chat_free(c);
+}
+
+static void
+test_say_and_tell(void **state)
+{
+	struct chat *c = mk(0, 0, 0);
+
+	reg(c, "alice");
+	reg(c, "bob");
+	EXPECT(c, "alice", "*** bob has logged in");
+
+	say(c, "alice", S("hello, world"));
+	assert_int_equal(chat_pending(c, S("alice")), 1);
+	assert_int_equal(chat_pending(c, S("bob")), 1);
+	EXPECT(c, "alice", "alice says hello, world");
+	EXPECT(c, "bob", "alice says hello, world");
+
+	tell(c, "bob", S("alice"), S("psst"));
+	EXPECT_NONE(c, "bob");
+	EXPECT(c, "alice", "bob tells you psst");
+
+	/* To oneself is fine. */
+	tell(c, "alice", S("alice"), S("note to self"));
+	EXPECT(c, "alice", "alice tells you note to self");
+
+	/* Unknown target: the sender is told, the call succeeds. */
+	tell(c, "alice", S("carol"), S("hi"));
+	EXPECT(c, "alice", "*** No such user: carol");
+	EXPECT_NONE(c, "bob");
+
+	/* Empty messages and NUL bytes pass through untouched. */
+	say(c, "bob", S(""));
+	tell(c, "bob", S("alice"), (struct span){ "a\0b", 3 });
+	{
+		struct got g;
+
+		check_raw(c, S("alice"), 0, &g);
+		assert_int_equal(g.n, 2);
+		assert_true(span_eq(g.v[0], S("bob says ")));
+		assert_true(span_eq(g.v[1],
+		    (struct span){ "bob tells you a\0b", 17 }));
+		got_free(&g);
+	}
+	EXPECT(c, "bob", "bob says ");
+	chat_free(c);
+}
+
+static void
+test_arrival_order(void **state)
+{
+	struct chat *c = mk(0, 0, 0);
+
+	reg(c, "alice");
+	reg(c, "bob");
+	reg(c, "carol");
+	EXPECT(c, "alice", "*** bob has logged in", "*** carol has logged in");
+	EXPECT(c, "bob", "*** carol has logged in");
+	EXPECT_NONE(c, "carol");
+
+	tell(c, "bob", S("alice"), S("0"));
+	say(c, "alice", S("1"));
+	tell(c, "bob", S("alice"), S("2"));
+	tell(c, "carol", S("alice"), S("2b"));
+	reg(c, "dave");
+	tell(c, "alice", S("alice"), S("3"));
+	say(c, "bob", S("4"));
+	quit(c, "carol");
+	tell(c, "alice", S("zed"), S("5"));
+	say(c, "dave", S("6"));
+	tell(c, "dave", S("alice"), S("7"));
+
+	EXPECT(c, "alice",
+	    "bob tells you 0",
+	    "alice says 1",
+	    "bob tells you 2",
+	    "carol tells you 2b",
+	    "*** dave has logged in",
+	    "alice tells you 3",
+	    "bob says 4",
+	    "*** carol has logged out",
+	    "*** No such user: zed",
+	    "dave says 6",
+	    "dave tells you 7");
+	EXPECT(c, "bob",
+	    "alice says 1",
+	    "*** dave has logged in",
+	    "bob says 4",
+	    "*** carol has logged out",
+	    "dave says 6");
+	EXPECT(c, "dave",
+	    "bob says 4",
+	    "*** carol has logged out",
+	    "dave says 6");
+	chat_free(c);
+}
+
+static void
+test_quit(void **state)
+{
+	struct chat *c = mk(0, 0, 0);
+
+	reg(c, "alice");
+	reg(c, "bob");
+	reg(c, "carol");
+	say(c, "alice", S("unread"));
+	quit(c, "bob");
+	assert_int_equal(chat_nusers(c), 2);
+	assert_int_equal(chat_pending(c, S("bob")), 0);
+	EXPECT(c, "alice", "*** bob has logged in", "*** carol has logged in",
+	    "alice says unread", "*** bob has logged out");
+	EXPECT(c, "carol", "alice says unread", "*** bob has logged out");
+	EXPECT(c, "bob", "*** You are not logged in, bob");
+
+	/* The last one out tells nobody. */
+	quit(c, "alice");
+	quit(c, "carol");
+	assert_int_equal(chat_nusers(c), 0);
+	reg(c, "alice");
+	EXPECT_NONE(c, "alice");
+	chat_free(c);
+}
+
+static void
+test_not_logged_in(void **state)
+{
+	struct chat *c = mk(0, 0, 0);
+	struct buf err = BUF_INIT;
+
+	reg(c, "alice");
+	expect_err(chat_say(c, S("bob"), S("hi"), &err), &err,
+	    "Say: user bob is not logged in");
+	expect_err(chat_tell(c, S("bob"), S("alice"), S("hi"), &err), &err,
+	    "Tell: user bob is not logged in");
+	expect_err(chat_quit(c, S("bob"), &err), &err,
+	    "Quit: user bob is not logged in");
+	expect_err(chat_say(c, S(""), S("hi"), &err), &err,
+	    "Say: user  is not logged in");
+	expect_err(chat_quit(c, S("bad name!"), &err), &err,
+	    "Quit: user bad name! is not logged in");
+	/* Nothing changed: no fake notice, no message from a non-member. */
+	assert_int_equal(chat_nusers(c), 1);
+	assert_int_equal(chat_pending(c, S("alice")), 0);
+	EXPECT_NONE(c, "alice");
+	inv(c);
+
+	/* Not logged in is checked before the length. */
+	{
+		char *big = rep('x', 70000);
+
+		expect_err(chat_say(c, S("bob"), S(big), &err), &err,
+		    "Say: user bob is not logged in");
+		free(big);
+	}
+	buf_free(&err);
+	chat_free(c);
+}
+
+static void
+test_check_messages_not_logged_in(void **state)
+{
+	struct chat *c = mk(0, 0, 0);
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	char *s21 = rep('a', 21);
+
+	EXPECT(c, "alice", "*** You are not logged in, alice");
+	EXPECT(c, "\xe6\x97\xa5\xe6\x9c\xac", "*** You are not logged in, "
+	    "\xe6\x97\xa5\xe6\x9c\xac");
+
+	/* An invalid name: empty list, and the error. */
+	expect_err(chat_check_messages(c, S("no way"), 0, &out, &err), &err,
+	    "CheckMessages: invalid user name");
+	assert_int_equal(out.len, 2);
+	assert_memory_equal(out.data, "\x00\x00", 2);
+	buf_clear(&out);
+	expect_err(chat_check_messages(c, S(""), 0, &out, &err), &err,
+	    "CheckMessages: invalid user name");
+	buf_clear(&out);
+	expect_err(chat_check_messages(c, S(s21), 0, &out, &err), &err,
+	    "CheckMessages: invalid user name");
+	assert_int_equal(out.len, 2);
+	inv(c);
+
+	/* SPEC §2.4: nothing queued is an empty list. */
+	reg(c, "bob");
+	buf_clear(&out);
+	assert_int_equal(chat_check_messages(c, S("bob"), 0, &out, &err), 0);
+	assert_int_equal(out.len, 2);
+	assert_memory_equal(out.data, "\x00\x00", 2);
+	assert_int_equal(err.len, 0);
+
+	/* The list is appended after what the buffer already holds. */
+	buf_clear(&out);
+	buf_append(&out, "xy", 2);
+	say(c, "bob", S("z"));
+	assert_int_equal(chat_check_messages(c, S("bob"), 0, &out, &err), 0);
+	assert_int_equal(out.len, 2 + 2 + 2 + 10);
+	assert_memory_equal(out.data, "xy\x00\x01\x00\x0a" "bob says z", 16);
+
+	free(s21);
+	buf_free(&out);
+	buf_free(&err);
+	chat_free(c);
+}
+
+static void
+test_reregister_resets_queue(void **state)
+{
+	struct chat *c = mk(0, 2, 0);
+
+	reg(c, "alice");
+	reg(c, "bob");
+	say(c, "bob", S("1"));
+	say(c, "bob", S("2"));
+	tell(c, "bob", S("alice"), S("3"));
+	assert_int_equal(chat_pending(c, S("alice")), 2);
+
+	/* Fresh queue (drop count included); the others hear of it. */
+	reg(c, "alice");
+	assert_int_equal(chat_nusers(c), 2);
+	assert_int_equal(chat_pending(c, S("alice")), 0);
+	EXPECT_NONE(c, "alice");
+	EXPECT(c, "bob", "*** 1 messages were dropped", "bob says 2",
+	    "*** alice has logged in");
+
+	/* Re-registering alone: nobody to tell, nothing for oneself. */
+	quit(c, "bob");
+	reg(c, "alice");
+	EXPECT_NONE(c, "alice");
+	chat_free(c);
+}
+
+/* ---- SPEC §4.1 message size ------------------------------------------ */
+
+static void
+test_message_too_long(void **state)
+{
+	struct chat *c = mk(0, 0, 0);
+	struct buf err = BUF_INIT;
+	struct got g;
+	char *m;
+	size_t say_max = TEXT_MAX - strlen("alice says ");
+	size_t tell_max = TEXT_MAX - strlen("alice tells you ");
+
+	assert_int_equal(TEXT_MAX, 65529);
+	reg(c, "alice");
+	reg(c, "bob");
+	EXPECT(c, "alice", "*** bob has logged in");
+
+	m = rep('m', say_max + 1);
+	expect_err(chat_say(c, S("alice"), (struct span){ m, say_max + 1 },
+	    &err), &err, "message too long");
+	assert_int_equal(chat_pending(c, S("bob")), 0);
+	say(c, "alice", (struct span){ m, say_max });
+	check_raw(c, S("bob"), 0, &g);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.v[0].len, 65529);
+	/* Alone, it fills the frame exactly. */
+	assert_int_equal(g.response, FRAME_MAX);
+	got_free(&g);
+	check_raw(c, S("alice"), 0, &g);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.v[0].len, 65529);
+	got_free(&g);
+
+	expect_err(chat_tell(c, S("alice"), S("bob"),
+	    (struct span){ m, tell_max + 1 }, &err), &err, "message too long");
+	/* Even to an unknown target: nothing queued. */
+	expect_err(chat_tell(c, S("alice"), S("nobody"),
+	    (struct span){ m, tell_max + 1 }, &err), &err, "message too long");
+	assert_int_equal(chat_pending(c, S("alice")), 0);
+	assert_int_equal(chat_pending(c, S("bob")), 0);
+	tell(c, "alice", S("bob"), (struct span){ m, tell_max });
+	check_raw(c, S("bob"), 0, &g);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.v[0].len, 65529);
+	assert_memory_equal(g.v[0].p, "alice tells you mmm", 19);
+	got_free(&g);
+
+	/* Wire-sized and absurd lengths are refused without overflow. */
+	expect_err(chat_say(c, S("alice"), (struct span){ m, SIZE_MAX },
+	    &err), &err, "message too long");
+	expect_err(chat_tell(c, S("alice"), S("bob"),
+	    (struct span){ m, SIZE_MAX - 3 }, &err), &err,
+	    "message too long");
+	inv(c);
+	free(m);
+	buf_free(&err);
+	chat_free(c);
+}
+
+/* ---- names too long for an error or a notice ------------------------ */
+
+static void
+test_elided_names(void **state)
+{
+	struct chat *c = mk(0, 0, 0);
+	struct buf err = BUF_INIT;
+	struct got g;
+	char *name = rep('n', 65535);
+	size_t fit = 65533 - strlen("Say: user  is not logged in");
+
+	reg(c, "alice");
+
+	/* Exactly fits: not elided. */
+	assert_int_equal(chat_say(c, (struct span){ name, fit }, S("x"), &err),
+	    -1);
+	assert_int_equal(err.len, 65533);
+	assert_memory_equal(err.data, "Say: user nnn", 13);
+	assert_memory_equal(err.data + err.len - 20, "nnn is not logged in",
+	    20);
+	buf_clear(&err);
+
+	/* One more: cut, with "..." where the rest of the name was. */
+	assert_int_equal(chat_say(c, (struct span){ name, fit + 1 }, S("x"),
+	    &err), -1);
+	assert_int_equal(err.len, 65533);
+	assert_memory_equal(err.data + err.len - 23,
+	    "nnn... is not logged in", 23);
+	buf_clear(&err);
+
+	assert_int_equal(chat_tell(c, (struct span){ name, 65535 }, S("alice"),
+	    S("x"), &err), -1);
+	assert_int_equal(err.len, 65533);
+	assert_memory_equal(err.data, "Tell: user nnn", 14);
+	assert_memory_equal(err.data + err.len - 23,
+	    "nnn... is not logged in", 23);
+	buf_clear(&err);
+	assert_int_equal(chat_quit(c, (struct span){ name, 65535 }, &err), -1);
+	assert_int_equal(err.len, 65533);
+	assert_memory_equal(err.data, "Quit: user nnn", 14);
+	buf_clear(&err);
+	assert_int_equal(chat_nusers(c), 1);
+
+	/* "*** No such user: %s" stays within one message. */
+	fit = TEXT_MAX - strlen("*** No such user: ");
+	tell(c, "alice", (struct span){ name, fit }, S("x"));
+	check_raw(c, S("alice"), 0, &g);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.v[0].len, TEXT_MAX);
+	assert_memory_equal(g.v[0].p, "*** No such user: nnn", 21);
+	assert_memory_equal(g.v[0].p + TEXT_MAX - 3, "nnn", 3);
+	assert_int_equal(g.response, FRAME_MAX);
+	got_free(&g);
+
+	tell(c, "alice", (struct span){ name, 65535 }, S("x"));
+	check_raw(c, S("alice"), 0, &g);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.v[0].len, TEXT_MAX);
+	assert_memory_equal(g.v[0].p + TEXT_MAX - 6, "nnn...", 6);
+	got_free(&g);
+
+	free(name);
+	buf_free(&err);
+	chat_free(c);
+}
+
+/* ---- SPEC §4.3 List within one frame, --max-users --------------------- */
+
+/* A distinct 20-letter name for every i. */
+static void
+name20(char out[21], size_t i)
+{
+	int k;
+
+	for (k = 19; k >= 0; k--) {
+		out[k] = (char)('a' + i % 26);
+		i /= 26;
+	}
+	out[20] = '\0';
+}
+
+static void
+test_list_frame_limit(void **state)
+{
+	struct chat *c = mk(0, 0, 0);
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	char name[21];
+	size_t i, full;
+
+	/* count(2) + n x (2 + 20) + error(2) <= 65535 */
+	full = (FRAME_MAX - 4) / 22;
+	assert_int_equal(full, 2978);
+	/* Invariants once at the end: checking them is O(users x log). */
+	for (i = 0; i < full; i++) {
+		name20(name, i);
+		assert_int_equal(chat_register(c, S(name), 0, &err), 0);
+	}
+	inv(c);
+	/* 15 bytes are left: a 13-byte name takes them exactly. */
+	reg_fails(c, S("abcdefghijklmn"), "Register: too many users");
+	reg(c, "abcdefghijklm");
+	chat_list(c, &out);
+	assert_int_equal(out.len + 2, FRAME_MAX);
+	reg_fails(c, S("x"), "Register: too many users");
+	/* A name already logged in adds nothing: still fine. */
+	name20(name, 7);
+	reg(c, name);
+	reg(c, "abcdefghijklm");
+	assert_int_equal(chat_nusers(c), full + 1);
+
+	quit(c, "abcdefghijklm");
+	reg(c, "x");		/* 3 of the 15 bytes: 12 left */
+	reg(c, "abcdefghij");
+	reg_fails(c, S("y"), "Register: too many users");
+	buf_clear(&out);
+	chat_list(c, &out);
+	assert_int_equal(out.len + 2, FRAME_MAX);
+	buf_free(&out);
+	buf_free(&err);
+	chat_free(c);
+}
+
+static void
+test_max_users(void **state)
+{
+	struct chat *c = mk(3, 0, 0);
+
+	reg(c, "a");
+	reg(c, "b");
+	reg(c, "c");
+	reg_fails(c, S("d"), "Register: too many users");
+	/* Validity is checked before the count. */
+	reg_fails(c, S("d d"),
+	    "Register: user must only contain letters and digits");
+	reg(c, "b");
+	quit(c, "a");
+	reg(c, "d");
+	reg_fails(c, S("a"), "Register: too many users");
+	assert_int_equal(chat_nusers(c), 3);
+	chat_free(c);
+}
+
+/* ---- SPEC §4.4 queue limit and the drop notice -------------------------- */
+
+static void
+test_queue_limit(void **state)
+{
+	struct chat *c = mk(0, 3, 0);
+
+	reg(c, "alice");
+	reg(c, "bob");
+	say(c, "bob", S("1"));
+	say(c, "bob", S("2"));
+	say(c, "bob", S("3"));
+	say(c, "bob", S("4"));
+	say(c, "bob", S("5"));
+	assert_int_equal(chat_pending(c, S("alice")), 3);
+	assert_int_equal(chat_pending(c, S("bob")), 3);
+	/* The newest three remain; the login notice went first. */
+	EXPECT(c, "alice", "*** 3 messages were dropped", "bob says 3",
+	    "bob says 4", "bob says 5");
+	EXPECT(c, "bob", "*** 2 messages were dropped", "bob says 3",
+	    "bob says 4", "bob says 5");
+	/* Counted since the last notice, not in total. */
+	EXPECT_NONE(c, "alice");
+	say(c, "bob", S("6"));
+	say(c, "bob", S("7"));
+	say(c, "bob", S("8"));
+	EXPECT(c, "alice", "bob says 6", "bob says 7", "bob says 8");
+	say(c, "bob", S("9"));
+	tell(c, "bob", S("alice"), S("10"));
+	say(c, "bob", S("11"));
+	tell(c, "bob", S("alice"), S("12"));
+	EXPECT(c, "alice", "*** 1 messages were dropped", "bob tells you 10",
+	    "bob says 11", "bob tells you 12");
+	/* bob still had 6, 7, 8: with 9 and 11, the newest three remain. */
+	EXPECT(c, "bob", "*** 2 messages were dropped", "bob says 8",
+	    "bob says 9", "bob says 11");
+	chat_free(c);
+}
+
+static void
+test_queue_limit_interleaved(void **state)
+{
+	struct chat *c = mk(0, 4, 0);
+
+	reg(c, "alice");
+	reg(c, "bob");
+	reg(c, "carol");
+	say(c, "bob", S("s1"));
+	tell(c, "carol", S("alice"), S("t1"));
+	say(c, "bob", S("s2"));
+	tell(c, "carol", S("alice"), S("t2"));
+	say(c, "bob", S("s3"));
+	tell(c, "carol", S("alice"), S("t3"));
+	/* 2 notices, s1, t1, s2, t2, s3, t3: the newest four remain. */
+	EXPECT(c, "alice", "*** 4 messages were dropped", "bob says s2",
+	    "carol tells you t2", "bob says s3", "carol tells you t3");
+
+	/* Private messages alone fill the queue too. */
+	tell(c, "bob", S("alice"), S("p1"));
+	tell(c, "bob", S("alice"), S("p2"));
+	tell(c, "bob", S("alice"), S("p3"));
+	tell(c, "bob", S("alice"), S("p4"));
+	tell(c, "bob", S("alice"), S("p5"));
+	tell(c, "bob", S("alice"), S("p6"));
+	assert_int_equal(chat_pending(c, S("alice")), 4);
+	say(c, "carol", S("s4"));
+	assert_int_equal(chat_pending(c, S("alice")), 4);
+	EXPECT(c, "alice", "*** 3 messages were dropped", "bob tells you p4",
+	    "bob tells you p5", "bob tells you p6", "carol says s4");
+	chat_free(c);
+}
+
+/* Many broadcasts, nobody reading: the log stays within the limit. */
+static void
+test_queue_limit_log_trim(void **state)
+{
+	struct chat *c = mk(0, 3, 0);
+	char msg[16];
+	int i;
+
+	reg(c, "alice");
+	reg(c, "bob");
+	for (i = 1; i <= 100; i++) {
+		snprintf(msg, sizeof msg, "%d", i);
+		say(c, "bob", S(msg));	/* inv: log length <= 3 */
+	}
+	tell(c, "bob", S("alice"), S("last"));
+	EXPECT(c, "alice", "*** 99 messages were dropped", "bob says 99",
+	    "bob says 100", "bob tells you last");
+	EXPECT(c, "bob", "*** 97 messages were dropped", "bob says 98",
+	    "bob says 99", "bob says 100");
+	/* A quitter with unread, trimmed entries leaves counts consistent. */
+	for (i = 0; i < 10; i++)
+		say(c, "alice", S("x"));
+	reg(c, "carol");
+	say(c, "carol", S("y"));
+	quit(c, "bob");
+	EXPECT(c, "alice", "*** 10 messages were dropped",
+	    "*** carol has logged in", "carol says y",
+	    "*** bob has logged out");
+	EXPECT(c, "carol", "carol says y", "*** bob has logged out");
+	chat_free(c);
+}
+
+static void
+test_queue_limit_one(void **state)
+{
+	struct chat *c = mk(0, 1, 0);
+
+	reg(c, "alice");
+	reg(c, "bob");
+	tell(c, "bob", S("alice"), S("a"));
+	say(c, "bob", S("b"));
+	tell(c, "bob", S("alice"), S("c"));
+	EXPECT(c, "alice", "*** 3 messages were dropped", "bob tells you c");
+	EXPECT(c, "bob", "bob says b");
+	chat_free(c);
+}
+
+/* ---- SPEC §4.2 CheckMessages larger than a frame --------------------- */
+
+/* bob says a message whose delivered text is len bytes, tagged by ch. */
+static void
+say_len(struct chat *c, int ch, size_t len)
+{
+	char *m = rep(ch, len - strlen("bob says "));
+
+	say(c, "bob", S(m));
+	free(m);
+}
+
+static void
+tell_len(struct chat *c, int ch, size_t len)
+{
+	char *m = rep(ch, len - strlen("bob tells you "));
+
+	tell(c, "bob", S("alice"), S(m));
+	free(m);
+}
+
+static void
+expect_lens(struct chat *c, const char *user, const size_t *lens,
+    const char *tags, size_t n, size_t response)
+{
+	struct got g;
+	size_t i;
+
+	check_raw(c, S(user), 0, &g);
+	if (g.n != n)
+		fail_msg("%s: %zu messages, want %zu", user, g.n, n);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(g.v[i].len, lens[i]);
+		if (tags[i] != '*')
+			assert_int_equal(g.v[i].p[g.v[i].len - 1], tags[i]);
+	}
+	if (response != 0)
+		assert_int_equal(g.response, response);
+	got_free(&g);
+}
+
+static void
+test_frame_limit(void **state)
+{
+	struct chat *c = mk(0, 0, 0);
+	const size_t a = 32763, b = 65527 - 32763;
+
+	reg(c, "alice");
+	reg(c, "bob");
+	EXPECT(c, "alice", "*** bob has logged in");
+
+	/* 4 + (2 + a) + (2 + b) == 65535: both fit, exactly. */
+	say_len(c, 'a', a);
+	tell_len(c, 'b', b);
+	say_len(c, 'c', 20);
+	expect_lens(c, "alice", (size_t[]){ a, b }, "ab", 2, FRAME_MAX);
+	expect_lens(c, "alice", (size_t[]){ 20 }, "c", 1, 26);
+	EXPECT_NONE(c, "alice");
+
+	/* One byte more: only the first fits; the rest follow in order. */
+	say_len(c, 'a', a);
+	tell_len(c, 'b', b + 1);
+	say_len(c, 'c', 20);
+	expect_lens(c, "alice", (size_t[]){ a }, "a", 1, 0);
+	expect_lens(c, "alice", (size_t[]){ b + 1, 20 }, "bc", 2, 0);
+	EXPECT_NONE(c, "alice");
+
+	/* Several maximal messages: one per call, none lost. */
+	say_len(c, '1', TEXT_MAX);
+	tell_len(c, '2', TEXT_MAX);
+	say_len(c, '3', TEXT_MAX);
+	expect_lens(c, "alice", (size_t[]){ TEXT_MAX }, "1", 1, FRAME_MAX);
+	expect_lens(c, "alice", (size_t[]){ TEXT_MAX }, "2", 1, FRAME_MAX);
+	expect_lens(c, "alice", (size_t[]){ TEXT_MAX }, "3", 1, FRAME_MAX);
+	EXPECT_NONE(c, "alice");
+	chat_free(c);
+}
+
+static void
+test_frame_limit_with_drop_notice(void **state)
+{
+	struct chat *c = mk(0, 3, 0);
+	/* The notice "*** 1 messages were dropped" is 27 bytes. */
+	const size_t notice = 27, a = 30000;
+	const size_t b = FRAME_MAX - 4 - (2 + notice) - (2 + a) - 2;
+
+	reg(c, "alice");
+	reg(c, "bob");		/* alice: one login notice, to be dropped */
+	say_len(c, 'a', a);
+	tell_len(c, 'b', b);
+	say_len(c, 'c', 20);
+	expect_lens(c, "alice", (size_t[]){ notice, a, b }, "*ab", 3,
+	    FRAME_MAX);
+	expect_lens(c, "alice", (size_t[]){ 20 }, "c", 1, 0);
+
+	/* One byte more: b no longer fits beside the notice and a. */
+	say_len(c, 'z', 20);
+	say_len(c, 'a', a);
+	tell_len(c, 'b', b + 1);
+	say_len(c, 'c', 20);
+	expect_lens(c, "alice", (size_t[]){ notice, a }, "*a", 2, 0);
+	expect_lens(c, "alice", (size_t[]){ b + 1, 20 }, "bc", 2, 0);
+
+	/* A notice and a maximal message: the message waits. */
+	say_len(c, '1', TEXT_MAX);
+	say_len(c, '2', TEXT_MAX);
+	say_len(c, '3', TEXT_MAX);
+	say_len(c, '4', TEXT_MAX);
+	expect_lens(c, "alice", (size_t[]){ notice }, "*", 1, 0);
+	expect_lens(c, "alice", (size_t[]){ TEXT_MAX }, "2", 1, FRAME_MAX);
+	expect_lens(c, "alice", (size_t[]){ TEXT_MAX }, "3", 1, FRAME_MAX);
+	expect_lens(c, "alice", (size_t[]){ TEXT_MAX }, "4", 1, FRAME_MAX);
+	EXPECT_NONE(c, "alice");
+	chat_free(c);
+}
+
+/* ---- idle timeout --------------------------------------------------------- */
+
+struct expired_log {
+	char	 names[8][32];
+	size_t	 nusers[8];	/* chat_nusers() during the callback */
+	size_t	 n;
+	struct chat *c;
+};
+
+static void
+on_expired(void *arg, struct span user)
+{
+	struct expired_log *log = arg;
+
+	assert_true(log->n < 8);
+	assert_true(user.len < 32);
+	memcpy(log->names[log->n], user.p, user.len);
+	log->names[log->n][user.len] = '\0';
+	log->nusers[log->n] = chat_nusers(log->c);
+	log->n++;
+}
+
+static void
+test_idle_timeout(void **state)
+{
+	struct chat *c = mk(0, 0, 1000);
+	struct expired_log log = { .n = 0, .c = c };
+
+	assert_int_equal(chat_next_expiry(c), INT64_MAX);
+	assert_int_equal(chat_expire_idle(c, 1000000, on_expired, &log), 0);
+	reg_at(c, "alice", 0);
+	reg_at(c, "bob", 500);
+	reg_at(c, "carol", 500);
+	assert_int_equal(chat_next_expiry(c), 1000);
+	assert_int_equal(chat_expire_idle(c, 999, on_expired, &log), 0);
+
+	/* CheckMessages is activity; Say is not. */
+	expect_msgs_at(c, "alice", 600, (const char *[]){
+	    "*** bob has logged in", "*** carol has logged in" }, 2);
+	say(c, "bob", S("still here"));
+	assert_int_equal(chat_next_expiry(c), 1500);
+	expect_msgs_at(c, "carol", 1400, (const char *[]){
+	    "bob says still here" }, 1);
+	assert_int_equal(chat_expire_idle(c, 1499, on_expired, &log), 0);
+	assert_int_equal(chat_expire_idle(c, 1500, on_expired, &log), 1);
+	assert_int_equal(log.n, 1);
+	assert_string_equal(log.names[0], "bob");
+	/* Called before the user is removed. */
+	assert_int_equal(log.nusers[0], 3);
+	assert_int_equal(chat_nusers(c), 2);
+	inv(c);
+	assert_int_equal(chat_next_expiry(c), 1600);
+
+	/* Re-registering is activity too. */
+	reg_at(c, "alice", 1550);
+	assert_int_equal(chat_next_expiry(c), 2400);
+	/* Two at once, oldest first; each is told of the other's leaving. */
+	assert_int_equal(chat_expire_idle(c, 5000, on_expired, &log), 2);
+	assert_int_equal(log.n, 3);
+	assert_string_equal(log.names[1], "carol");
+	assert_string_equal(log.names[2], "alice");
+	assert_int_equal(chat_nusers(c), 0);
+	assert_int_equal(chat_next_expiry(c), INT64_MAX);
+	inv(c);
+	expect_msgs_at(c, "bob", 5000, (const char *[]){
+	    "*** You are not logged in, bob" }, 1);
+
+	/* The one left behind gets the notice; a NULL callback is fine. */
+	reg_at(c, "dave", 6000);
+	reg_at(c, "erin", 6500);
+	assert_int_equal(chat_expire_idle(c, 7000, NULL, NULL), 1);
+	expect_msgs_at(c, "erin", 7000, (const char *[]){
+	    "*** dave has logged out" }, 1);
+	chat_free(c);
+}
+
+static void
+test_idle_timeout_disabled(void **state)
+{
+	struct chat *c = mk(0, 0, 0);
+
+	reg_at(c, "alice", 0);
+	assert_int_equal(chat_next_expiry(c), INT64_MAX);
+	assert_int_equal(chat_expire_idle(c, INT64_MAX, NULL, NULL), 0);
+	assert_int_equal(chat_nusers(c), 1);
+	chat_free(c);
+
+	/* Far in the future, no overflow. */
+	c = mk(0, 0, CHAT_DEFAULT_IDLE_TIMEOUT_MS);
+	reg_at(c, "alice", INT64_MAX - 10);
+	assert_int_equal(chat_next_expiry(c), INT64_MAX);
+	assert_int_equal(chat_expire_idle(c, INT64_MAX - 1, NULL, NULL), 0);
+	chat_free(c);
+}
+
+/* ---- a broadcast costs O(1) in the number of users --------------------- */
+
+/* A distinct name of 3 letters or digits for every i < 62^3. */
+static void
+name3(char out[4], size_t i)
+{
+	static const char set[] =
+	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	int k;
+
+	for (k = 2; k >= 0; k--) {
+		out[k] = set[i % 62];
+		i /= 62;
+	}
+	out[3] = '\0';
+}
+
+static void
+test_big_room(void **state)
+{
+	enum { NUSERS = 10000, MSGLEN = 1000 };
+	struct chat *c = mk(0, 2, 0);
+	struct buf err = BUF_INIT;
+	struct mallinfo2 before, after;
+	char name[4], *m = rep('m', MSGLEN);
+	struct got g;
+	size_t i;
+
+	for (i = 0; i < NUSERS; i++) {
+		name3(name, i);
+		assert_int_equal(chat_register(c, S(name), 0, &err), 0);
+	}
+	assert_int_equal(chat_nusers(c), NUSERS);
+	inv(c);
+
+	/*
+	 * One Say stores its text once: the heap grows by about one
+	 * message, not by one per user (no timing: count bytes).
+	 */
+	before = mallinfo2();
+	name3(name, 0);
+	assert_int_equal(chat_say(c, S(name), S(m), &err), 0);
+	after = mallinfo2();
+	assert_true(after.uordblks < before.uordblks + 4 * MSGLEN);
+	/* Each has the newest two: a later login notice, then the Say. */
+	for (i = 0; i < NUSERS; i++) {
+		name3(name, i);
+		assert_int_equal(chat_pending(c, S(name)),
+		    i == NUSERS - 1 ? 1 : 2);
+	}
+	inv(c);
+
+	/* Everyone gets it exactly once, last. */
+	for (i = 0; i < NUSERS; i++) {
+		name3(name, i);
+		check_quiet(c, S(name), 0, &g);
+		assert_true(g.n >= 1);
+		assert_int_equal(g.v[g.n - 1].len, 3 + 6 + MSGLEN);
+		got_free(&g);
+		assert_int_equal(chat_pending(c, S(name)), 0);
+	}
+	inv(c);
+	buf_free(&err);
+	free(m);
+	chat_free(c);
+}
+
+/* ---- a random walk against a naive model --------------------------------- */
+
+#define MODEL_USERS	6
+
+struct mq {
+	int	 present;
+	char	**text;
+	size_t	*len;
+	size_t	 n, cap;
+	size_t	 dropped;
+	int64_t	 last;
+	uint64_t stamp;		/* order of activity */
+};
+
+struct model {
+	struct mq u[MODEL_USERS];
+	size_t	 limit;
+	uint64_t stamp;
+};
+
+static const char *model_names[MODEL_USERS] = { "al", "bo", "cy", "di",
+    "ed", "fu" };
+
+static void
+mq_clear(struct mq *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++)
+		free(q->text[i]);
+	q->n = 0;
+	q->dropped = 0;
+}
+
+static void
+mq_push(struct model *m, struct mq *q, const char *a, const char *b,
+    const char *s, size_t slen)
+{
+	size_t la = strlen(a), lb = strlen(b), len = la + lb + slen;
+	char *t = malloc(len + 1);
+
+	assert_non_null(t);
+	memcpy(t, a, la);
+	memcpy(t + la, b, lb);
+	if (slen > 0)
+		memcpy(t + la + lb, s, slen);
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 8;
+		q->text = realloc(q->text, q->cap * sizeof *q->text);
+		q->len = realloc(q->len, q->cap * sizeof *q->len);
+		assert_non_null(q->text);
+		assert_non_null(q->len);
+	}
+	q->text[q->n] = t;
+	q->len[q->n] = len;
+	q->n++;
+	if (q->n > m->limit) {
+		free(q->text[0]);
+		memmove(q->text, q->text + 1, (q->n - 1) * sizeof *q->text);
+		memmove(q->len, q->len + 1, (q->n - 1) * sizeof *q->len);
+		q->n--;
+		q->dropped++;
+	}
+}
+
+static void
+model_broadcast(struct model *m, int except, const char *a, const char *b,
+    const char *s, size_t slen)
+{
+	int i;
+
+	for (i = 0; i < MODEL_USERS; i++)
+		if (m->u[i].present && i != except)
+			mq_push(m, &m->u[i], a, b, s, slen);
+}
+
+static void
+model_logout(struct model *m, int who)
+{
+	char notice[64];
+
+	mq_clear(&m->u[who]);
+	m->u[who].present = 0;
+	snprintf(notice, sizeof notice, "*** %s has logged out",
+	    model_names[who]);
+	model_broadcast(m, -1, notice, "", NULL, 0);
+}
+
+/* The response the model would give, built as the spec says. */
+static void
+model_check(struct model *m, int who, struct buf *out)
+{
+	struct mq *q = &m->u[who];
+	char notice[64];
+	size_t used = 4, n = 0, k = 0, count_at = out->len;
+	int len;
+
+	put_u16(out, 0);
+	if (q->dropped > 0) {
+		len = snprintf(notice, sizeof notice,
+		    "*** %zu messages were dropped", q->dropped);
+		put_str(out, (struct span){ notice, (size_t)len });
+		used += 2 + (size_t)len;
+		n++;
+		q->dropped = 0;
+	}
+	while (k < q->n && used + 2 + q->len[k] <= FRAME_MAX) {
+		put_str(out, (struct span){ q->text[k], q->len[k] });
+		used += 2 + q->len[k];
+		n++;
+		free(q->text[k]);
+		k++;
+	}
+	if (k > 0) {
+		memmove(q->text, q->text + k, (q->n - k) * sizeof *q->text);
+		memmove(q->len, q->len + k, (q->n - k) * sizeof *q->len);
+		q->n -= k;
+	}
+	out->data[count_at] = (char)(n >> 8);
+	out->data[count_at + 1] = (char)n;
+}
+
+static void
+model_free(struct model *m)
+{
+	int i;
+
+	for (i = 0; i < MODEL_USERS; i++) {
+		mq_clear(&m->u[i]);
+		free(m->u[i].text);
+		free(m->u[i].len);
+	}
+}
+
+struct expired_names {
+	int	 who[MODEL_USERS];
+	size_t	 n;
+};
+
+static void
+on_model_expired(void *arg, struct span user)
+{
+	struct expired_names *e = arg;
+	int i;
+
+	for (i = 0; i < MODEL_USERS; i++)
+		if (span_eq(user, S(model_names[i])))
+			break;
+	assert_true(i < MODEL_USERS);
+	assert_true(e->n < MODEL_USERS);
+	e->who[e->n++] = i;
+}
+
+static uint64_t rng_state;
+
+static uint32_t
+rng(void)
+{
+	/* xorshift64*: deterministic across runs and machines. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 2685821657736338717ULL) >> 32);
+}
+
+static void
+random_walk(uint64_t seed, size_t limit, size_t steps)
+{
+	struct chat *c;
+	struct model m;
+	struct buf out = BUF_INIT, want = BUF_INIT, err = BUF_INIT;
+	struct expired_names ex;
+	const int64_t timeout = 1000;
+	int64_t now = 0;
+	char notice[64], *msg;
+	size_t step, mlen, i;
+	int op, a, b, rc, j, k;
+
+	memset(&m, 0, sizeof m);
+	m.limit = limit;
+	rng_state = seed * 0x9E3779B97F4A7C15ULL + 1;
+	c = mk(0, limit, timeout);
+	msg = rep('x', 40000);
+
+	for (step = 0; step < steps; step++) {
+		op = (int)(rng() % 100);
+		a = (int)(rng() % MODEL_USERS);
+		b = (int)(rng() % MODEL_USERS);
+		now += rng() % 60;
+		/* Mostly short messages, now and then a huge one. */
+		mlen = rng() % 8 == 0 ? 10000 + rng() % 30000 : rng() % 12;
+		snprintf(msg, 24, "%zu", step);
+		msg[strlen(msg)] = 'x';
+
+		if (op < 15) {
+			rc = chat_register(c, S(model_names[a]), now, &err);
+			assert_int_equal(rc, 0);
+			if (m.u[a].present)
+				mq_clear(&m.u[a]);
+			m.u[a].present = 1;
+			m.u[a].last = now;
+			m.u[a].stamp = ++m.stamp;
+			snprintf(notice, sizeof notice,
+			    "*** %s has logged in", model_names[a]);
+			model_broadcast(&m, a, notice, "", NULL, 0);
+		} else if (op < 40) {
+			rc = chat_say(c, S(model_names[a]),
+			    (struct span){ msg, mlen }, &err);
+			if (!m.u[a].present) {
+				assert_int_equal(rc, -1);
+				buf_clear(&err);
+			} else {
+				assert_int_equal(rc, 0);
+				model_broadcast(&m, -1, model_names[a],
+				    " says ", msg, mlen);
+			}
+		} else if (op < 60) {
+			rc = chat_tell(c, S(model_names[a]),
+			    S(model_names[b]), (struct span){ msg, mlen },
+			    &err);
+			if (!m.u[a].present) {
+				assert_int_equal(rc, -1);
+				buf_clear(&err);
+			} else {
+				assert_int_equal(rc, 0);
+				if (m.u[b].present)
+					mq_push(&m, &m.u[b], model_names[a],
+					    " tells you ", msg, mlen);
+				else
+					mq_push(&m, &m.u[a],
+					    "*** No such user: ",
+					    model_names[b], NULL, 0);
+			}
+		} else if (op < 68) {
+			rc = chat_quit(c, S(model_names[a]), &err);
+			if (!m.u[a].present) {
+				assert_int_equal(rc, -1);
+				buf_clear(&err);
+			} else {
+				assert_int_equal(rc, 0);
+				model_logout(&m, a);
+			}
+		} else if (op < 95) {
+			buf_clear(&out);
+			buf_clear(&want);
+			rc = chat_check_messages(c, S(model_names[a]), now,
+			    &out, &err);
+			assert_int_equal(rc, 0);
+			if (m.u[a].present) {
+				model_check(&m, a, &want);
+				m.u[a].last = now;
+				m.u[a].stamp = ++m.stamp;
+			} else {
+				put_u16(&want, 1);
+				snprintf(notice, sizeof notice,
+				    "*** You are not logged in, %s",
+				    model_names[a]);
+				put_str(&want, S(notice));
+			}
+			if (out.len != want.len ||
+			    memcmp(out.data, want.data, out.len) != 0)
+				fail_msg("seed %llu step %zu: CheckMessages "
+				    "%s differs from the model (%zu vs %zu "
+				    "bytes)", (unsigned long long)seed, step,
+				    model_names[a], out.len, want.len);
+		} else {
+			ex.n = 0;
+			chat_expire_idle(c, now, on_model_expired, &ex);
+			/* The model: oldest activity first. */
+			for (i = 0; i < ex.n; i++) {
+				k = -1;
+				for (j = 0; j < MODEL_USERS; j++)
+					if (m.u[j].present &&
+					    m.u[j].last + timeout <= now &&
+					    (k < 0 ||
+					    m.u[j].stamp < m.u[k].stamp))
+						k = j;
+				assert_int_equal(ex.who[i], k);
+				model_logout(&m, k);
+			}
+			for (j = 0; j < MODEL_USERS; j++)
+				assert_false(m.u[j].present &&
+				    m.u[j].last + timeout <= now);
+		}
+		assert_int_equal(err.len, 0);
+		inv(c);
+		for (j = 0, i = 0; j < MODEL_USERS; j++) {
+			i += m.u[j].present;
+			assert_int_equal(chat_pending(c, S(model_names[j])),
+			    m.u[j].present ? m.u[j].n : 0);
+		}
+		assert_int_equal(chat_nusers(c), i);
+	}
+	free(msg);
+	buf_free(&out);
+	buf_free(&want);
+	buf_free(&err);
+	model_free(&m);
+	chat_free(c);
+}
+
+static void
+test_random_walk(void **state)
+{
+	static const size_t limits[] = { 1, 2, 3, 5, 8, 10000 };
+	uint64_t seed;
+
+	for (seed = 1; seed <= 60; seed++)
+		random_walk(seed, limits[seed % 6], 1500);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_list_bytes),
+		cmocka_unit_test(test_list_sorted_by_bytes),
+		cmocka_unit_test(test_register_errors),
+		cmocka_unit_test(test_login_notices),
+		cmocka_unit_test(test_say_and_tell),
+		cmocka_unit_test(test_arrival_order),
+		cmocka_unit_test(test_quit),
+		cmocka_unit_test(test_not_logged_in),
+		cmocka_unit_test(test_check_messages_not_logged_in),
+		cmocka_unit_test(test_reregister_resets_queue),
+		cmocka_unit_test(test_message_too_long),
+		cmocka_unit_test(test_elided_names),
+		cmocka_unit_test(test_list_frame_limit),
+		cmocka_unit_test(test_max_users),
+		cmocka_unit_test(test_queue_limit),
+		cmocka_unit_test(test_queue_limit_interleaved),
+		cmocka_unit_test(test_queue_limit_log_trim),
+		cmocka_unit_test(test_queue_limit_one),
+		cmocka_unit_test(test_frame_limit),
+		cmocka_unit_test(test_frame_limit_with_drop_notice),
+		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_idle_timeout_disabled),
+		cmocka_unit_test(test_big_room),
+		cmocka_unit_test(test_random_walk),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
