@@ -1,0 +1,97 @@
+/* command.c - parsing a typed line into a command (see command.h). */
+#include <string.h>
+
+#include "command.h"
+#include "text.h"
+
+const char *const command_names[] = {
+	"tell", "say", "list", "quit", "shutdown", "help", NULL
+};
+
+const char command_help[] =
+	"tell <user> <message>  send a private message to one user\n"
+	"say <message>          send a message to everyone logged in\n"
+	"list                   show who is logged in\n"
+	"quit                   log out and leave\n"
+	"shutdown               stop the server and leave\n"
+	"help                   show this list\n";
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
+	    c == '\v' || c == '\f';
+}
+
+/* Splits the first word off s: the word, and the trimmed rest in *rest. */
+static struct span
+first_word(struct span s, struct span *rest)
+{
+	struct span w = { s.p, 0 };
+
+	while (w.len < s.len && !is_space(s.p[w.len]))
+		w.len++;
+	*rest = text_trim((struct span){ s.p + w.len, s.len - w.len });
+	return w;
+}
+
+static void
+usage(struct command *cmd, const char *text)
+{
+	cmd->kind = CMD_USAGE;
+	cmd->usage = text;
+}
+
+void
+command_parse(struct span line, struct command *cmd)
+{
+	struct span word, rest, target, message;
+
+	memset(cmd, 0, sizeof *cmd);
+	line = text_trim(line);
+	if (line.len == 0) {
+		cmd->kind = CMD_NONE;
+		return;
+	}
+	word = first_word(line, &rest);
+	cmd->word = word;
+
+	if (span_eq(word, SPAN_LIT("tell"))) {
+		target = first_word(rest, &message);
+		if (target.len == 0 || message.len == 0) {
+			usage(cmd, "usage: tell <user> <message>");
+			return;
+		}
+		cmd->kind = CMD_TELL;
+		cmd->target = target;
+		cmd->message = message;
+	} else if (span_eq(word, SPAN_LIT("say"))) {
+		if (rest.len == 0) {
+			usage(cmd, "usage: say <message>");
+			return;
+		}
+		cmd->kind = CMD_SAY;
+		cmd->message = rest;
+	} else if (span_eq(word, SPAN_LIT("list"))) {
+		if (rest.len != 0)
+			usage(cmd, "usage: list");
+		else
+			cmd->kind = CMD_LIST;
+	} else if (span_eq(word, SPAN_LIT("quit"))) {
+		if (rest.len != 0)
+			usage(cmd, "usage: quit");
+		else
+			cmd->kind = CMD_QUIT;
+	} else if (span_eq(word, SPAN_LIT("shutdown"))) {
+		if (rest.len != 0)
+			usage(cmd, "usage: shutdown");
+		else
+			cmd->kind = CMD_SHUTDOWN;
+	} else if (span_eq(word, SPAN_LIT("help"))) {
+		if (rest.len != 0)
+			usage(cmd, "usage: help");
+		else
+			cmd->kind = CMD_HELP;
+	} else
+		cmd->kind = CMD_UNKNOWN;
+}

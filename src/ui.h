@@ -1,0 +1,82 @@
+/*
+ * ui.h - what the client shows and reads (SPEC §5.4).
+ *
+ * Two modes.  On a terminal (stdin and stdout both terminals): libedit's
+ * readline interface driven by callbacks from the client's poll loop, a
+ * prompt, history, completion, optional colour, and lines printed above
+ * the line being typed with that line and its cursor put back.  Otherwise
+ * (pipes, scripts, tests): no prompt, no escape codes, input read with
+ * read() into a bounded line buffer, every output line flushed at once.
+ *
+ * There is one terminal, so there is one ui: the functions work on
+ * file-level state set up by ui_start.
+ */
+#ifndef RPCCHAT_UI_H
+#define RPCCHAT_UI_H
+
+#include "codec.h"
+#include "rpc_client.h"
+
+enum ui_kind {
+	UI_INFO,	/* the client's own lines: welcome, list, help */
+	UI_NOTICE,	/* about the connection and the session */
+	UI_ERROR,	/* a command or call that failed */
+	UI_MESSAGE	/* a chat message: coloured by its shape */
+};
+
+/* The user names to complete after "tell "; NULL when unknown. */
+typedef const struct rpc_strlist *ui_users_fn(void *arg);
+/*
+ * One line typed, without its newline.  Nonzero stops the reading: the
+ * lines after it are left unread (the client is leaving).
+ */
+typedef int ui_line_fn(void *arg, struct span line);
+
+struct ui_opts {
+	const char	*user;
+	int		 terminal;	/* line editing; see ui_want_terminal */
+	int		 color;
+	int		 history;
+	ui_users_fn	*users;
+	void		*users_arg;
+};
+
+/* Whether stdin and stdout are both terminals. */
+int	ui_want_terminal(void);
+/* Whether colour is allowed at all: NO_COLOR unset or empty. */
+int	ui_color_allowed(void);
+
+void	ui_start(const struct ui_opts *);
+/* Whether ui_start chose the terminal. */
+int	ui_is_terminal(void);
+/* Clears the input line, saves history, gives the terminal back. */
+void	ui_stop(void);
+
+/* The descriptor to poll for input. */
+int	ui_input_fd(void);
+/*
+ * Reads what the input has ready and calls fn for every complete line.
+ * Returns 1 at the end of input (Ctrl-D on an empty line, EOF of a pipe),
+ * else 0.  A pipe's last line without a newline is still delivered.
+ */
+int	ui_read(ui_line_fn *fn, void *arg);
+
+/*
+ * Prints text as its own line(s), above the input line on a terminal.
+ * Network bytes must come as UI_MESSAGE or through ui_print_span, which
+ * escape them; ui_printf is for the client's own words.
+ */
+void	ui_print_span(enum ui_kind, struct span);
+void	ui_printf(enum ui_kind, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Ctrl-C on a terminal: a half-typed line is dropped and 1 returned (like
+ * a shell); on an empty line 0 is returned and the caller leaves.
+ */
+int	ui_interrupt(void);
+/* After SIGWINCH and SIGCONT: take the new size, draw the line again. */
+void	ui_resize(void);
+void	ui_continue(void);
+
+#endif

@@ -1,0 +1,443 @@
+"""
+The client at a real terminal (SPEC §5.4, issue 3), driven through tmux:
+typing while messages arrive, history, completion, Ctrl-C, Ctrl-D, signals,
+a server restarted under a running client.
+
+Each test starts its own tmux server on a private socket (-L) with the
+client as the only pane, types with send-keys and reads the screen with
+capture-pane.  Every wait polls the screen until a condition holds, with a
+deadline; nothing sleeps its way to a pass.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import lib
+from lib import LIST, REGISTER, SAY, ok
+
+_count = [0]
+
+# tmux reports a pane's exit status only once it has reaped the process,
+# and now and then it leaves it a zombie: a small parent records the
+# status instead.  It ignores SIGINT, which Ctrl-C sends to the whole
+# foreground group, and gives the client the default back.
+_PARENT = r"""
+import os, signal, subprocess, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+out = sys.argv[1]
+p = subprocess.Popen(sys.argv[2:], preexec_fn=lambda:
+                     signal.signal(signal.SIGINT, signal.SIG_DFL))
+with open(out + ".pid.tmp", "w") as f:
+    f.write(str(p.pid))
+os.rename(out + ".pid.tmp", out + ".pid")
+rc = p.wait()
+with open(out + ".tmp", "w") as f:
+    f.write(str(rc))
+os.rename(out + ".tmp", out)
+"""
+
+
+class Tty:
+    """rpcchat ARGS :PORT USER as the one pane of a private tmux server."""
+
+    def __init__(self, ctx, port, user, *args, cols=120, rows=30,
+                 home=None):
+        if shutil.which("tmux") is None:
+            lib.skip("tmux is not installed")
+        _count[0] += 1
+        self.user = user
+        self.sock = "rpcchat-tty-%d-%d" % (os.getpid(), _count[0])
+        self.tmp = tempfile.mkdtemp(prefix="rpcchat-tty-")
+        self.home = home or os.path.join(self.tmp, "home")
+        os.makedirs(self.home, exist_ok=True)
+        conf = os.path.join(self.tmp, "tmux.conf")
+        with open(conf, "w") as f:
+            # Keep the pane after the client exits, to read the screen.
+            f.write("set -g remain-on-exit on\n"
+                    "set -g status off\n"
+                    "set -g history-limit 10000\n")
+        env = dict(os.environ)
+        env.pop("NO_COLOR", None)
+        env.pop("TMUX", None)
+        env["HOME"] = self.home
+        env["XDG_STATE_HOME"] = os.path.join(self.home, "state")
+        env["LANG"] = "C.UTF-8"
+        env["LC_ALL"] = "C.UTF-8"
+        env.setdefault("TERM", "xterm")
+        self.env = env
+        self.cmd = lib.wrapper() + [ctx.rpcchat, "--wire", ctx.wire] + \
+            [str(a) for a in args] + [":%d" % port, user]
+        self.status_path = os.path.join(self.tmp, "status")
+        self.tmux("-f", conf, "new-session", "-d", "-x", str(cols),
+                  "-y", str(rows), sys.executable, "-c", _PARENT,
+                  self.status_path, *self.cmd)
+
+    def tmux(self, *args):
+        p = subprocess.run(["tmux", "-L", self.sock] + list(args),
+                           env=self.env, capture_output=True,
+                           timeout=lib.scaled(10))
+        if p.returncode != 0:
+            raise AssertionError("tmux %s failed: %s"
+                                 % (" ".join(args), p.stderr.decode()))
+        return p.stdout.decode("utf-8", "replace")
+
+    def screen(self):
+        """The visible rows, trailing blanks removed."""
+        return [l.rstrip() for l in
+                self.tmux("capture-pane", "-p").split("\n")]
+
+    def cursor(self):
+        x, y = self.tmux("display", "-p", "#{cursor_x} #{cursor_y}").split()
+        return int(x), int(y)
+
+    def dead(self):
+        """None while the client runs, else its exit status (-N: signal N)."""
+        try:
+            with open(self.status_path) as f:
+                return int(f.read())
+        except FileNotFoundError:
+            return None
+
+    def pid(self):
+        path = self.status_path + ".pid"
+        self.wait(lambda: os.path.exists(path), "the client's pid")
+        with open(path) as f:
+            return int(f.read())
+
+    def keys(self, *keys):
+        self.tmux("send-keys", *keys)
+
+    def type(self, text):
+        self.tmux("send-keys", "-l", text)
+
+    def show(self):
+        return "\n".join("    |" + l for l in self.screen())
+
+    def wait(self, predicate, what, timeout=5.0):
+        try:
+            return lib.wait_until(predicate, timeout, what)
+        except AssertionError as e:
+            raise AssertionError("%s; the screen:\n%s" % (e, self.show()))
+
+    def wait_text(self, regex, timeout=5.0):
+        """The index of the first row matching regex, once one does."""
+        pat = re.compile(regex)
+
+        def find():
+            for i, l in enumerate(self.screen()):
+                if pat.search(l):
+                    return i + 1
+            return None
+        return self.wait(find, "a row matching %r" % regex, timeout) - 1
+
+    def input_row(self):
+        """The row the cursor is on and its text."""
+        _, y = self.cursor()
+        return y, self.screen()[y]
+
+    def wait_input(self, text, timeout=5.0):
+        """Waits until the cursor's row is the prompt followed by text."""
+        want = ("%s> %s" % (self.user, text)).rstrip()
+        self.wait(lambda: self.input_row()[1] == want,
+                  "the input row to read %r" % want, timeout)
+
+    def wait_exit(self, timeout=10.0):
+        self.wait(lambda: self.dead() is not None, "the client to exit",
+                  timeout)
+        return self.dead()
+
+    def close(self):
+        try:
+            subprocess.run(["tmux", "-L", self.sock, "kill-server"],
+                           env=self.env, capture_output=True,
+                           timeout=lib.scaled(10))
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def start(ctx, srv, user, *args, **kw):
+    t = Tty(ctx, srv.port, user, *args, **kw)
+    try:
+        t.wait_text(r"^Welcome, %s, contacting server at " % user)
+        t.wait_input("")
+    except BaseException:
+        t.close()
+        raise
+    return t
+
+
+def logged_in(srv):
+    return ok(srv.call(LIST))
+
+
+def messages(srv, user):
+    return srv.drain(user)
+
+
+@lib.both_wires
+def test_message_arrives_while_typing(ctx):
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        ok(srv.call(REGISTER, "bob"))
+        t.type("say hello wor")
+        t.wait_input("say hello wor")
+        ok(srv.call(SAY, "bob", "incoming one"))
+        row = t.wait_text(r"^bob says incoming one$")
+        # Above the input line, which is intact, cursor after "wor".
+        t.wait_input("say hello wor")
+        x, y = t.cursor()
+        assert y > row, t.show()
+        assert x == len("alice> say hello wor"), (x, t.show())
+
+        # With the cursor inside the line, it comes back to the same place.
+        t.keys("Left", "Left", "Left")
+        t.wait(lambda: t.cursor()[0] == len("alice> say hello "),
+               "the cursor to move left")
+        ok(srv.call(SAY, "bob", "incoming two"))
+        row2 = t.wait_text(r"^bob says incoming two$")
+        t.wait_input("say hello wor")
+        x, y = t.cursor()
+        assert y > row2 and x == len("alice> say hello "), (x, y, t.show())
+
+        # Enter sends the whole line.
+        messages(srv, "bob")
+        t.keys("Enter")
+        lib.wait_until(lambda: "alice says hello wor" in
+                       messages(srv, "bob"), 5, "bob to get alice's say")
+        t.wait_text(r"^alice says hello wor$")
+        t.wait_input("")
+
+
+def test_long_line_survives_messages_and_resize(ctx):
+    long = "say " + "".join(chr(97 + i % 26) for i in range(150))
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice", cols=60) as t:
+        ok(srv.call(REGISTER, "bob"))
+        t.type(long)
+        t.keys("C-a")
+        for _ in range(5):
+            t.keys("Right")
+        t.wait(lambda: t.cursor()[0] == len("alice> say ") + 1,
+               "the cursor near the start")
+        _, y0 = t.cursor()
+        ok(srv.call(SAY, "bob", "while a long line waits"))
+        row = t.wait_text(r"^bob says while a long line waits$")
+        shown = "alice> " + long
+
+        def intact():
+            s = t.screen()
+            rows = [shown[i:i + 60] for i in range(0, len(shown), 60)]
+            return s[row + 1:row + 1 + len(rows)] == rows
+        t.wait(intact, "the long line drawn again below the message")
+        x, y = t.cursor()
+        assert (x, y) == (len("alice> say ") + 1, row + 1), (x, y, t.show())
+
+        t.tmux("resize-window", "-x", "40")
+        t.keys("C-e")
+        t.wait(lambda: t.cursor()[0] == len(shown) % 40,
+               "the cursor at the end after a resize")
+        ok(srv.call(SAY, "bob", "after the resize"))
+        row = t.wait_text(r"^bob says after the resize$")
+        t.wait(lambda: "".join(t.screen()[row + 1:]).startswith(shown),
+               "the line drawn again at the new width")
+        t.keys("Enter")
+        t.wait_text(r"^alice says abcdefghij")
+
+
+def test_emptied_line_then_message(ctx):
+    # libedit does not report a line emptied by a key (Ctrl-U): the client
+    # must not take the old, long line for the one on the screen.
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice", cols=60) as t:
+        ok(srv.call(REGISTER, "bob"))
+        ok(srv.call(SAY, "bob", "first"))
+        first = t.wait_text(r"^bob says first$")
+        t.type("say " + "x" * 150)
+        t.wait(lambda: t.cursor()[1] == first + 3, "a line of three rows")
+        t.keys("C-u")
+        t.wait_input("")
+        ok(srv.call(SAY, "bob", "second"))
+        second = t.wait_text(r"^bob says second$")
+        assert second == first + 1, t.show()
+        t.wait_input("")
+        assert t.cursor() == (len("alice> "), second + 1), t.show()
+        t.keys("BSpace")
+        ok(srv.call(SAY, "bob", "third"))
+        assert t.wait_text(r"^bob says third$") == second + 1, t.show()
+        t.wait_input("")
+
+
+def test_up_recalls_history_kept_across_runs(ctx):
+    with lib.Server(ctx) as srv:
+        home = tempfile.mkdtemp(prefix="rpcchat-home-")
+        try:
+            with start(ctx, srv, "alice", home=home) as t:
+                t.type("say first line")
+                t.keys("Enter")
+                t.wait_text(r"^alice says first line$")
+                t.wait_input("")
+                t.keys("Up")
+                t.wait_input("say first line")
+                t.keys("C-u")
+                t.wait_input("")
+                t.keys("C-d")
+                assert t.wait_exit() == 0
+            path = os.path.join(home, "state", "rpcchat", "history")
+            assert os.path.exists(path), os.listdir(home)
+            # A new run starts with the old lines.
+            with start(ctx, srv, "alice", home=home) as t:
+                t.keys("Up")
+                t.wait_input("say first line")
+                t.keys("C-u", "C-d")
+                assert t.wait_exit() == 0
+            # --no-history neither reads nor writes it.
+            before = open(path, "rb").read()
+            with start(ctx, srv, "alice", "--no-history", home=home) as t:
+                # Up finds nothing: the typed text stands alone.
+                t.keys("Up")
+                t.type("say second")
+                t.wait_input("say second")
+                t.keys("Enter")
+                t.wait_text(r"^alice says second$")
+                t.keys("C-d")
+                assert t.wait_exit() == 0
+            assert open(path, "rb").read() == before
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+@lib.both_wires
+def test_tab_completes_commands_and_users(ctx):
+    with lib.Server(ctx) as srv:
+        ok(srv.call(REGISTER, "alice"))
+        ok(srv.call(REGISTER, "bob"))
+        with start(ctx, srv, "carol") as t:
+            t.type("tell al")
+            t.keys("Tab")
+            t.wait_input("tell alice ")
+            assert t.cursor()[0] == len("carol> tell alice "), t.show()
+            t.type("psst")
+            t.keys("Enter")
+            lib.wait_until(lambda: "carol tells you psst" in
+                           messages(srv, "alice"), 5, "alice to get it")
+
+            # A user who arrives later is offered too (the list is
+            # refreshed when it is older than a few seconds).
+            ok(srv.call(REGISTER, "dave"))
+            t.wait_input("")
+
+            def completes():
+                t.keys("C-u")
+                t.type("tell da")
+                t.keys("Tab")
+                try:
+                    t.wait_input("tell dave ", timeout=1)
+                    return True
+                except AssertionError:
+                    return False
+            t.wait(completes, "dave to be completed", timeout=10)
+
+            t.keys("C-u")
+            t.type("shu")
+            t.keys("Tab")
+            t.wait_input("shutdown ")
+            t.keys("C-u")
+            t.type("li")
+            t.keys("Tab")
+            t.wait_input("list ")
+
+
+@lib.both_wires
+def test_ctrl_d_logs_out(ctx):
+    with lib.Server(ctx) as srv:
+        ok(srv.call(REGISTER, "watcher"))
+        with start(ctx, srv, "alice") as t:
+            assert "alice" in logged_in(srv)
+            messages(srv, "watcher")
+            t.keys("C-d")
+            assert t.wait_exit() == 0
+            srv.wait_log(r"\*\*\* alice has logged out$")
+            assert "alice" not in logged_in(srv)
+            assert "*** alice has logged out" in messages(srv, "watcher")
+
+
+def test_ctrl_c_clears_then_logs_out(ctx):
+    with lib.Server(ctx) as srv:
+        ok(srv.call(REGISTER, "watcher"))
+        with start(ctx, srv, "alice") as t:
+            t.type("say never sent")
+            t.wait_input("say never sent")
+            t.keys("C-c")
+            # The line is dropped (shown cut, like a shell) and we stay.
+            t.wait_text(r"^alice> say never sent\^C$")
+            t.wait_input("")
+            assert t.dead() is None
+            assert "alice" in logged_in(srv)
+            t.keys("C-c")
+            assert t.wait_exit() == 0
+            srv.wait_log(r"\*\*\* alice has logged out$")
+            msgs = messages(srv, "watcher")
+            assert "*** alice has logged out" in msgs
+            assert not any("never sent" in m for m in msgs), msgs
+
+
+def test_sigterm_and_sighup_log_out(ctx):
+    with lib.Server(ctx) as srv:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with start(ctx, srv, "alice") as t:
+                assert "alice" in logged_in(srv)
+                mark = srv.log_mark()
+                os.kill(t.pid(), sig)
+                assert t.wait_exit() == 128 + sig
+                srv.wait_log(r"\*\*\* alice has logged out$", since=mark)
+                assert "alice" not in logged_in(srv)
+
+
+def test_hostile_text_is_shown_escaped(ctx):
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        ok(srv.call(REGISTER, "bob"))
+        ok(srv.call(SAY, "bob", "\x1b[2J\x1b[Hgotcha\rX\x07"))
+        t.wait_text(r"^bob says \^\[\[2J\^\[\[Hgotcha\^MX\^G$")
+        # Nothing was cleared: the welcome is still there.
+        assert any(l.startswith("Welcome, alice") for l in t.screen())
+        t.wait_input("")
+
+
+@lib.timeout(120)
+def test_server_restart_under_running_client(ctx):
+    srv = lib.Server(ctx)
+    port = srv.port
+    try:
+        with start(ctx, srv, "alice") as t:
+            srv.stop()
+            t.wait_text(r"^\*\*\* cannot reach the server: .*; retrying$",
+                        timeout=10)
+            srv = lib.Server(ctx, port=port)
+            t.wait_text(r"^\*\*\* the server at localhost:%d is back; "
+                        r"logged in again as alice$" % port, timeout=20)
+            assert sum(1 for l in t.screen()
+                       if "cannot reach" in l) == 1, t.show()
+            assert "alice" in logged_in(srv)
+            ok(srv.call(REGISTER, "bob"))
+            ok(srv.call(SAY, "bob", "welcome back"))
+            t.wait_text(r"^bob says welcome back$")
+            t.type("say thanks")
+            t.keys("Enter")
+            lib.wait_until(lambda: "alice says thanks" in
+                           messages(srv, "bob"), 5, "bob to hear alice")
+            t.keys("C-d")
+            assert t.wait_exit() == 0
+        srv.wait_log(r"\*\*\* alice has logged out$")
+    finally:
+        if srv.running():
+            srv.stop()
