@@ -8,6 +8,7 @@
 #ifndef RPCCHAT_BUF_H
 #define RPCCHAT_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct buf {
@@ -27,6 +28,8 @@ char	*buf_reserve(struct buf *, size_t n);
 void	buf_append(struct buf *, const void *, size_t);
 void	buf_appendf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	buf_vappendf(struct buf *, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
 /* Drop the first n bytes (n <= len). */
 void	buf_consume(struct buf *, size_t n);
 

@@ -24,20 +24,12 @@ log_msg(const char *fmt, ...)
 	struct tm tm;
 	time_t now;
 	va_list ap;
-	int n;
 
 	if (f == NULL)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	buf_vappendf(&line, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	buf_reserve(&line, (size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(line.data, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	line.len = (size_t)n;
 	text_escape(&safe, (struct span){ line.data, line.len });
 
 	now = time(NULL);
