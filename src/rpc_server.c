@@ -1,6 +1,7 @@
 /* rpc_server.c - server stubs and dispatcher (see rpc_server.h). */
 #include <stdio.h>
 
+#include "anet.h"
 #include "log.h"
 #include "proto.h"
 #include "rpc_server.h"
@@ -91,11 +92,15 @@ static void
 put_error(struct rpc_call *c, const char *call, struct buf *resp,
     struct span err)
 {
+	char peer[ANET_ADDR_LEN] = "?";
+
 	put_str(resp, err);
 	if (err.len == 0)
 		return;
-	log_msg("rejected %s from %s: %.*s", call ? call : "request",
-	    c->peer ? c->peer : "?", (int)err.len, err.p);
+	if (c->peer != NULL)
+		anet_format_addr(c->peer, peer, sizeof peer);
+	log_msg("rejected %s from %s: %.*s", call ? call : "request", peer,
+	    (int)err.len, err.p);
 }
 
 void

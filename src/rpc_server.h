@@ -12,6 +12,7 @@
 #define RPCCHAT_RPC_SERVER_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 #include "chat.h"
@@ -20,7 +21,8 @@
 struct rpc_call {
 	struct chat	*chat;
 	int64_t		 now_ms;
-	const char	*peer;			/* for the log */
+	/* For the log, formatted only when a line is written; may be NULL. */
+	const struct sockaddr_storage *peer;
 	int		 shutdown_allowed;	/* --allow-shutdown said yes */
 	int		 shutdown_requested;	/* out: a Shutdown succeeded */
 };

@@ -32,6 +32,8 @@
 #define ACCEPT_PAUSE_MS		100
 /* First read: most requests are smaller than this. */
 #define READ_CHUNK		512
+/* Buffers up to this size stay with their slot for the next connection. */
+#define KEEP_BUF		4096
 
 struct conn {
 	struct server		*srv;
@@ -47,6 +49,9 @@ struct conn {
 
 struct server {
 	const struct server_opts *opts;
+	/* One slot per descriptor, so a call allocates nothing. */
+	struct conn		*conns;
+	int			 setsize;
 	struct ae_loop		*loop;
 	struct chat		*chat;
 	int			 lfd;
@@ -106,14 +111,23 @@ conn_unlink(struct server *s, struct conn *c)
 }
 
 static void
+recycle(struct buf *b)
+{
+	if (b->cap > KEEP_BUF)
+		buf_free(b);
+	else
+		buf_clear(b);
+}
+
+static void
 conn_close(struct server *s, struct conn *c)
 {
 	ae_unwatch(s->loop, c->fd, 1);
 	close(c->fd);
 	conn_unlink(s, c);
-	buf_free(&c->in);
-	buf_free(&c->out);
-	free(c);
+	recycle(&c->in);
+	recycle(&c->out);
+	c->fd = -1;
 	s->nconns--;
 }
 
@@ -166,7 +180,7 @@ conn_answer(struct server *s, struct conn *c, struct span msg)
 	struct rpc_call call = {
 		.chat = s->chat,
 		.now_ms = anet_now_ms(),
-		.peer = peer_name(c, peer),
+		.peer = &c->peer,
 		.shutdown_allowed =
 		    server_shutdown_allowed(s->opts->allow_shutdown, &c->peer),
 	};
@@ -176,17 +190,17 @@ conn_answer(struct server *s, struct conn *c, struct span msg)
 	if (frame_end(s->opts->wire, &c->out) == -1) {
 		/* The stubs bound every response; this is a bug, not input. */
 		log_msg("internal error: response to %s of %zu bytes "
-		    "does not fit a frame", peer, c->out.len);
+		    "does not fit a frame", peer_name(c, peer), c->out.len);
 		conn_close(s, c);
 		return;
 	}
 	if (call.shutdown_requested && !s->stopping) {
-		log_msg("shutting down (Shutdown from %s)", peer);
+		log_msg("shutting down (Shutdown from %s)", peer_name(c, peer));
 		s->stopping = 1;
 		s->stop_deadline = anet_now_ms() + STOP_GRACE_MS;
 	}
 	/* The request is no longer needed; the write gets a fresh deadline. */
-	buf_free(&c->in);
+	recycle(&c->in);
 	c->writing = 1;
 	c->deadline = anet_now_ms() + s->opts->read_timeout_ms;
 	conn_unlink(s, c);
@@ -294,19 +308,30 @@ listener_readable(struct ae_loop *loop, int lfd, void *data, int mask)
 			}
 			continue;
 		}
-		c = xcalloc(1, sizeof *c);
-		c->srv = s;
-		c->fd = fd;
-		c->peer = peer;
-		c->deadline = anet_now_ms() + s->opts->read_timeout_ms;
-		if (ae_watch(loop, fd, AE_READABLE, conn_readable, c) == -1) {
-			log_msg("watch connection: %s", strerror(errno));
+		if (fd >= s->setsize) {
+			/* fit_descriptor_limit keeps descriptors below this. */
+			log_msg("descriptor %d beyond the table; refused", fd);
 			close(fd);
-			free(c);
 			continue;
 		}
+		c = &s->conns[fd];
+		c->fd = fd;
+		c->writing = 0;
+		c->sent = 0;
+		c->peer = peer;
+		c->deadline = anet_now_ms() + s->opts->read_timeout_ms;
 		conn_link_tail(s, c);
 		s->nconns++;
+		/*
+		 * The request often arrives right behind the handshake: try
+		 * to read it before paying for a trip through epoll.
+		 */
+		conn_readable(loop, fd, c, AE_READABLE);
+		if (c->fd == fd && !c->writing &&
+		    ae_watch(loop, fd, AE_READABLE, conn_readable, c) == -1) {
+			log_msg("watch connection: %s", strerror(errno));
+			conn_close(s, c);
+		}
 	}
 }
 
@@ -415,7 +440,7 @@ server_run(const struct server_opts *opts)
 	struct server s = { .opts = opts, .lfd = -1, .sigfd = -1 };
 	char err[ANET_ERR_LEN];
 	long long now, next;
-	int status = 1, timeout;
+	int status = 1, timeout, i;
 
 	s.max_conns = fit_descriptor_limit(opts->max_connections);
 	if ((s.sigfd = open_signals()) == -1) {
@@ -426,7 +451,13 @@ server_run(const struct server_opts *opts)
 		fprintf(stderr, "rpcchat: %s\n", err);
 		goto out;
 	}
-	if ((s.loop = ae_create(s.max_conns + 64)) == NULL) {
+	s.setsize = s.max_conns + 64;
+	s.conns = xcalloc((size_t)s.setsize, sizeof *s.conns);
+	for (i = 0; i < s.setsize; i++) {
+		s.conns[i].srv = &s;
+		s.conns[i].fd = -1;
+	}
+	if ((s.loop = ae_create(s.setsize)) == NULL) {
 		fprintf(stderr, "rpcchat: epoll: %s\n", strerror(errno));
 		goto out;
 	}
@@ -473,11 +504,17 @@ server_run(const struct server_opts *opts)
 out:
 	while (s.head != NULL)
 		conn_close(&s, s.head);
+	for (i = 0; s.conns != NULL && i < s.setsize; i++) {
+		buf_free(&s.conns[i].in);
+		buf_free(&s.conns[i].out);
+	}
+	free(s.conns);
 	if (s.lfd != -1)
 		close(s.lfd);
 	if (s.sigfd != -1)
 		close(s.sigfd);
 	ae_destroy(s.loop);
-	chat_free(s.chat);
+	if (s.chat != NULL)
+		chat_free(s.chat);
 	return status;
 }

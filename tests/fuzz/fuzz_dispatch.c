@@ -527,7 +527,7 @@ step(struct session *s, struct span req, int shutdown_allowed, enum wire wire)
 	memset(&call, 0, sizeof call);
 	call.chat = s->chat;
 	call.now_ms = s->now;
-	call.peer = "192.0.2.1:4242";
+	call.peer = NULL;
 	call.shutdown_allowed = shutdown_allowed;
 	cur_req = req;
 	cur_resp = (struct span){ NULL, 0 };
@@ -804,7 +804,7 @@ crowd(struct session *s, struct span *in)
 	memset(&call, 0, sizeof call);
 	call.chat = s->chat;
 	call.now_ms = s->now;
-	call.peer = "192.0.2.2:4242";
+	call.peer = NULL;
 	for (i = 0; i < count; i++) {
 		for (j = 0, k = i; j < len; j++, k /= 26)
 			name[len - 1 - j] = (char)('a' + k % 26);
