@@ -33,7 +33,8 @@
 #define BACKOFF_MAX_MS		8000
 /* Leaving must not hang on a dead server. */
 #define QUIT_TIMEOUT_MS		2000
-/* Completion must not stall typing for long. */
+/* The background poll, and completion, must not stall typing for long. */
+#define POLL_TIMEOUT_MS		3000
 #define COMPLETE_TIMEOUT_MS	1000
 #define USERS_MAX_AGE_MS	3000
 /* How much of an unknown command is shown back. */
@@ -346,7 +347,8 @@ on_line(void *arg, struct span line)
 
 /* Says a failure of the background poll once, not every second. */
 static void
-poll_failed(struct client *c, const struct rpc_error *err)
+poll_failed(struct client *c, const char *what, enum msg_type type,
+    const struct rpc_error *err)
 {
 	long long now = anet_now_ms();
 
@@ -357,7 +359,7 @@ poll_failed(struct client *c, const struct rpc_error *err)
 		c->down = 1;
 	} else if (c->failing.len == 0 ||
 	    strcmp(c->failing.data, err->msg.data) != 0) {
-		report("check messages", MSG_CHECK_MESSAGES, err);
+		report(what, type, err);
 		buf_clear(&c->failing);
 		buf_appendf(&c->failing, "%s", err->msg.data);
 	}
@@ -375,7 +377,7 @@ register_again(struct client *c, int came_back)
 
 	rpc_error_init(&err);
 	if (rpc_register(&c->srv, c->user, &err) == -1) {
-		poll_failed(c, &err);
+		poll_failed(c, "register", MSG_REGISTER, &err);
 		rpc_error_free(&err);
 		return;
 	}
@@ -391,15 +393,17 @@ register_again(struct client *c, int came_back)
 static void
 check_messages(struct client *c)
 {
+	struct rpc_server quick = c->srv;
 	struct rpc_strlist msgs;
 	struct rpc_error err;
 	int came_back;
 	size_t i;
 
+	quick.timeout_ms = POLL_TIMEOUT_MS;
 	rpc_strlist_init(&msgs);
 	rpc_error_init(&err);
-	if (rpc_check_messages(&c->srv, c->user, &msgs, &err) == -1) {
-		poll_failed(c, &err);
+	if (rpc_check_messages(&quick, c->user, &msgs, &err) == -1) {
+		poll_failed(c, "check messages", MSG_CHECK_MESSAGES, &err);
 		goto done;
 	}
 	came_back = c->down;

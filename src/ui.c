@@ -269,18 +269,10 @@ ui_printf(enum ui_kind kind, const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	buf_vappendf(&b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	buf_reserve(&b, (size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(b.data, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b.len = (size_t)n;
 	/* The client's own text may span lines; it is one block. */
 	while (b.len > 0 && b.data[b.len - 1] == '\n')
 		b.len--;

@@ -74,7 +74,8 @@ class Tty:
         self.cmd = lib.wrapper() + [ctx.rpcchat, "--wire", ctx.wire] + \
             [str(a) for a in args] + [":%d" % port, user]
         self.status_path = os.path.join(self.tmp, "status")
-        self.tmux("-f", conf, "new-session", "-d", "-x", str(cols),
+        self.tmux("-f", conf, "new-session", "-d", "-s", "rpcchat",
+                  "-x", str(cols),
                   "-y", str(rows), sys.executable, "-c", _PARENT,
                   self.status_path, *self.cmd)
 
@@ -90,10 +91,11 @@ class Tty:
     def screen(self):
         """The visible rows, trailing blanks removed."""
         return [l.rstrip() for l in
-                self.tmux("capture-pane", "-p").split("\n")]
+                self.tmux("capture-pane", "-t", "rpcchat", "-p").split("\n")]
 
     def cursor(self):
-        x, y = self.tmux("display", "-p", "#{cursor_x} #{cursor_y}").split()
+        x, y = self.tmux("display", "-t", "rpcchat", "-p",
+                         "#{cursor_x} #{cursor_y}").split()
         return int(x), int(y)
 
     def dead(self):
@@ -111,10 +113,10 @@ class Tty:
             return int(f.read())
 
     def keys(self, *keys):
-        self.tmux("send-keys", *keys)
+        self.tmux("send-keys", "-t", "rpcchat", *keys)
 
     def type(self, text):
-        self.tmux("send-keys", "-l", text)
+        self.tmux("send-keys", "-t", "rpcchat", "-l", text)
 
     def show(self):
         return "\n".join("    |" + l for l in self.screen())
@@ -243,7 +245,7 @@ def test_long_line_survives_messages_and_resize(ctx):
         x, y = t.cursor()
         assert (x, y) == (len("alice> say ") + 1, row + 1), (x, y, t.show())
 
-        t.tmux("resize-window", "-x", "40")
+        t.tmux("resize-window", "-t", "rpcchat", "-x", "40")
         t.keys("C-e")
         t.wait(lambda: t.cursor()[0] == len(shown) % 40,
                "the cursor at the end after a resize")
