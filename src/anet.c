@@ -248,7 +248,7 @@ anet_connect(const char *host, const char *port, long long deadline_ms,
 int
 anet_split_hostport(const char *arg, char **host, char **port, char *err)
 {
-	const char *colon, *p;
+	const char *colon, *p, *start = arg;
 	size_t hostlen;
 
 	if (arg[0] == '[') {
@@ -263,7 +263,7 @@ anet_split_hostport(const char *arg, char **host, char **port, char *err)
 			seterr(err, "%s: empty address in brackets", arg);
 			return -1;
 		}
-		arg++;
+		start = arg + 1;
 	} else {
 		colon = strrchr(arg, ':');
 		if (colon == NULL) {
@@ -284,7 +284,7 @@ anet_split_hostport(const char *arg, char **host, char **port, char *err)
 	*host = NULL;
 	if (hostlen > 0) {
 		*host = xmalloc(hostlen + 1);
-		memcpy(*host, arg, hostlen);
+		memcpy(*host, start, hostlen);
 		(*host)[hostlen] = '\0';
 	}
 	*port = xstrdup(colon + 1);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "chat.h"
 #include "proto.h"
@@ -51,9 +52,9 @@ struct user {
 	size_t		 pq_cap;
 	size_t		 dropped;	/* since the last drop notice */
 	int64_t		 last;		/* last Register or CheckMessages */
-	struct user	*prev;		/* idle list, least recently active first */
-	struct user	*next;
+	TAILQ_ENTRY(user) idle;		/* least recently active first */
 };
+TAILQ_HEAD(user_list, user);
 
 struct chat {
 	struct chat_limits lim;
@@ -69,8 +70,8 @@ struct chat {
 	size_t		 log_cap;
 	uint64_t	 head;		/* seq of log[log_start] */
 
-	struct user	*idle_first;
-	struct user	*idle_last;
+	/* Ordered by last, since time only moves forward. */
+	struct user_list idle;
 };
 
 #define EMPTY_SPAN	((struct span){ "", 0 })
@@ -200,16 +201,24 @@ user_find(const struct chat *c, struct span name, int *found)
 	return lo;
 }
 
+/* The index of a logged-in user in *i, or -1 if there is none. */
+static int
+user_index(const struct chat *c, struct span name, size_t *i)
+{
+	int found;
+
+	if (name.len == 0 || name.len > USER_MAX)
+		return -1;
+	*i = user_find(c, name, &found);
+	return found ? 0 : -1;
+}
+
 static struct user *
 user_lookup(const struct chat *c, struct span name)
 {
 	size_t i;
-	int found;
 
-	if (name.len == 0 || name.len > USER_MAX)
-		return NULL;
-	i = user_find(c, name, &found);
-	return found ? c->users[i] : NULL;
+	return user_index(c, name, &i) == 0 ? c->users[i] : NULL;
 }
 
 static uint64_t
@@ -243,20 +252,27 @@ log_collect(struct chat *c)
 		log_pop(c);
 }
 
-static void
-log_grow(struct chat *c)
+/*
+ * Doubles a power-of-two ring of n pointers (the log, a private queue)
+ * and returns it with its elements moved to the front of the new array.
+ */
+static void *
+ring_grow(void *ring, size_t start, size_t n, size_t *cap, size_t first_cap)
 {
-	struct entry **v;
-	size_t i, cap;
+	size_t size = sizeof(void *), newcap, head;
+	char *v;
 
-	cap = c->log_cap ? c->log_cap * 2 : 16;
-	v = xreallocarray(NULL, cap, sizeof *v);
-	for (i = 0; i < c->log_n; i++)
-		v[i] = c->log[(c->log_start + i) & (c->log_cap - 1)];
-	free(c->log);
-	c->log = v;
-	c->log_cap = cap;
-	c->log_start = 0;
+	newcap = *cap ? *cap * 2 : first_cap;
+	v = xreallocarray(NULL, newcap, size);
+	if (n > 0) {
+		/* From start to the end of the array, then the wrapped rest. */
+		head = *cap - start < n ? *cap - start : n;
+		memcpy(v, (char *)ring + start * size, head * size);
+		memcpy(v + head * size, ring, (n - head) * size);
+	}
+	free(ring);
+	*cap = newcap;
+	return v;
 }
 
 static void
@@ -268,8 +284,11 @@ log_append(struct chat *c, const struct span *v, size_t n, size_t refcnt)
 	/* Nobody would read it. */
 	if (refcnt == 0)
 		return;
-	if (c->log_n == c->log_cap)
-		log_grow(c);
+	if (c->log_n == c->log_cap) {
+		c->log = ring_grow(c->log, c->log_start, c->log_n, &c->log_cap,
+		    16);
+		c->log_start = 0;
+	}
 	len = parts_len(v, n);
 	e = xmalloc(sizeof *e + len);
 	e->refcnt = refcnt;
@@ -306,17 +325,8 @@ pq_pop(struct user *u)
 static void
 pq_push(struct user *u, struct pmsg *m)
 {
-	struct pmsg **v;
-	size_t i, cap;
-
 	if (u->pq_n == u->pq_cap) {
-		cap = u->pq_cap ? u->pq_cap * 2 : 4;
-		v = xreallocarray(NULL, cap, sizeof *v);
-		for (i = 0; i < u->pq_n; i++)
-			v[i] = u->pq[(u->pq_start + i) & (u->pq_cap - 1)];
-		free(u->pq);
-		u->pq = v;
-		u->pq_cap = cap;
+		u->pq = ring_grow(u->pq, u->pq_start, u->pq_n, &u->pq_cap, 4);
 		u->pq_start = 0;
 	}
 	u->pq[(u->pq_start + u->pq_n) & (u->pq_cap - 1)] = m;
@@ -394,32 +404,6 @@ user_send(struct chat *c, struct user *u, const struct span *v, size_t n)
 }
 
 static void
-idle_unlink(struct chat *c, struct user *u)
-{
-	if (u->prev != NULL)
-		u->prev->next = u->next;
-	else
-		c->idle_first = u->next;
-	if (u->next != NULL)
-		u->next->prev = u->prev;
-	else
-		c->idle_last = u->prev;
-	u->prev = u->next = NULL;
-}
-
-static void
-idle_append(struct chat *c, struct user *u)
-{
-	u->prev = c->idle_last;
-	u->next = NULL;
-	if (c->idle_last != NULL)
-		c->idle_last->next = u;
-	else
-		c->idle_first = u;
-	c->idle_last = u;
-}
-
-static void
 announce(struct chat *c, struct span name, const char *what, size_t readers)
 {
 	struct span v[3];
@@ -444,7 +428,7 @@ user_remove(struct chat *c, size_t i)
 	    (c->nusers - i - 1) * sizeof *c->users);
 	c->nusers--;
 	c->list_bytes -= str_wire_size(u->namelen);
-	idle_unlink(c, u);
+	TAILQ_REMOVE(&c->idle, u, idle);
 	namelen = u->namelen;
 	memcpy(name, u->name, namelen);
 	free(u);
@@ -467,6 +451,7 @@ chat_new(const struct chat_limits *lim)
 	if (c->lim.idle_timeout_ms < 0)
 		c->lim.idle_timeout_ms = 0;
 	c->list_bytes = LIST_OVERHEAD;
+	TAILQ_INIT(&c->idle);
 	return c;
 }
 
@@ -513,7 +498,7 @@ chat_register(struct chat *c, struct span name, int64_t now, struct buf *err)
 		/* A client that lost its session: a fresh queue. */
 		u = c->users[i];
 		user_release(c, u);
-		idle_unlink(c, u);
+		TAILQ_REMOVE(&c->idle, u, idle);
 	} else {
 		if ((c->lim.max_users != 0 && c->nusers >= c->lim.max_users) ||
 		    c->list_bytes + str_wire_size(name.len) > FRAME_MAX)
@@ -533,7 +518,7 @@ chat_register(struct chat *c, struct span name, int64_t now, struct buf *err)
 		c->list_bytes += str_wire_size(name.len);
 	}
 	u->last = now;
-	idle_append(c, u);
+	TAILQ_INSERT_TAIL(&c->idle, u, idle);
 
 	/* The others see the notice; the user starts after it. */
 	announce(c, name, " has logged in", c->nusers - 1);
@@ -580,9 +565,9 @@ chat_check_messages(struct chat *c, struct span name, int64_t now,
 		return 0;
 	}
 
-	idle_unlink(c, u);
+	TAILQ_REMOVE(&c->idle, u, idle);
 	u->last = now;
-	idle_append(c, u);
+	TAILQ_INSERT_TAIL(&c->idle, u, idle);
 	user_normalize(c, u);
 
 	count_at = out->len;
@@ -680,12 +665,8 @@ int
 chat_quit(struct chat *c, struct span user, struct buf *err)
 {
 	size_t i;
-	int found;
 
-	if (user.len == 0 || user.len > USER_MAX)
-		return fail_not_logged_in("Quit", user, err);
-	i = user_find(c, user, &found);
-	if (!found)
+	if (user_index(c, user, &i) == -1)
 		return fail_not_logged_in("Quit", user, err);
 	user_remove(c, i);
 	return 0;
@@ -704,15 +685,18 @@ chat_expire_idle(struct chat *c, int64_t now,
     void (*expired)(void *, struct span), void *arg)
 {
 	struct user *u;
+	struct span name;
 	size_t i, n = 0;
-	int found;
 
 	if (c->lim.idle_timeout_ms == 0)
 		return 0;
-	while ((u = c->idle_first) != NULL && expiry(c, u) <= now) {
+	while ((u = TAILQ_FIRST(&c->idle)) != NULL && expiry(c, u) <= now) {
+		name = (struct span){ u->name, u->namelen };
 		if (expired != NULL)
-			expired(arg, (struct span){ u->name, u->namelen });
-		i = user_find(c, (struct span){ u->name, u->namelen }, &found);
+			expired(arg, name);
+		/* Every user on the idle list is logged in. */
+		if (user_index(c, name, &i) == -1)
+			abort();
 		user_remove(c, i);
 		n++;
 	}
@@ -722,9 +706,9 @@ chat_expire_idle(struct chat *c, int64_t now,
 int64_t
 chat_next_expiry(const struct chat *c)
 {
-	if (c->lim.idle_timeout_ms == 0 || c->idle_first == NULL)
+	if (c->lim.idle_timeout_ms == 0 || TAILQ_EMPTY(&c->idle))
 		return INT64_MAX;
-	return expiry(c, c->idle_first);
+	return expiry(c, TAILQ_FIRST(&c->idle));
 }
 
 size_t
@@ -791,8 +775,8 @@ chat_check_invariants(const struct chat *c)
 
 	nidle = 0;
 	prev = NULL;
-	for (u = c->idle_first; u != NULL; u = u->next) {
-		if (u->prev != prev)
+	TAILQ_FOREACH(u, &c->idle, idle) {
+		if (TAILQ_PREV(u, user_list, idle) != prev)
 			return "idle list links broken";
 		if (user_lookup(c, (struct span){ u->name, u->namelen }) != u)
 			return "idle list holds an unknown user";
@@ -800,7 +784,7 @@ chat_check_invariants(const struct chat *c)
 			return "idle list longer than the users";
 		prev = u;
 	}
-	if (prev != c->idle_last || nidle != c->nusers)
+	if (prev != TAILQ_LAST(&c->idle, user_list) || nidle != c->nusers)
 		return "idle list does not hold every user";
 
 	if (c->log_n > c->lim.queue_limit)

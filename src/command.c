@@ -16,20 +16,13 @@ const char command_help[] =
 	"shutdown               stop the server and leave\n"
 	"help                   show this list\n";
 
-static int
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
-	    c == '\v' || c == '\f';
-}
-
 /* Splits the first word off s: the word, and the trimmed rest in *rest. */
 static struct span
 first_word(struct span s, struct span *rest)
 {
 	struct span w = { s.p, 0 };
 
-	while (w.len < s.len && !is_space(s.p[w.len]))
+	while (w.len < s.len && !text_is_space(s.p[w.len]))
 		w.len++;
 	*rest = text_trim((struct span){ s.p + w.len, s.len - w.len });
 	return w;

@@ -1,5 +1,6 @@
 /* log.c - timestamped log lines (see log.h). */
 #include <stdarg.h>
+#include <string.h>
 #include <time.h>
 
 #include "buf.h"
@@ -33,7 +34,8 @@ log_msg(const char *fmt, ...)
 	text_escape(&safe, (struct span){ line.data, line.len });
 
 	now = time(NULL);
-	localtime_r(&now, &tm);
+	if (localtime_r(&now, &tm) == NULL)
+		memset(&tm, 0, sizeof tm);
 	fprintf(f, "%02d:%02d:%02d %.*s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
 	    (int)safe.len, safe.data);
 	fflush(f);

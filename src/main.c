@@ -3,11 +3,13 @@
  * USER" chats (SPEC §1, §3.5).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "anet.h"
 #include "client.h"
@@ -114,6 +116,25 @@ port_arg(const char *s, long min)
 	return s;
 }
 
+/*
+ * Whoever started us may have closed stdin, stdout or stderr.  The next
+ * socket would take that number, and the log (stderr) or the client's
+ * output would go to a peer: fill the holes with /dev/null first.
+ */
+static void
+sanitize_stdio(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) != -1) {
+		if (fd > STDERR_FILENO) {
+			close(fd);
+			return;
+		}
+	}
+	/* No /dev/null: nothing better to do than carry on. */
+}
+
 int
 main(int argc, char **argv)
 {
@@ -131,7 +152,9 @@ main(int argc, char **argv)
 	struct client_opts co = { .history = 1, .color = 1 };
 	const char *server_opt = NULL, *client_opt = NULL;
 	char err[ANET_ERR_LEN], *host, *port;
-	int ch, idx;
+	int ch, idx, status;
+
+	sanitize_stdio();
 
 	/* "+": options end at the first positional argument (SPEC §3.5). */
 	while ((ch = getopt_long(argc, argv, "+", longopts, &idx)) != -1) {
@@ -218,10 +241,10 @@ main(int argc, char **argv)
 		co.port = port_arg(port, 1);
 		co.addr = argv[0];
 		co.user = argv[1];
-		idx = client_run(&co);
+		status = client_run(&co);
 		free(host);
 		free(port);
-		return idx;
+		return status;
 	}
 	usage(NULL, NULL);
 }

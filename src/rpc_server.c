@@ -6,6 +6,12 @@
 #include "proto.h"
 #include "rpc_server.h"
 
+/*
+ * An error can quote up to 64 KiB of what the client sent; the log keeps
+ * its start, so a line costs the client more than it costs the log.
+ */
+#define LOG_ERROR_MAX	200
+
 /* Arguments of a request, parsed by the dispatcher for every stub alike. */
 struct args {
 	struct span	v[3];
@@ -99,8 +105,9 @@ put_error(struct rpc_call *c, const char *call, struct buf *resp,
 		return;
 	if (c->peer != NULL)
 		anet_format_addr(c->peer, peer, sizeof peer);
-	log_msg("rejected %s from %s: %.*s", call ? call : "request", peer,
-	    (int)err.len, err.p);
+	log_msg("rejected %s from %s: %.*s%s", call ? call : "request", peer,
+	    err.len > LOG_ERROR_MAX ? LOG_ERROR_MAX : (int)err.len, err.p,
+	    err.len > LOG_ERROR_MAX ? "..." : "");
 }
 
 void

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -30,6 +31,14 @@
 #define STOP_GRACE_MS		100
 /* How long to stop accepting when the process is out of descriptors. */
 #define ACCEPT_PAUSE_MS		100
+/*
+ * Connections taken per wake-up of the listener: a flood of connects must
+ * not keep the loop from deadlines and from the connections it holds.
+ * epoll reports the listener again while more are waiting.
+ */
+#define ACCEPTS_PER_CALL	256
+/* Descriptors the server needs besides its connections. */
+#define OWN_FDS			32
 /* First read: most requests are smaller than this. */
 #define READ_CHUNK		512
 /* Buffers up to this size stay with their slot for the next connection. */
@@ -44,8 +53,9 @@ struct conn {
 	struct buf		 out;
 	size_t			 sent;
 	struct sockaddr_storage	 peer;
-	struct conn		*prev, *next;	/* in deadline order */
+	TAILQ_ENTRY(conn)	 entry;		/* in deadline order */
 };
+TAILQ_HEAD(conn_list, conn);
 
 struct server {
 	const struct server_opts *opts;
@@ -59,7 +69,7 @@ struct server {
 	int			 max_conns;
 	int			 nconns;
 	/* Every connection has the same timeout, so FIFO is deadline order. */
-	struct conn		*head, *tail;
+	struct conn_list	 deadlines;
 	int			 stopping;
 	long long		 stop_deadline;
 	long long		 accept_resume;	/* 0: accepting normally */
@@ -86,31 +96,6 @@ server_shutdown_allowed(enum shutdown_policy policy,
 }
 
 static void
-conn_link_tail(struct server *s, struct conn *c)
-{
-	c->next = NULL;
-	c->prev = s->tail;
-	if (s->tail != NULL)
-		s->tail->next = c;
-	else
-		s->head = c;
-	s->tail = c;
-}
-
-static void
-conn_unlink(struct server *s, struct conn *c)
-{
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		s->head = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	else
-		s->tail = c->prev;
-}
-
-static void
 recycle(struct buf *b)
 {
 	if (b->cap > KEEP_BUF)
@@ -124,7 +109,7 @@ conn_close(struct server *s, struct conn *c)
 {
 	ae_unwatch(s->loop, c->fd, 1);
 	close(c->fd);
-	conn_unlink(s, c);
+	TAILQ_REMOVE(&s->deadlines, c, entry);
 	recycle(&c->in);
 	recycle(&c->out);
 	c->fd = -1;
@@ -203,8 +188,8 @@ conn_answer(struct server *s, struct conn *c, struct span msg)
 	recycle(&c->in);
 	c->writing = 1;
 	c->deadline = anet_now_ms() + s->opts->read_timeout_ms;
-	conn_unlink(s, c);
-	conn_link_tail(s, c);
+	TAILQ_REMOVE(&s->deadlines, c, entry);
+	TAILQ_INSERT_TAIL(&s->deadlines, c, entry);
 	conn_flush(s, c);
 }
 
@@ -282,10 +267,10 @@ listener_readable(struct ae_loop *loop, int lfd, void *data, int mask)
 	struct sockaddr_storage peer;
 	struct conn *c;
 	long long now;
-	int fd;
+	int fd, n;
 
 	(void)mask;
-	for (;;) {
+	for (n = 0; n < ACCEPTS_PER_CALL; n++) {
 		if ((fd = anet_accept(lfd, &peer)) == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -320,7 +305,7 @@ listener_readable(struct ae_loop *loop, int lfd, void *data, int mask)
 		c->sent = 0;
 		c->peer = peer;
 		c->deadline = anet_now_ms() + s->opts->read_timeout_ms;
-		conn_link_tail(s, c);
+		TAILQ_INSERT_TAIL(&s->deadlines, c, entry);
 		s->nconns++;
 		/*
 		 * The request often arrives right behind the handshake: try
@@ -368,7 +353,7 @@ expire_conns(struct server *s, long long now)
 	char peer[ANET_ADDR_LEN];
 	struct conn *c;
 
-	while ((c = s->head) != NULL && c->deadline <= now) {
+	while ((c = TAILQ_FIRST(&s->deadlines)) != NULL && c->deadline <= now) {
 		if (!c->writing)
 			log_msg("closed %s: no complete request within %d s",
 			    peer_name(c, peer), s->opts->read_timeout_ms / 1000);
@@ -395,29 +380,55 @@ wait_ms(long long now, long long until, int current)
 
 /*
  * Makes room for every connection we promise to hold, plus the few
- * descriptors of our own; lowers the promise if the system will not.
+ * descriptors of our own, and returns how many connections we can hold:
+ * fewer than wanted if the system will not raise the limit.  Nothing is
+ * logged here, because the first log line must be "Listening on".
  */
 static int
 fit_descriptor_limit(int want)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)want + 32;
+	rlim_t need = (rlim_t)want + OWN_FDS;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return want;
 	if (rl.rlim_cur < need) {
 		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need
 		    ? need : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
+		/* If either fails, the limit stays what it was. */
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+		    getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			return want;
 	}
-	if (rl.rlim_cur < need) {
-		log_msg("descriptor limit %llu: holding at most %llu "
-		    "connections", (unsigned long long)rl.rlim_cur,
-		    (unsigned long long)(rl.rlim_cur - 32));
-		return rl.rlim_cur > 64 ? (int)(rl.rlim_cur - 32) : 32;
+	if (rl.rlim_cur >= need)
+		return want;
+	return rl.rlim_cur > 2 * OWN_FDS ? (int)(rl.rlim_cur - OWN_FDS) :
+	    OWN_FDS;
+}
+
+/* Closes the listener for good (shutdown): no accept, no resume. */
+static void
+stop_listening(struct server *s)
+{
+	if (s->lfd == -1)
+		return;
+	if (s->loop != NULL)
+		ae_unwatch(s->loop, s->lfd, 1);
+	close(s->lfd);
+	s->lfd = -1;
+	s->accept_resume = 0;
+}
+
+/* After an accept pause (out of descriptors), listen again. */
+static void
+resume_accepting(struct server *s, long long now)
+{
+	s->accept_resume = 0;
+	if (s->lfd != -1 && ae_watch(s->loop, s->lfd, AE_READABLE,
+	    listener_readable, s) == -1) {
+		log_msg("watch listener: %s; retrying", strerror(errno));
+		s->accept_resume = now + ACCEPT_PAUSE_MS;
 	}
-	return want;
 }
 
 static int
@@ -442,6 +453,7 @@ server_run(const struct server_opts *opts)
 	long long now, next;
 	int status = 1, timeout, i;
 
+	TAILQ_INIT(&s.deadlines);
 	s.max_conns = fit_descriptor_limit(opts->max_connections);
 	if ((s.sigfd = open_signals()) == -1) {
 		fprintf(stderr, "rpcchat: signals: %s\n", strerror(errno));
@@ -468,26 +480,21 @@ server_run(const struct server_opts *opts)
 	}
 	s.chat = chat_new(&opts->limits);
 	log_msg("Listening on :%d", anet_local_port(s.lfd));
+	if (s.max_conns < opts->max_connections)
+		log_msg("descriptor limit too low: holding at most %d "
+		    "connections", s.max_conns);
 
 	for (;;) {
 		now = anet_now_ms();
 		next = expire_conns(&s, now);
 		chat_expire_idle(s.chat, now, idle_user_expired, &s);
 		if (s.stopping) {
-			if (s.lfd != -1) {
-				ae_unwatch(s.loop, s.lfd, 1);
-				close(s.lfd);
-				s.lfd = -1;
-			}
+			stop_listening(&s);
 			if (s.nconns == 0 || now >= s.stop_deadline)
 				break;
 		}
-		if (s.accept_resume != 0 && now >= s.accept_resume &&
-		    s.lfd != -1) {
-			s.accept_resume = 0;
-			ae_watch(s.loop, s.lfd, AE_READABLE, listener_readable,
-			    &s);
-		}
+		if (s.accept_resume != 0 && now >= s.accept_resume)
+			resume_accepting(&s, now);
 		timeout = wait_ms(now, next, -1);
 		if (chat_next_expiry(s.chat) != INT64_MAX)
 			timeout = wait_ms(now, chat_next_expiry(s.chat), timeout);
@@ -502,15 +509,14 @@ server_run(const struct server_opts *opts)
 	}
 	status = 0;
 out:
-	while (s.head != NULL)
-		conn_close(&s, s.head);
+	while (!TAILQ_EMPTY(&s.deadlines))
+		conn_close(&s, TAILQ_FIRST(&s.deadlines));
 	for (i = 0; s.conns != NULL && i < s.setsize; i++) {
 		buf_free(&s.conns[i].in);
 		buf_free(&s.conns[i].out);
 	}
 	free(s.conns);
-	if (s.lfd != -1)
-		close(s.lfd);
+	stop_listening(&s);
 	if (s.sigfd != -1)
 		close(s.sigfd);
 	ae_destroy(s.loop);

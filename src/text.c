@@ -21,8 +21,8 @@ text_escape(struct buf *b, struct span s)
 	buf_append(b, s.p + start, s.len - start);
 }
 
-static int
-is_blank(char c)
+int
+text_is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
 	    c == '\v' || c == '\f';
@@ -31,11 +31,11 @@ is_blank(char c)
 struct span
 text_trim(struct span s)
 {
-	while (s.len > 0 && is_blank(s.p[0])) {
+	while (s.len > 0 && text_is_space(s.p[0])) {
 		s.p++;
 		s.len--;
 	}
-	while (s.len > 0 && is_blank(s.p[s.len - 1]))
+	while (s.len > 0 && text_is_space(s.p[s.len - 1]))
 		s.len--;
 	return s;
 }

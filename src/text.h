@@ -18,6 +18,8 @@
  */
 void	text_escape(struct buf *, struct span s);
 
+/* ASCII white space: space, \t, \n, \v, \f, \r (not the locale's). */
+int		text_is_space(char);
 /* s without leading and trailing ASCII white space. */
 struct span	text_trim(struct span s);
 

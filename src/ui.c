@@ -456,6 +456,11 @@ ui_start(const struct ui_opts *opts)
 		return;
 
 	setlocale(LC_CTYPE, "");
+	/*
+	 * libedit delimits an invisible run (the colour codes) with one
+	 * character at both ends, RL_PROMPT_START_IGNORE: EL_PROMPT_ESC
+	 * takes a single one.
+	 */
 	if (ui.color)
 		buf_appendf(&ui.prompt, "%c" C_OWN "%c%s%c" C_RESET "%c> ",
 		    RL_PROMPT_START_IGNORE, RL_PROMPT_START_IGNORE,
@@ -517,7 +522,6 @@ static int
 read_terminal(ui_line_fn *fn, void *arg)
 {
 	char *line;
-	int stop;
 
 	/*
 	 * libedit updates rl_point and rl_end only when the line is not
@@ -533,9 +537,9 @@ read_terminal(ui_line_fn *fn, void *arg)
 	if ((line = ui.pending) == NULL)
 		return 0;
 	ui.pending = NULL;
-	stop = fn(arg, span_cstr(line));
+	/* One key at most ends one line: there is no rest to leave unread. */
+	fn(arg, span_cstr(line));
 	free(line);
-	(void)stop;
 	return 0;
 }
 
