@@ -12,9 +12,10 @@
 #include "codec.h"
 
 /*
- * Appends s with every C0 control character and DEL shown as ^X (and NUL
- * as ^@), so the result is one line that cannot move the cursor.  Other
- * bytes, UTF-8 included, pass unchanged.
+ * Appends s with every C0 control character and DEL shown as ^X (NUL as
+ * ^@, DEL as ^?) and every C1 control, U+0080-U+009F in UTF-8, as M-^X,
+ * so the result is one line that cannot move the cursor.  Other bytes,
+ * the rest of UTF-8 and invalid sequences included, pass unchanged.
  */
 void	text_escape(struct buf *, struct span s);
 
