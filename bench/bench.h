@@ -117,7 +117,7 @@ struct collect_stats {
 	uint64_t		 calls;		/* CheckMessages made */
 };
 
-/* Runs cfg and fills st (and cs in MODE_COLLECT).  -1 if it could not start. */
+/* Runs cfg and fills st (and cs in MODE_COLLECT); exits if it cannot start. */
 int	bench_run(const struct bench_cfg *, struct bench_stats *,
 	    struct collect_stats *);
 

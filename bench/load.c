@@ -777,7 +777,7 @@ bench_run(const struct bench_cfg *cfg, struct bench_stats *st,
 	struct shared sh;
 	struct worker *ws;
 	struct rusage ru0, ru1;
-	int t, i, nthreads, per, extra, k, rv = 0;
+	int t, i, nthreads, per, extra, k;
 
 	memset(st, 0, sizeof *st);
 	hist_init(&st->lat);
@@ -852,5 +852,5 @@ bench_run(const struct bench_cfg *cfg, struct bench_stats *st,
 		close(ws[t].epfd);
 	}
 	free(ws);
-	return rv;
+	return 0;
 }

@@ -171,26 +171,54 @@ def steady(r, targets, concs, repeat):
     for t in targets:
         rows = []
         for c in concs:
-            ds = sorted(runs[(t.name, c)],
-                        key=lambda d: d["run"]["calls_per_sec"])
-            d = dict(ds[len(ds) // 2])
-            d["rates"] = [x["run"]["calls_per_sec"] for x in ds]
-            rows.append((c, d))
+            rows.append((c, median_run(runs[(t.name, c)])))
         out[t.name] = rows
     return out
 
 
-def say_cost(r, users, says):
-    """Server CPU per Say with this many users logged in."""
-    t = r.rpcchat("--idle-timeout", "0", "--queue-limit", "100")
-    try:
-        r.run(t, "--register-only", "-u", users, "-c", 64)
-        d = r.measured(t, "--no-register", "-u", users, "-c", 16,
-                       "-n", says, "--mix", "say=1")
-    finally:
-        t.stop()
-    log("  Say with %d users: %.1f us" % (users, d["server_us_per_call"]))
+def median_run(ds):
+    """One run made of the medians of each figure over the repeats."""
+    def med(f):
+        v = sorted(f(d) for d in ds)
+        n = len(v)
+        return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+    d = json.loads(json.dumps(ds[0]))
+    x = d["run"]
+    x["calls_per_sec"] = med(lambda d: d["run"]["calls_per_sec"])
+    for k in x["latency_ms"]:
+        x["latency_ms"][k] = med(lambda d: d["run"]["latency_ms"][k])
+    x["client_cpu_us_per_call"] = med(
+        lambda d: d["run"]["client_cpu_us_per_call"])
+    x["errors"] = sum(d["run"]["errors"] for d in ds)
+    d["server_us_per_call"] = med(lambda d: d["server_us_per_call"])
+    d["server_user_us_per_call"] = med(lambda d: d["server_user_us_per_call"])
+    d["hwm_kib"] = max(d["hwm_kib"] for d in ds)
+    d["rates"] = [d["run"]["calls_per_sec"] for d in ds]
+    d["p99s"] = [d["run"]["latency_ms"]["p99"] for d in ds]
     return d
+
+
+def say_cost(r, users, says, rounds=3):
+    """Server CPU per Say with 100 and with `users` users logged in: two
+    servers side by side, taking turns, the median of the rounds."""
+    small = r.rpcchat("--idle-timeout", "0", "--queue-limit", "100")
+    large = r.rpcchat("--idle-timeout", "0", "--queue-limit", "100")
+    runs = {100: [], users: []}
+    try:
+        r.run(small, "--register-only", "-u", 100, "-c", 64)
+        r.run(large, "--register-only", "-u", users, "-c", 64)
+        for i in range(rounds):
+            for n, t in ((100, small), (users, large)):
+                d = r.measured(t, "--no-register", "-u", n, "-c", 16,
+                               "-n", says, "--mix", "say=1")
+                log("  Say with %d users: %.1f us" % (
+                    n, d["server_us_per_call"]))
+                runs[n].append(d)
+    finally:
+        small.stop()
+        large.stop()
+    return median_run(runs[100]), median_run(runs[users])
 
 
 def big_room(r, users):
@@ -248,6 +276,20 @@ def backlog(r, users, says):
         t.stop()
     log("  backlog: peak %d KiB" % out["hwm"])
     return out
+
+
+def proc_stat():
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:9]]
+
+
+def machine_share(a, b):
+    """How the machine's CPU time went between two /proc/stat readings."""
+    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq",
+             "steal")
+    d = [y - x for x, y in zip(a, b)]
+    tot = sum(d) or 1
+    return {n: 100.0 * v / tot for n, v in zip(names, d)}
 
 
 def cpu_model():
@@ -339,6 +381,14 @@ def report(r, res, args):
     la = os.getloadavg()
     w("* load average when the run ended: %.2f %.2f %.2f "
       "(other work on the machine shows up here)" % la)
+    m = res.get("machine")
+    if m:
+        w("* the machine's CPU time during the %.0f s run: user %.0f%%, "
+          "system %.0f%%, softirq %.0f%%, idle %.0f%%, steal %.0f%%, and "
+          "%.0f%% niced processes (others' work: bench and servers run at "
+          "normal priority)" % (res["wall"], m["user"], m["system"],
+                                m["softirq"], m["idle"], m["steal"],
+                                m["nice"]))
     w("* loopback, IPv4; `net.ipv4.ip_local_port_range` %s, "
       "`tcp_tw_reuse` %s, `tcp_max_tw_buckets` %s, `somaxconn` %s "
       "(run.py changes none of them)" % (
@@ -350,13 +400,15 @@ def report(r, res, args):
       "`rpcchat 0` (options per scenario below)" % (r.threads, r.duration))
     w("")
     w("Client, server and responder share the same %d cores: every call "
-      "costs the client a connect (whose loopback handshake, both sides "
-      "of it, the kernel charges to the connecting process), so the client "
-      "needs at least as much CPU as the server and calls/s is bounded by "
-      "the two together. Ratios between the server and the responder are "
+      "costs the client a socket, a connect and a close, more kernel "
+      "work than the server's accept, read, write and close, so the client "
+      "needs more CPU per call than the server (hence two client threads) "
+      "and calls/s is bounded by the two together. Ratios between the server and the responder are "
       "taken in the same run and are what the targets are about; absolute "
-      "numbers move with whatever else the machine is doing." %
-      os.cpu_count())
+      "numbers move with whatever else the machine is doing. Per-process "
+      "CPU (`/proc/PID/stat`) leaves out the loopback's softirq work, "
+      "which the kernel accounts to no process; it is left out alike for "
+      "the server and the responder." % os.cpu_count())
     w("")
 
     targets = target_rows(res, args)
@@ -379,14 +431,15 @@ def report(r, res, args):
       "The clock ticks at %d Hz, so CPU figures are ±%.0f ms per point." % (
           STEADY_MIX, 32, CLK_TCK, 1000 / CLK_TCK))
     w("")
-    w("Each point ran %d times, the targets taking turns; the row is the "
-      "median run by calls/s, and the range column the lowest and highest "
-      "calls/s of the %d." % (args.repeat, args.repeat))
+    w("Each point ran %d times, the targets taking turns; every figure is "
+      "the median of the %d runs, and the ranges are the lowest and highest "
+      "calls/s and p99 seen; errors are summed." % (args.repeat, args.repeat))
     w("")
-    w("| in flight | target | calls/s | range | p50 ms | p99 ms | p99.9 ms | "
+    w("| in flight | target | calls/s | range | p50 ms | p99 ms | range | "
+      "p99.9 ms | "
       "server CPU µs/call | of it user | client CPU µs/call | peak RSS | "
       "errors |")
-    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     resp = dict(res["steady"].get("responder", []))
     srv = dict(res["steady"].get("rpcchat", []))
     for c in args.concurrency:
@@ -395,11 +448,12 @@ def report(r, res, args):
             if d is None:
                 continue
             x = d["run"]
-            w("| %d | %s | %.0f | %.0f–%.0f | %.2f | %.2f | %.2f | %.1f | "
-              "%.1f | %.1f | %s | %d |"
+            w("| %d | %s | %.0f | %.0f–%.0f | %.2f | %.2f | %.2f–%.2f | "
+              "%.2f | %.1f | %.1f | %.1f | %s | %d |"
               % (c, name, x["calls_per_sec"], min(d["rates"]),
                  max(d["rates"]), x["latency_ms"]["p50"],
-                 x["latency_ms"]["p99"], x["latency_ms"]["p99.9"],
+                 x["latency_ms"]["p99"], min(d["p99s"]), max(d["p99s"]),
+                 x["latency_ms"]["p99.9"],
                  d["server_us_per_call"], d["server_user_us_per_call"],
                  x["client_cpu_us_per_call"],
                  mib(d["hwm_kib"]), x["errors"]))
@@ -445,21 +499,27 @@ def report(r, res, args):
     if "saycost" in res:
         small, large = res["saycost"]
         w("Cost of one Say: %d Says (16 in flight, nobody polling, "
+          "two servers side by side taking turns, the median of 3 rounds; "
           "`--queue-limit 100` so that a design that copies a Say into "
           "every queue stays bounded) with 100 and with %d users logged in "
           "(target: the same within noise):" % (args.says_for_cost,
                                                 args.users))
         w("")
-        w("| users | server CPU µs per Say | Says/s | p99 ms | errors |")
-        w("|---|---|---|---|---|")
+        w("| users | server CPU µs per Say | of it user | Says/s | p99 ms | "
+          "errors |")
+        w("|---|---|---|---|---|---|")
         for users, d in ((100, small), (args.users, large)):
-            w("| %d | %.1f | %.0f | %.2f | %d |" % (
-                users, d["server_us_per_call"], d["run"]["calls_per_sec"],
-                d["run"]["latency_ms"]["p99"], d["run"]["errors"]))
+            w("| %d | %.1f | %.1f | %.0f | %.2f | %d |" % (
+                users, d["server_us_per_call"], d["server_user_us_per_call"],
+                d["run"]["calls_per_sec"], d["run"]["latency_ms"]["p99"],
+                d["run"]["errors"]))
         w("")
-        w("Ratio %d users ÷ 100 users: %s." % (
-            args.users, ratio(large["server_us_per_call"],
-                              small["server_us_per_call"])))
+        w("Ratio %d users ÷ 100 users: %s. On a shared machine this ratio "
+          "moves by some ±20%% from run to run; a Say copied into every "
+          "queue would cost some 100 µs more per Say at %d users, several "
+          "times the whole call." % (
+              args.users, ratio(large["server_us_per_call"],
+                                small["server_us_per_call"]), args.users))
         w("")
 
     if "storm" in res:
@@ -567,9 +627,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=".")
     ap.add_argument("--out", default="docs/BENCHMARKS.md")
-    ap.add_argument("--duration", type=float, default=5.0)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--repeat", type=int, default=3,
+    ap.add_argument("--duration", type=float, default=4.0)
+    ap.add_argument("--threads", type=int, default=2,
+                    help="rpcchat-bench threads (2: the client needs more "
+                    "CPU per call than the server)")
+    ap.add_argument("--repeat", type=int, default=5,
                     help="runs per steady-chat point (the median is shown)")
     ap.add_argument("--concurrency", type=int, nargs="+",
                     default=[1, 16, 64, 256])
@@ -590,6 +652,7 @@ def main():
         res["notes"].append("%s not found: server scenarios skipped" %
                             r.server)
     t_start = time.monotonic()
+    stat0 = proc_stat()
 
     if "steady" in want:
         log("steady chat")
@@ -607,15 +670,16 @@ def main():
         res["bigroom"] = big_room(r, args.users)
     if have_server and "saycost" in want:
         log("cost of a Say")
-        res["saycost"] = (say_cost(r, 100, args.says_for_cost),
-                          say_cost(r, args.users, args.says_for_cost))
+        res["saycost"] = say_cost(r, args.users, args.says_for_cost)
     if have_server and "storm" in want:
         log("login storm")
         res["storm"] = login_storm(r, args.users)
     if have_server and "backlog" in want:
         log("backlog")
         res["backlog"] = backlog(r, args.users, args.says)
-    log("done in %.0f s" % (time.monotonic() - t_start))
+    res["machine"] = machine_share(stat0, proc_stat())
+    res["wall"] = time.monotonic() - t_start
+    log("done in %.0f s" % res["wall"])
 
     text = report(r, res, args)
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)

@@ -34,9 +34,17 @@ put_u16(struct buf *b, size_t v)
 int
 put_str(struct buf *b, struct span s)
 {
-	if (put_u16(b, s.len) == -1)
+	char *p;
+
+	if (s.len > U16_MAX)
 		return -1;
-	buf_append(b, s.p, s.len);
+	/* One reservation for prefix and bytes: delivery is a hot path. */
+	p = buf_reserve(b, str_wire_size(s.len));
+	p[0] = (char)(s.len >> 8);
+	p[1] = (char)s.len;
+	if (s.len > 0)
+		memcpy(p + 2, s.p, s.len);
+	b->len += str_wire_size(s.len);
 	return 0;
 }
 
