@@ -598,7 +598,7 @@ def report(r, res, args):
       "A response complete before the FIN arrived is closed with "
       "`SO_LINGER` 0 (counted as `closed_before_fin` in `--json`).")
     w("* Latency is from before `socket()` to the last byte of the response, "
-      "in a log-linear histogram (under 1%% error). Every failed call is "
+      "in a log-linear histogram (under 1% error). Every failed call is "
       "counted by kind: refused, reset, timeout, connect, short, malformed, "
       "server error.")
     w("* The responder (`rpcchat-bench --responder PORT`) is single-threaded "
