@@ -1,8 +1,9 @@
 /*
  * fuzz_dispatch.c - the server's whole request path under libFuzzer.
  *
- * One input is one session against one chat: a configuration byte (the
- * limits, kept small so they are hit), then a run of steps.  Each step
+ * One input is one session against one chat: a configuration byte (bits
+ * 0-1 the limits, kept small so they are hit; bits 4-5 the peer's address
+ * family for the log), then a run of steps.  Each step
  * advances a fake clock (so idle expiry runs) and feeds one request to
  * the code the server runs for a connection: the request framing of
  * either wire (frame.h), rpc_dispatch, the response framing.  After every
@@ -26,6 +27,8 @@
  *	bit 7		0-2: run this step with Shutdown not allowed;
  *			3: the unframed wire
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +69,11 @@ struct session {
 	int64_t			 now;
 	size_t			 expired;
 	int			 crowded;	/* a big crowd has come */
+	const struct sockaddr_storage *peer;	/* who calls, for the log */
 };
+
+/* Peers of both families, and none (the log then shows "?"). */
+static struct sockaddr_storage peer4, peer6;
 
 /* The request and response of the step under way, for the report. */
 static struct span cur_req, cur_resp;
@@ -527,7 +534,7 @@ step(struct session *s, struct span req, int shutdown_allowed, enum wire wire)
 	memset(&call, 0, sizeof call);
 	call.chat = s->chat;
 	call.now_ms = s->now;
-	call.peer = NULL;
+	call.peer = s->peer;
 	call.shutdown_allowed = shutdown_allowed;
 	cur_req = req;
 	cur_resp = (struct span){ NULL, 0 };
@@ -804,7 +811,7 @@ crowd(struct session *s, struct span *in)
 	memset(&call, 0, sizeof call);
 	call.chat = s->chat;
 	call.now_ms = s->now;
-	call.peer = NULL;
+	call.peer = s->peer;
 	for (i = 0; i < count; i++) {
 		for (j = 0, k = i; j < len; j++, k /= 26)
 			name[len - 1 - j] = (char)('a' + k % 26);
@@ -827,7 +834,20 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	log_set_output(NULL);
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&peer4;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&peer6;
+
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(4242);
+	inet_pton(AF_INET, "192.0.2.1", &s4->sin_addr);
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons(4242);
+	inet_pton(AF_INET6, "2001:db8::1", &s6->sin6_addr);
+	/*
+	 * Log lines are formatted and escaped, as in the server, but go
+	 * nowhere: the log code sees the hostile bytes too.
+	 */
+	log_set_output(fopen("/dev/null", "w"));
 	return 0;
 }
 
@@ -845,6 +865,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.chat = chat_new(s.limits);
 	s.now = START_MS;
 	s.crowded = 0;
+	s.peer = (cfg & 0x30) == 0x10 ? &peer6 : (cfg & 0x30) == 0x20 ? NULL :
+	    &peer4;
 	check_invariants(&s, "when new");
 	/* After a big crowd every step costs thousands of checks: few more. */
 	while (in.len > 0 && (chat_nusers(s.chat) <= ORACLE_USERS ||
