@@ -60,13 +60,15 @@ struct client {
 };
 
 static int sigpipe_fds[2] = { -1, -1 };
+/* Signals that end the session (logging out first) or redraw the line. */
+static const int caught_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH,
+    SIGCONT };
 
 static void
 on_signal(int signo)
 {
 	unsigned char c = (unsigned char)signo;
 	int saved = errno;
-
 	ssize_t n;
 
 	/* A full pipe already holds a wake-up: losing this byte is fine. */
@@ -78,8 +80,6 @@ on_signal(int signo)
 static int
 setup_signals(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH,
-	    SIGCONT };
 	struct sigaction sa;
 	size_t i;
 
@@ -91,8 +91,8 @@ setup_signals(void)
 	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-		if (sigaction(sigs[i], &sa, NULL) == -1)
+	for (i = 0; i < sizeof caught_signals / sizeof caught_signals[0]; i++)
+		if (sigaction(caught_signals[i], &sa, NULL) == -1)
 			return -1;
 	return 0;
 }
@@ -100,12 +100,10 @@ setup_signals(void)
 static void
 restore_signals(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGWINCH,
-	    SIGCONT };
 	size_t i;
 
-	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-		signal(sigs[i], SIG_DFL);
+	for (i = 0; i < sizeof caught_signals / sizeof caught_signals[0]; i++)
+		signal(caught_signals[i], SIG_DFL);
 	if (sigpipe_fds[0] != -1) {
 		close(sigpipe_fds[0]);
 		close(sigpipe_fds[1]);
