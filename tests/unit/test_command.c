@@ -12,6 +12,7 @@
 
 #include "codec.h"
 #include "command.h"
+#include "unit.h"
 
 static struct command
 parse(const char *line)
@@ -20,14 +21,6 @@ parse(const char *line)
 
 	command_parse(span_cstr(line), &cmd);
 	return cmd;
-}
-
-static void
-assert_span(struct span s, const char *want)
-{
-	assert_int_equal(s.len, strlen(want));
-	if (s.len > 0)
-		assert_memory_equal(s.p, want, s.len);
 }
 
 static void

@@ -25,6 +25,7 @@
 #include "codec.h"
 #include "proto.h"
 #include "rpc_client.h"
+#include "unit.h"
 
 #define SPAN(lit)	((struct span){ (lit), sizeof(lit) - 1 })
 
@@ -33,14 +34,6 @@ parse(enum msg_type type, struct span resp, struct rpc_strlist *list,
     struct rpc_error *err)
 {
 	return rpc_parse_response(type, resp, list, err);
-}
-
-static void
-assert_span(struct span s, const char *want)
-{
-	assert_int_equal(s.len, strlen(want));
-	if (s.len > 0)
-		assert_memory_equal(s.p, want, s.len);
 }
 
 static void
