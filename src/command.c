@@ -35,6 +35,35 @@ usage(struct command *cmd, const char *text)
 	cmd->usage = text;
 }
 
+/* The commands that take no arguments. */
+static const struct {
+	const char		*name;
+	enum cmd_kind		 kind;
+	const char		*usage;
+} bare[] = {
+	{ "list",	CMD_LIST,	"usage: list" },
+	{ "quit",	CMD_QUIT,	"usage: quit" },
+	{ "shutdown",	CMD_SHUTDOWN,	"usage: shutdown" },
+	{ "help",	CMD_HELP,	"usage: help" },
+};
+
+static void
+parse_bare(struct span word, struct span rest, struct command *cmd)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof bare / sizeof bare[0]; i++) {
+		if (!span_eq(word, span_cstr(bare[i].name)))
+			continue;
+		if (rest.len != 0)
+			usage(cmd, bare[i].usage);
+		else
+			cmd->kind = bare[i].kind;
+		return;
+	}
+	cmd->kind = CMD_UNKNOWN;
+}
+
 void
 command_parse(struct span line, struct command *cmd)
 {
@@ -65,26 +94,6 @@ command_parse(struct span line, struct command *cmd)
 		}
 		cmd->kind = CMD_SAY;
 		cmd->message = rest;
-	} else if (span_eq(word, SPAN_LIT("list"))) {
-		if (rest.len != 0)
-			usage(cmd, "usage: list");
-		else
-			cmd->kind = CMD_LIST;
-	} else if (span_eq(word, SPAN_LIT("quit"))) {
-		if (rest.len != 0)
-			usage(cmd, "usage: quit");
-		else
-			cmd->kind = CMD_QUIT;
-	} else if (span_eq(word, SPAN_LIT("shutdown"))) {
-		if (rest.len != 0)
-			usage(cmd, "usage: shutdown");
-		else
-			cmd->kind = CMD_SHUTDOWN;
-	} else if (span_eq(word, SPAN_LIT("help"))) {
-		if (rest.len != 0)
-			usage(cmd, "usage: help");
-		else
-			cmd->kind = CMD_HELP;
 	} else
-		cmd->kind = CMD_UNKNOWN;
+		parse_bare(word, rest, cmd);
 }
