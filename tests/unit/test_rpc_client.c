@@ -231,8 +231,9 @@ struct script {
 	size_t		 reply_len;
 };
 
+/* A listener on 127.0.0.1 with its port, as text, in port[16]. */
 static int
-listen_loopback(int *port)
+listen_loopback(char *port)
 {
 	struct sockaddr_in sin = { 0 };
 	socklen_t len = sizeof sin;
@@ -245,7 +246,7 @@ listen_loopback(int *port)
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
 	assert_int_equal(listen(fd, 4), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
+	snprintf(port, 16, "%u", ntohs(sin.sin_port));
 	return fd;
 }
 
@@ -307,11 +308,10 @@ test_call_framed(void **state)
 	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_FRAMED, 3000 };
 	struct rpc_error err;
 	char port[16];
-	int lfd, p;
+	int lfd;
 	pid_t pid;
 
-	lfd = listen_loopback(&p);
-	snprintf(port, sizeof port, "%d", p);
+	lfd = listen_loopback(port);
 	srv.port = port;
 	pid = serve(lfd, &s);
 	rpc_error_init(&err);
@@ -332,11 +332,10 @@ test_call_unframed(void **state)
 	struct rpc_strlist users;
 	struct rpc_error err;
 	char port[16];
-	int lfd, p;
+	int lfd;
 	pid_t pid;
 
-	lfd = listen_loopback(&p);
-	snprintf(port, sizeof port, "%d", p);
+	lfd = listen_loopback(port);
 	srv.port = port;
 	pid = serve(lfd, &s);
 	rpc_error_init(&err);
@@ -383,14 +382,13 @@ test_call_failures(void **state)
 	struct rpc_error err;
 	struct script s;
 	char port[16];
-	int lfd, p;
+	int lfd;
 	pid_t pid;
 	size_t i;
 
 	rpc_error_init(&err);
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		lfd = listen_loopback(&p);
-		snprintf(port, sizeof port, "%d", p);
+		lfd = listen_loopback(port);
 		srv.port = port;
 		srv.wire = cases[i].wire;
 		s = (struct script){ NULL, 2, cases[i].reply,
@@ -413,12 +411,11 @@ test_connect_refused(void **state)
 	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_FRAMED, 2000 };
 	struct rpc_error err;
 	char port[16];
-	int lfd, p;
+	int lfd;
 
 	/* A port that was just free: nobody listens there now. */
-	lfd = listen_loopback(&p);
+	lfd = listen_loopback(port);
 	close(lfd);
-	snprintf(port, sizeof port, "%d", p);
 	srv.port = port;
 	rpc_error_init(&err);
 	assert_int_equal(rpc_register(&srv, SPAN("alice"), &err), -1);
