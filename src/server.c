@@ -182,12 +182,12 @@ conn_answer(struct server *s, struct conn *c, struct span msg)
 	if (call.shutdown_requested && !s->stopping) {
 		log_msg("shutting down (Shutdown from %s)", peer_name(c, peer));
 		s->stopping = 1;
-		s->stop_deadline = anet_now_ms() + STOP_GRACE_MS;
+		s->stop_deadline = call.now_ms + STOP_GRACE_MS;
 	}
 	/* The request is no longer needed; the write gets a fresh deadline. */
 	recycle(&c->in);
 	c->writing = 1;
-	c->deadline = anet_now_ms() + s->opts->read_timeout_ms;
+	c->deadline = call.now_ms + s->opts->read_timeout_ms;
 	TAILQ_REMOVE(&s->deadlines, c, entry);
 	TAILQ_INSERT_TAIL(&s->deadlines, c, entry);
 	conn_flush(s, c);
