@@ -15,7 +15,6 @@
  * is closed, and connections are bounded by the descriptor limit.
  */
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +22,14 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "anet.h"
 #include "bench.h"
 #include "buf.h"
 #include "codec.h"
+#include "frame.h"
+#include "log.h"
 #include "xmalloc.h"
 
 #define READ_TIMEOUT_NS		(10ull * 1000000000ull)
@@ -50,110 +51,29 @@ on_signal(int sig)
 	stop = 1;
 }
 
-static void
-log_line(const char *fmt, const char *arg)
-{
-	char ts[16];
-	time_t now = time(NULL);
-	struct tm tm;
-
-	localtime_r(&now, &tm);
-	strftime(ts, sizeof ts, "%H:%M:%S", &tm);
-	fprintf(stderr, "%s ", ts);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-}
-
-static int
-listen_any(const char *port, int *bound)
-{
-	struct sockaddr_in6 a6;
-	struct sockaddr_in a4;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char *end;
-	long p;
-	int fd, on = 1, off = 0;
-
-	p = strtol(port, &end, 10);
-	if (*port == '\0' || *end != '\0' || p < 0 || p > 65535) {
-		fprintf(stderr, "rpcchat-bench: bad port: %s\n", port);
-		return -1;
-	}
-	fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd != -1) {
-		memset(&a6, 0, sizeof a6);
-		a6.sin6_family = AF_INET6;
-		a6.sin6_addr = in6addr_any;
-		a6.sin6_port = htons((uint16_t)p);
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-		if (bind(fd, (struct sockaddr *)&a6, sizeof a6) == -1) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	if (fd == -1) {
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-		if (fd == -1) {
-			fprintf(stderr, "rpcchat-bench: socket: %s\n",
-			    strerror(errno));
-			return -1;
-		}
-		memset(&a4, 0, sizeof a4);
-		a4.sin_family = AF_INET;
-		a4.sin_addr.s_addr = htonl(INADDR_ANY);
-		a4.sin_port = htons((uint16_t)p);
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-		if (bind(fd, (struct sockaddr *)&a4, sizeof a4) == -1) {
-			fprintf(stderr, "rpcchat-bench: bind port %s: %s\n",
-			    port, strerror(errno));
-			close(fd);
-			return -1;
-		}
-	}
-	if (listen(fd, 4096) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
-		fprintf(stderr, "rpcchat-bench: listen: %s\n", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	*bound = ntohs(ss.ss_family == AF_INET6 ?
-	    ((struct sockaddr_in6 *)&ss)->sin6_port :
-	    ((struct sockaddr_in *)&ss)->sin_port);
-	return fd;
-}
-
 /*
- * Whether in holds a whole request; its type in *type (-1 for a frame
- * too short to have one).  An unframed request of an unknown type is
- * "complete" at once: the old servers give up on it.
+ * The request's type once it has all arrived (-1 for a message too short
+ * to hold one); 0 while more is to come; -2 for one to drop unanswered,
+ * as the unframed servers do with an unknown type.
  */
 static int
-request_complete(struct span in, enum wire wire, int *type)
+request_type(struct span in, enum wire wire, int *type)
 {
-	uint16_t len, t;
-	struct span s;
-	int i, nargs;
+	char why[FRAME_WHY_LEN];
+	struct span msg;
+	size_t need;
+	uint16_t t;
 
-	*type = -1;
-	if (wire == WIRE_FRAMED) {
-		if (get_u16(&in, &len) == -1 || in.len < len)
-			return 0;
-		in.len = len;
-		if (get_u16(&in, &t) == 0)
-			*type = t;
-		return 1;
-	}
-	if (get_u16(&in, &t) == -1)
+	switch (frame_request(wire, in, &msg, &need, why)) {
+	case FRAME_INCOMPLETE:
 		return 0;
-	*type = t;
-	if ((nargs = msg_type_nargs(t)) < 0)
+	case FRAME_BAD:
+		*type = -2;
 		return 1;
-	for (i = 0; i < nargs; i++)
-		if (get_str(&in, &s) == -1)
-			return 0;
+	case FRAME_COMPLETE:
+		break;
+	}
+	*type = get_u16(&msg, &t) == 0 ? t : -1;
 	return 1;
 }
 
@@ -203,16 +123,14 @@ conn_read(struct rconn *c, int fd, enum wire wire, char *scratch,
 			buf_append(&c->in, scratch, (size_t)n);
 			in = (struct span){ c->in.data, c->in.len };
 		}
-		if (request_complete(in, wire, &type)) {
-			if (type >= 0 || wire == WIRE_FRAMED)
+		if (request_type(in, wire, &type)) {
+			if (type != -2)
 				respond(fd, wire, type);
 			(*calls)++;
 			return 1;
 		}
 		if (c->in.len == 0)
 			buf_append(&c->in, scratch, (size_t)n);
-		if (c->in.len > UNFRAMED_REQUEST_MAX + 2)
-			return 1;
 	}
 }
 
@@ -226,10 +144,9 @@ responder_main(const char *port, enum wire wire, int quiet)
 	struct sigaction sa;
 	unsigned long long calls = 0;
 	uint64_t now, next_scan, next_log = 0, paused_until = 0;
-	socklen_t plen;
-	char *scratch, portstr[8];
+	char *scratch, err[ANET_ERR_LEN];
 	size_t scratchlen = 65536 + 4;
-	int lfd, epfd, bound, n, i, k, fd, setsize, maxfd = -1;
+	int lfd, epfd, n, i, k, fd, setsize, maxfd = -1;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -238,8 +155,10 @@ responder_main(const char *port, enum wire wire, int quiet)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur > 1 << 20)
 		rl.rlim_cur = 1 << 20;
 	setsize = (int)rl.rlim_cur;
-	if ((lfd = listen_any(port, &bound)) == -1)
+	if ((lfd = anet_listen(port, 4096, err)) == -1) {
+		fprintf(stderr, "rpcchat-bench: %s\n", err);
 		return 1;
+	}
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
 		fprintf(stderr, "rpcchat-bench: epoll_create1: %s\n",
 		    strerror(errno));
@@ -259,8 +178,7 @@ responder_main(const char *port, enum wire wire, int quiet)
 	signal(SIGPIPE, SIG_IGN);
 	conns = xcalloc((size_t)setsize, sizeof *conns);
 	scratch = xmalloc(scratchlen);
-	snprintf(portstr, sizeof portstr, "%d", bound);
-	log_line("Listening on :%s", portstr);
+	log_msg("Listening on :%d", anet_local_port(lfd));
 
 	now = bench_now_ns();
 	next_scan = now + 1000000000ull;
@@ -283,9 +201,7 @@ responder_main(const char *port, enum wire wire, int quiet)
 				continue;
 			}
 			for (k = 0; k < ACCEPT_BATCH; k++) {
-				plen = sizeof peer;
-				fd = accept4(lfd, (struct sockaddr *)&peer,
-				    &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+				fd = anet_accept(lfd, &peer);
 				if (fd == -1) {
 					if (errno == EMFILE || errno == ENFILE) {
 						/* Level-triggered: don't spin. */
@@ -297,7 +213,7 @@ responder_main(const char *port, enum wire wire, int quiet)
 					if (errno != EAGAIN && errno != EINTR &&
 					    errno != ECONNABORTED && !quiet &&
 					    now >= next_log) {
-						log_line("accept: %s",
+						log_msg("accept: %s",
 						    strerror(errno));
 						next_log = now + 1000000000ull;
 					}
