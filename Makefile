@@ -21,7 +21,7 @@ WARNFLAGS	= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		  -Wmissing-prototypes -Wno-unused-parameter
 ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -DRPCCHAT_VERSION='"$(VERSION)"' \
 		  -Isrc $(WARNFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS		= -ledit -lunistring
+LDLIBS		= -ledit -lunistring -pthread
 TEST_LDLIBS	= -lcmocka
 
 # Objects of a build live under $(B); binaries in $(BIN).  The sanitizer

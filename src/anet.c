@@ -4,8 +4,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,82 +165,6 @@ anet_is_loopback(const struct sockaddr_storage *ss)
 		return 1;
 	return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
 	    s6->sin6_addr.s6_addr[12] == 127;
-}
-
-/* Waits for a non-blocking connect to finish; 0, or -1 with errno. */
-static int
-connect_wait(int fd, long long deadline_ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	socklen_t len = sizeof(int);
-	long long left;
-	int rc, soerr;
-
-	for (;;) {
-		left = deadline_ms - anet_now_ms();
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		rc = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-		if (rc == -1 && errno == EINTR)
-			continue;
-		if (rc == -1)
-			return -1;
-		if (rc == 1)
-			break;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
-		return -1;
-	if (soerr != 0) {
-		errno = soerr;
-		return -1;
-	}
-	return 0;
-}
-
-int
-anet_connect(const char *host, const char *port, long long deadline_ms,
-    char *err)
-{
-	struct addrinfo hints = { 0 }, *res, *ai;
-	int fd = -1, rc, saved = 0, one = 1;
-
-	if (host == NULL)
-		host = "localhost";
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
-		seterr(err, "%s: %s", host,
-		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family,
-		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd == -1) {
-			saved = errno;
-			continue;
-		}
-		/* A call is one small write and one read: don't batch it. */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-		    (errno == EINPROGRESS && connect_wait(fd, deadline_ms) == 0))
-			break;
-		saved = errno;
-		close(fd);
-		fd = -1;
-		if (saved == ETIMEDOUT)
-			break;
-	}
-	freeaddrinfo(res);
-	if (fd == -1) {
-		errno = saved;
-		seterr(err, "connect to %s:%s: %s", host, port,
-		    saved == ETIMEDOUT ? "timed out" : strerror(saved));
-	}
-	return fd;
 }
 
 int

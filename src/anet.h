@@ -1,6 +1,6 @@
 /*
  * anet.h - socket helpers, in the spirit of Redis's anet.c: listening,
- * accepting, connecting with a deadline, and naming addresses.  Failures
+ * accepting and naming addresses (connecting is dial.h's).  Failures
  * return -1 and describe the cause in err (ANET_ERR_LEN bytes).
  */
 #ifndef RPCCHAT_ANET_H
@@ -30,13 +30,6 @@ void	anet_format_addr(const struct sockaddr_storage *, char *out, size_t);
 /* Whether the address is a loopback one (127/8, ::1, ::ffff:127/104). */
 int	anet_is_loopback(const struct sockaddr_storage *);
 int	anet_set_nonblock(int fd);
-
-/*
- * Connects to host:port, trying each address in turn, and gives up at the
- * absolute deadline (CLOCK_MONOTONIC ms).  Returns a non-blocking socket.
- */
-int	anet_connect(const char *host, const char *port, long long deadline_ms,
-	    char *err);
 
 /*
  * Splits "HOST:PORT", ":PORT" (host NULL) or "[V6]:PORT" into freshly

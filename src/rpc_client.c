@@ -1,10 +1,11 @@
 /*
  * rpc_client.c - the client stubs (see rpc_client.h).
  *
- * A call is one connection with one deadline for all of it: connect,
- * write the request, read the response.  The socket is non-blocking and
- * every wait is a poll() bounded by what is left of the deadline, so a
- * server that accepts and then says nothing costs at most the timeout.
+ * A call is one connection with one deadline for all of it: look up,
+ * connect, write the request, read the response.  The stubs run the
+ * non-blocking machine of rpc_call.c in a poll() of their own, bounded by
+ * what is left of the deadline, so a server that accepts and then says
+ * nothing costs at most the timeout.
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "anet.h"
+#include "rpc_call.h"
 #include "rpc_client.h"
 #include "text.h"
 
@@ -57,12 +59,12 @@ terminate(struct buf *b)
 	b->data[b->len] = '\0';
 }
 
-static void
-set_error(struct rpc_error *err, enum rpc_status status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* The stubs' own name for it. */
+#define set_error	rpc_error_setf
 
-static void
-set_error(struct rpc_error *err, enum rpc_status status, const char *fmt, ...)
+void
+rpc_error_setf(struct rpc_error *err, enum rpc_status status,
+    const char *fmt, ...)
 {
 	va_list ap;
 	char line[512];
@@ -76,232 +78,35 @@ set_error(struct rpc_error *err, enum rpc_status status, const char *fmt, ...)
 	terminate(&err->msg);
 }
 
-/* "host:port", with an IPv6 address in brackets, for messages. */
-static void
-format_server(const struct rpc_server *srv, char *out, size_t size)
-{
-	const char *host = srv->host != NULL ? srv->host : "localhost";
-
-	if (strchr(host, ':') != NULL)
-		snprintf(out, size, "[%s]:%s", host, srv->port);
-	else
-		snprintf(out, size, "%s:%s", host, srv->port);
-}
-
-static void
-format_timeout(int ms, char *out, size_t size)
-{
-	if (ms % 1000 == 0)
-		snprintf(out, size, "%d s", ms / 1000);
-	else
-		snprintf(out, size, "%.1f s", ms / 1000.0);
-}
-
-/*
- * Waits until fd is ready for events or the deadline passes.  1 when
- * ready, 0 on timeout, -1 with errno.
- */
-static int
-wait_fd(int fd, short events, long long deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	long long left;
-	int rc;
-
-	for (;;) {
-		left = deadline - anet_now_ms();
-		if (left <= 0)
-			return 0;
-		rc = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-		if (rc == -1 && errno == EINTR)
-			continue;
-		if (rc == -1)
-			return -1;
-		if (rc > 0)
-			return 1;
-	}
-}
-
-enum io_result { IO_OK, IO_TIMEOUT, IO_EOF, IO_ERROR, IO_TOO_BIG };
-
-static enum io_result
-write_all(int fd, const char *p, size_t len, long long deadline)
-{
-	ssize_t n;
-	int rc;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if ((rc = wait_fd(fd, POLLOUT, deadline)) == 0)
-				return IO_TIMEOUT;
-			if (rc == -1)
-				return IO_ERROR;
-			continue;
-		}
-		return IO_ERROR;
-	}
-	return IO_OK;
-}
-
-/*
- * Appends to b until it holds want bytes (want == 0: until EOF, at most
- * max).  IO_EOF when the peer closes before want bytes arrived.
- */
-static enum io_result
-read_into(int fd, struct buf *b, size_t want, size_t max, long long deadline)
-{
-	size_t room;
-	ssize_t n;
-	int rc;
-
-	for (;;) {
-		if (want > 0 && b->len >= want)
-			return IO_OK;
-		room = want > 0 ? want - b->len : 65536;
-		n = recv(fd, buf_reserve(b, room), room, 0);
-		if (n > 0) {
-			b->len += (size_t)n;
-			if (want == 0 && b->len > max)
-				return IO_TOO_BIG;
-			continue;
-		}
-		if (n == 0)
-			return want == 0 ? IO_OK : IO_EOF;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if ((rc = wait_fd(fd, POLLIN, deadline)) == 0)
-				return IO_TIMEOUT;
-			if (rc == -1)
-				return IO_ERROR;
-			continue;
-		}
-		return IO_ERROR;
-	}
-}
-
-static void
-io_error(struct rpc_error *err, enum io_result r, const char *what,
-    const char *server, int timeout_ms, int saved_errno)
-{
-	char t[32];
-
-	switch (r) {
-	case IO_TIMEOUT:
-		format_timeout(timeout_ms, t, sizeof t);
-		set_error(err, RPC_ERR_NET,
-		    "timed out after %s waiting for %s", t, server);
-		break;
-	case IO_EOF:
-		set_error(err, RPC_ERR_NET,
-		    "%s closed the connection before the whole response",
-		    server);
-		break;
-	case IO_TOO_BIG:
-		set_error(err, RPC_ERR_PROTO,
-		    "malformed response: more than %u bytes from %s",
-		    UNFRAMED_RESPONSE_MAX, server);
-		break;
-	default:
-		set_error(err, RPC_ERR_NET, "%s %s: %s", what, server,
-		    strerror(saved_errno));
-		break;
-	}
-}
-
 int
 rpc_send_and_receive(const struct rpc_server *srv, const struct buf *req,
     struct buf *resp, struct rpc_error *err)
 {
-	char server[ANET_ADDR_LEN + 16], anerr[ANET_ERR_LEN], t[32];
-	struct buf out = BUF_INIT;
-	struct span hdr;
-	enum io_result r;
-	long long deadline;
-	uint16_t len;
-	int fd, rc = -1, timeout_ms = srv->timeout_ms;
+	struct pollfd pfd[RPC_CALL_FDS_MAX];
+	struct rpc_call call;
+	size_t n;
+	int rc;
 
-	if (timeout_ms <= 0)
-		timeout_ms = RPC_DEFAULT_TIMEOUT_MS;
-	format_server(srv, server, sizeof server);
-	buf_clear(resp);
-	/* Refused here rather than sent with a length that has wrapped. */
-	if (req->len > (srv->wire == WIRE_FRAMED ? FRAME_MAX :
-	    UNFRAMED_REQUEST_MAX)) {
-		set_error(err, RPC_ERR_PROTO, "request too large (%zu bytes)",
-		    req->len);
-		return -1;
-	}
-	deadline = anet_now_ms() + timeout_ms;
-	fd = anet_connect(srv->host, srv->port, deadline, anerr);
-	if (fd == -1) {
-		if (errno == ETIMEDOUT) {
-			format_timeout(timeout_ms, t, sizeof t);
-			set_error(err, RPC_ERR_NET,
-			    "connect to %s: timed out after %s", server, t);
-		} else
-			set_error(err, RPC_ERR_NET, "%s", anerr);
-		return -1;
-	}
-
-	/* The request goes out in one write, prefix and all. */
-	if (srv->wire == WIRE_FRAMED)
-		put_u16(&out, req->len);
-	buf_append(&out, req->data, req->len);
-	if ((r = write_all(fd, out.data, out.len, deadline)) != IO_OK) {
-		io_error(err, r, "write to", server, timeout_ms, errno);
-		goto done;
-	}
-
-	if (srv->wire == WIRE_UNFRAMED) {
-		r = read_into(fd, resp, 0, UNFRAMED_RESPONSE_MAX, deadline);
-		if (r != IO_OK) {
-			io_error(err, r, "read from", server, timeout_ms,
-			    errno);
-			goto done;
+	rpc_call_init(&call);
+	rpc_call_start(&call, srv, req);
+	while (rpc_call_busy(&call)) {
+		n = rpc_call_pollfds(&call, pfd, RPC_CALL_FDS_MAX);
+		if (poll(pfd, n, rpc_call_wait_ms(&call)) == -1 &&
+		    errno != EINTR) {
+			rpc_error_setf(&call.err, RPC_ERR_NET, "poll: %s",
+			    strerror(errno));
+			call.rc = -1;
+			break;
 		}
-		if (resp->len == 0) {
-			set_error(err, RPC_ERR_NET,
-			    "%s closed the connection without a response",
-			    server);
-			goto done;
-		}
-		rc = 0;
-		goto done;
+		rpc_call_step(&call, pfd, n);
 	}
-
-	r = read_into(fd, resp, 2, 0, deadline);
-	if (r == IO_EOF && resp->len == 0) {
-		set_error(err, RPC_ERR_NET,
-		    "%s closed the connection without a response", server);
-		goto done;
-	}
-	if (r != IO_OK) {
-		io_error(err, r, "read from", server, timeout_ms, errno);
-		goto done;
-	}
-	hdr = (struct span){ resp->data, 2 };
-	get_u16(&hdr, &len);
+	rc = call.rc;
 	buf_clear(resp);
-	if (len > 0 &&
-	    (r = read_into(fd, resp, len, 0, deadline)) != IO_OK) {
-		io_error(err, r, "read from", server, timeout_ms, errno);
-		goto done;
-	}
-	rc = 0;
-done:
-	close(fd);
-	buf_free(&out);
-	if (rc == -1)
-		buf_clear(resp);
+	if (rc == 0)
+		buf_append(resp, call.resp.data, call.resp.len);
+	else
+		rpc_error_setf(err, call.err.status, "%s", call.err.msg.data);
+	rpc_call_free(&call);
 	return rc;
 }
 
@@ -390,9 +195,8 @@ call(const struct rpc_server *srv, enum msg_type type, struct buf *req,
 	return rc;
 }
 
-/* Builds type + string arguments; -1 when one is longer than a u16. */
-static int
-build(struct buf *req, enum msg_type type, const struct span *args,
+int
+rpc_request(struct buf *req, enum msg_type type, const struct span *args,
     size_t nargs, struct rpc_error *err)
 {
 	size_t i;
@@ -417,7 +221,7 @@ call_args(const struct rpc_server *srv, enum msg_type type,
 {
 	struct buf req;
 
-	if (build(&req, type, args, nargs, err) == -1)
+	if (rpc_request(&req, type, args, nargs, err) == -1)
 		return -1;
 	return call(srv, type, &req, list, err);
 }

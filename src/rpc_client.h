@@ -11,11 +11,15 @@
 #include "codec.h"
 #include "proto.h"
 
+struct rpc_peer;
+
 struct rpc_server {
 	const char	*host;		/* name or address; "localhost" if NULL */
 	const char	*port;
 	enum wire	 wire;
 	int		 timeout_ms;	/* a whole call, connect included */
+	struct rpc_peer	*peer;		/* addresses kept between calls; NULL:
+					   look the name up every call */
 };
 
 #define RPC_DEFAULT_TIMEOUT_MS	5000
@@ -42,6 +46,9 @@ struct rpc_strlist {
 
 void	rpc_error_init(struct rpc_error *);
 void	rpc_error_free(struct rpc_error *);
+/* Sets status and the text (kept NUL-terminated). */
+void	rpc_error_setf(struct rpc_error *, enum rpc_status, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 void	rpc_strlist_init(struct rpc_strlist *);
 void	rpc_strlist_free(struct rpc_strlist *);
 
@@ -59,6 +66,13 @@ int	rpc_say(const struct rpc_server *, struct span user,
 int	rpc_quit(const struct rpc_server *, struct span user,
 	    struct rpc_error *);
 int	rpc_shutdown(const struct rpc_server *, struct rpc_error *);
+
+/*
+ * Builds a request message: type, then each argument as a string.  -1
+ * with err filled in when an argument is longer than a u16 can say.
+ */
+int	rpc_request(struct buf *req, enum msg_type, const struct span *args,
+	    size_t nargs, struct rpc_error *);
 
 /*
  * Sends one request message (type + arguments) and reads the response

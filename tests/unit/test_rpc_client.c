@@ -305,7 +305,7 @@ test_call_framed(void **state)
 	static const char want[] = "\x00\x09\x00\x00\x00\x05" "alice";
 	static const char reply[] = "\x00\x02\x00\x00";
 	struct script s = { want, sizeof want - 1, reply, sizeof reply - 1 };
-	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_FRAMED, 3000 };
+	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_FRAMED, 3000, NULL };
 	struct rpc_error err;
 	char port[16];
 	int lfd;
@@ -328,7 +328,7 @@ test_call_unframed(void **state)
 	static const char reply[] = "\x00\x02\x00\x05" "alice" "\x00\x03" "bob"
 	    "\x00\x00";
 	struct script s = { want, sizeof want - 1, reply, sizeof reply - 1 };
-	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_UNFRAMED, 3000 };
+	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_UNFRAMED, 3000, NULL };
 	struct rpc_strlist users;
 	struct rpc_error err;
 	char port[16];
@@ -378,7 +378,7 @@ test_call_failures(void **state)
 		{ WIRE_FRAMED, NULL, 0, RPC_ERR_NET, "timed out after 0.3 s" },
 		{ WIRE_UNFRAMED, NULL, 0, RPC_ERR_NET, "timed out after 0.3 s" },
 	};
-	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_FRAMED, 300 };
+	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_FRAMED, 300, NULL };
 	struct rpc_error err;
 	struct script s;
 	char port[16];
@@ -408,7 +408,7 @@ test_call_failures(void **state)
 static void
 test_connect_refused(void **state)
 {
-	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_FRAMED, 2000 };
+	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_FRAMED, 2000, NULL };
 	struct rpc_error err;
 	char port[16];
 	int lfd;
@@ -428,7 +428,7 @@ test_connect_refused(void **state)
 static void
 test_request_too_large(void **state)
 {
-	struct rpc_server srv = { "127.0.0.1", "1", WIRE_FRAMED, 2000 };
+	struct rpc_server srv = { "127.0.0.1", "1", WIRE_FRAMED, 2000, NULL };
 	struct rpc_error err;
 	char *big;
 
