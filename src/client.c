@@ -1,10 +1,25 @@
 /*
  * client.c - the interactive client (see client.h, SPEC §5).
  *
- * One thread and one poll() loop: the input (a terminal through libedit's
- * callbacks, or a pipe), a self-pipe carrying signals, and a timer for
- * CheckMessages about once a second.  Every RPC is synchronous and
- * bounded by its timeout, so nothing can freeze typing for longer.
+ * One poll() loop serves the input (a terminal through libedit's
+ * callbacks, or a pipe), a self-pipe carrying signals, and two calls in
+ * flight at most, each a non-blocking state machine (rpc_call.h): one
+ * slot for the user's commands, one for the background (CheckMessages
+ * about once a second, registering again, the user list for completion).
+ * No step of a call waits, so every key, line and signal is served
+ * between any two steps, whatever the server does (SPEC §5.3).
+ *
+ * Commands typed while a command's call is in flight are queued and run
+ * in the order typed, one call at a time: "say a" then "say b" reach the
+ * server in that order.  The queue is bounded in bytes; when it is full
+ * the input is not read until it drains.
+ *
+ * Leaving (SPEC §5.4) starts at "quit", end of input or a signal: the
+ * commands before it (none after a signal) get what is left of a second,
+ * then one last CheckMessages within that second shows what arrived, our
+ * own last words included, then Quit has two seconds: gone within three
+ * whatever the server does, saying on stderr when the logout could not be
+ * confirmed.
  *
  * The server may go away and come back.  The client then says so once,
  * polls with back-off (1 s doubling to 8 s), and on return registers
@@ -24,6 +39,7 @@
 #include "client.h"
 #include "command.h"
 #include "proto.h"
+#include "rpc_call.h"
 #include "rpc_client.h"
 #include "text.h"
 #include "ui.h"
@@ -31,14 +47,30 @@
 
 #define POLL_INTERVAL_MS	1000
 #define BACKOFF_MAX_MS		8000
-/* Leaving must not hang on a dead server. */
+/* Leaving: the commands before it and a last poll, then Quit (§5.4). */
+#define LAST_POLL_MS		1000
 #define QUIT_TIMEOUT_MS		2000
-/* The background poll, and completion, must not stall typing for long. */
 #define POLL_TIMEOUT_MS		3000
 #define COMPLETE_TIMEOUT_MS	1000
 #define USERS_MAX_AGE_MS	3000
 /* How much of an unknown command is shown back. */
 #define SHOW_WORD_MAX		40
+/* Bytes of typed lines waiting for their turn before input is paused. */
+#define QUEUE_MAX		(1u << 20)
+
+/* A call in flight and what it is for. */
+struct slot {
+	struct rpc_call		 call;
+	enum msg_type		 type;
+};
+
+enum leaving {
+	STAYING,
+	LEAVE_COMMANDS,		/* the commands typed before leaving */
+	LEAVE_LAST_POLL,
+	LEAVE_QUIT,
+	LEFT
+};
 
 struct client {
 	const struct client_opts *opts;
@@ -48,8 +80,21 @@ struct client {
 	struct buf		 shown_user;	/* escaped, NUL-terminated */
 	struct buf		 not_logged_in;	/* the server's text for us */
 
+	struct rpc_peer		 peer;		/* the addresses, between calls */
+	struct slot		 cmd;		/* the user's commands */
+	struct slot		 bg;		/* polls, re-register, completion */
+	struct buf		 queue;		/* typed lines: length, bytes */
+	size_t			 queued;	/* lines in it */
+	int			 registered;
+
 	int			 done;
 	int			 status;
+	enum leaving		 leaving;
+	long long		 leave_at;	/* when leaving started */
+	int			 logout_confirmed;
+	int			 last_polled;	/* the last poll has started */
+	int			 more;		/* a full poll: more waiting */
+	int			 came_back;	/* re-registering after down */
 	long long		 next_poll;
 	int			 backoff_ms;
 	int			 down;		/* unreachable: said so */
@@ -124,6 +169,9 @@ describe(struct buf *out, const char *what, enum msg_type type,
 
 	if (msg == NULL)
 		msg = "failed";
+	/* An empty error text would be the server's fault: say so. */
+	if (msg[0] == '\0')
+		msg = "failed";
 	if (err->status == RPC_ERR_SERVER && strncmp(msg, call, n) == 0 &&
 	    msg[n] == ':')
 		buf_appendf(out, "%s", msg);
@@ -171,21 +219,53 @@ keep_users(struct client *c, struct rpc_strlist *fresh)
 	c->users_at = anet_now_ms();
 }
 
-static void
-do_list(struct client *c)
+/* Starts a call on a slot; -1 (said) when the request cannot be built. */
+static int
+start_call(struct client *c, struct slot *s, enum msg_type type,
+    const struct span *args, size_t nargs, int timeout_ms)
 {
-	struct rpc_strlist users;
+	struct rpc_server srv = c->srv;
 	struct rpc_error err;
+	struct buf req;
 
-	rpc_strlist_init(&users);
 	rpc_error_init(&err);
-	if (rpc_list(&c->srv, &users, &err) == 0) {
-		print_users(&users);
-		keep_users(c, &users);
-	} else
-		report("list", MSG_LIST, &err);
-	rpc_strlist_free(&users);
+	if (rpc_request(&req, type, args, nargs, &err) == -1) {
+		report(msg_type_name(type), type, &err);
+		rpc_error_free(&err);
+		return -1;
+	}
+	srv.timeout_ms = timeout_ms;
+	s->type = type;
+	rpc_call_start(&s->call, &srv, &req);
+	buf_free(&req);
 	rpc_error_free(&err);
+	return 0;
+}
+
+/* The outcome of a call that is done: 0, or -1 with err. */
+static int
+outcome(struct slot *s, struct rpc_strlist *list, struct rpc_error *err)
+{
+	struct rpc_call *k = &s->call;
+
+	if (k->rc == -1) {
+		rpc_error_setf(err, k->err.status, "%s", k->err.msg.data);
+		return -1;
+	}
+	return rpc_parse_response(s->type, (struct span){ k->resp.data,
+	    k->resp.len }, list, err);
+}
+
+/* How long a command may take: less once leaving has started. */
+static int
+command_timeout(const struct client *c, int ms)
+{
+	long long left;
+
+	if (c->leaving == STAYING)
+		return ms;
+	left = c->leave_at + LAST_POLL_MS - anet_now_ms();
+	return left < ms ? (int)left : ms;
 }
 
 /* The user list for completion after "tell ", refreshed when stale. */
@@ -193,20 +273,12 @@ static const struct rpc_strlist *
 completion_users(void *arg)
 {
 	struct client *c = arg;
-	struct rpc_server quick = c->srv;
-	struct rpc_strlist users;
-	struct rpc_error err;
 
-	if (c->users_at != 0 &&
-	    anet_now_ms() - c->users_at < USERS_MAX_AGE_MS)
-		return &c->users;
-	quick.timeout_ms = COMPLETE_TIMEOUT_MS;
-	rpc_strlist_init(&users);
-	rpc_error_init(&err);
-	if (rpc_list(&quick, &users, &err) == 0)
-		keep_users(c, &users);
-	rpc_strlist_free(&users);
-	rpc_error_free(&err);
+	/* What we have now; a fresher list serves the next Tab. */
+	if (c->registered && c->leaving == STAYING &&
+	    !rpc_call_busy(&c->bg.call) && (c->users_at == 0 ||
+	    anet_now_ms() - c->users_at >= USERS_MAX_AGE_MS))
+		start_call(c, &c->bg, MSG_LIST, NULL, 0, COMPLETE_TIMEOUT_MS);
 	return &c->users;
 }
 
@@ -217,73 +289,6 @@ too_long(const struct client *c, const char *verb, struct span msg)
 	size_t fixed = c->user.len + strlen(verb);
 
 	return msg.len > TEXT_MAX || fixed > TEXT_MAX - msg.len;
-}
-
-static void
-do_say(struct client *c, struct span msg)
-{
-	struct rpc_error err;
-
-	if (too_long(c, " says ", msg)) {
-		ui_printf(UI_ERROR, "message too long");
-		return;
-	}
-	rpc_error_init(&err);
-	if (rpc_say(&c->srv, c->user, msg, &err) == -1)
-		report("say", MSG_SAY, &err);
-	/* Show our own words (and anything else) without waiting. */
-	c->next_poll = anet_now_ms();
-	rpc_error_free(&err);
-}
-
-static void
-do_tell(struct client *c, struct span target, struct span msg)
-{
-	struct rpc_error err;
-
-	if (too_long(c, " tells you ", msg)) {
-		ui_printf(UI_ERROR, "message too long");
-		return;
-	}
-	rpc_error_init(&err);
-	if (rpc_tell(&c->srv, c->user, target, msg, &err) == -1)
-		report("tell", MSG_TELL, &err);
-	c->next_poll = anet_now_ms();
-	rpc_error_free(&err);
-}
-
-/* Ends the session: log out (briefly trying) so no ghost is left. */
-static void
-leave(struct client *c, int status)
-{
-	struct rpc_server quick = c->srv;
-	struct rpc_error err;
-
-	c->done = 1;
-	c->status = status;
-	ui_printf(UI_INFO, "Quitting: logging out %s", c->shown_user.data);
-	ui_stop();
-	quick.timeout_ms = QUIT_TIMEOUT_MS;
-	rpc_error_init(&err);
-	if (rpc_quit(&quick, c->user, &err) == -1)
-		report("quit", MSG_QUIT, &err);
-	rpc_error_free(&err);
-}
-
-static void
-do_shutdown(struct client *c)
-{
-	struct rpc_error err;
-
-	rpc_error_init(&err);
-	if (rpc_shutdown(&c->srv, &err) == 0) {
-		ui_printf(UI_INFO, "The server is shutting down; leaving");
-		ui_stop();
-		c->done = 1;
-		c->status = 0;
-	} else
-		report("shutdown", MSG_SHUTDOWN, &err);
-	rpc_error_free(&err);
 }
 
 static void
@@ -299,37 +304,81 @@ unknown(struct span word)
 			n--;
 	}
 	text_escape(&b, (struct span){ word.p, n });
-	ui_printf(UI_ERROR, "unknown command: %.*s%s", (int)b.len, b.data,
-	    n < word.len ? "..." : "");
+	ui_printf(UI_ERROR, "unknown command: %.*s%s", (int)b.len,
+	    b.len > 0 ? b.data : "", n < word.len ? "..." : "");
 	ui_printf(UI_INFO, "%s", command_help);
 	buf_free(&b);
 }
 
-static int
-on_line(void *arg, struct span line)
+static void
+say_quitting(struct client *c)
 {
-	struct client *c = arg;
+	ui_printf(UI_INFO, "Quitting: logging out %s", c->shown_user.data);
+}
+
+/*
+ * Starts leaving (SPEC §5.4).  The clock starts now, whatever is still
+ * queued or in flight: the commands before it and the last poll share
+ * LAST_POLL_MS, Quit has QUIT_TIMEOUT_MS.
+ */
+static void
+leave(struct client *c, int status)
+{
+	if (c->leaving != STAYING)
+		return;
+	c->leaving = LEAVE_COMMANDS;
+	c->leave_at = anet_now_ms();
+	c->status = status;
+	rpc_call_cut_deadline(&c->cmd.call, LAST_POLL_MS);
+	rpc_call_cut_deadline(&c->bg.call, LAST_POLL_MS);
+}
+
+/* A signal: what was typed and not yet sent is dropped, not run. */
+static void
+leave_now(struct client *c, int status)
+{
+	buf_clear(&c->queue);
+	c->queued = 0;
+	leave(c, status);
+}
+
+/* Runs one typed line; 1 when it started a call (the slot is busy). */
+static int
+run_line(struct client *c, struct span line)
+{
 	struct command cmd;
+	struct span args[3] = { c->user };
 
 	command_parse(line, &cmd);
 	switch (cmd.kind) {
 	case CMD_NONE:
 		break;
 	case CMD_TELL:
-		do_tell(c, cmd.target, cmd.message);
-		break;
+		if (too_long(c, " tells you ", cmd.message)) {
+			ui_printf(UI_ERROR, "message too long");
+			break;
+		}
+		args[1] = cmd.target;
+		args[2] = cmd.message;
+		return start_call(c, &c->cmd, MSG_TELL, args, 3,
+		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == 0;
 	case CMD_SAY:
-		do_say(c, cmd.message);
-		break;
+		if (too_long(c, " says ", cmd.message)) {
+			ui_printf(UI_ERROR, "message too long");
+			break;
+		}
+		args[1] = cmd.message;
+		return start_call(c, &c->cmd, MSG_SAY, args, 2,
+		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == 0;
 	case CMD_LIST:
-		do_list(c);
-		break;
+		return start_call(c, &c->cmd, MSG_LIST, NULL, 0,
+		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == 0;
 	case CMD_QUIT:
-		leave(c, 0);
+		/* Leaving began when it was read; the rest follows. */
 		break;
 	case CMD_SHUTDOWN:
-		do_shutdown(c);
-		break;
+		return start_call(c, &c->cmd, MSG_SHUTDOWN, NULL, 0,
+		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == 0;
 	case CMD_HELP:
 		ui_printf(UI_INFO, "%s", command_help);
 		break;
@@ -340,7 +389,55 @@ on_line(void *arg, struct span line)
 		unknown(cmd.word);
 		break;
 	}
-	return c->done;
+	return 0;
+}
+
+/* A line typed: queued behind the ones before it. */
+static int
+on_line(void *arg, struct span line)
+{
+	struct client *c = arg;
+	struct command cmd;
+
+	buf_append(&c->queue, &line.len, sizeof line.len);
+	buf_append(&c->queue, line.p, line.len);
+	c->queued++;
+	command_parse(line, &cmd);
+	if (cmd.kind == CMD_QUIT) {
+		leave(c, 0);
+		return 1;
+	}
+	return 0;
+}
+
+/* Runs queued lines until one starts a call or none is left. */
+static void
+run_queue(struct client *c)
+{
+	struct buf line = BUF_INIT;
+	size_t len;
+	int busy = 0;
+
+	while (!busy && c->queued > 0 && !c->done &&
+	    !rpc_call_busy(&c->cmd.call)) {
+		if (c->leaving != STAYING &&
+		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS) <= 0) {
+			fflush(stdout);
+			fprintf(stderr, "rpcchat: leaving: %zu command%s not "
+			    "sent in time\n", c->queued, c->queued == 1 ?
+			    "" : "s");
+			buf_clear(&c->queue);
+			c->queued = 0;
+			break;
+		}
+		memcpy(&len, c->queue.data, sizeof len);
+		buf_clear(&line);
+		buf_append(&line, c->queue.data + sizeof len, len);
+		buf_consume(&c->queue, sizeof len + len);
+		c->queued--;
+		busy = run_line(c, (struct span){ line.data, line.len });
+	}
+	buf_free(&line);
 }
 
 /* Says a failure of the background poll once, not every second. */
@@ -369,40 +466,29 @@ poll_failed(struct client *c, const char *what, enum msg_type type,
 }
 
 static void
-register_again(struct client *c, int came_back)
+registered_again(struct client *c, int came_back)
 {
-	struct rpc_error err;
-
-	rpc_error_init(&err);
-	if (rpc_register(&c->srv, c->user, &err) == -1) {
-		poll_failed(c, "register", MSG_REGISTER, &err);
-		rpc_error_free(&err);
-		return;
-	}
 	if (came_back)
 		ui_printf(UI_NOTICE, "*** the server at %s is back; logged in "
 		    "again as %s", c->addr.data, c->shown_user.data);
 	else
 		ui_printf(UI_NOTICE, "*** the server had logged us out; "
 		    "logged in again as %s", c->shown_user.data);
-	rpc_error_free(&err);
 }
 
-static void
-check_messages(struct client *c)
+/* 1 when a full response says more is waiting (SPEC §4.2). */
+static int
+checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
+    int rc)
 {
-	struct rpc_server quick = c->srv;
-	struct rpc_strlist msgs;
-	struct rpc_error err;
 	int came_back;
 	size_t i;
 
-	quick.timeout_ms = POLL_TIMEOUT_MS;
-	rpc_strlist_init(&msgs);
-	rpc_error_init(&err);
-	if (rpc_check_messages(&quick, c->user, &msgs, &err) == -1) {
-		poll_failed(c, "check messages", MSG_CHECK_MESSAGES, &err);
-		goto done;
+	if (rc == -1) {
+		if (c->leaving == STAYING)
+			poll_failed(c, "check messages", MSG_CHECK_MESSAGES,
+			    err);
+		return 0;
 	}
 	came_back = c->down;
 	c->down = 0;
@@ -410,21 +496,140 @@ check_messages(struct client *c)
 	buf_clear(&c->failing);
 	c->next_poll = anet_now_ms() + POLL_INTERVAL_MS;
 
-	if (msgs.n == 1 && span_eq(msgs.v[0], (struct span){
+	if (msgs->n == 1 && span_eq(msgs->v[0], (struct span){
 	    c->not_logged_in.data, c->not_logged_in.len })) {
-		register_again(c, came_back);
-		goto done;
+		/* Logging out anyway: no need to come back first. */
+		c->came_back = came_back;
+		if (c->leaving == STAYING)
+			start_call(c, &c->bg, MSG_REGISTER, &c->user, 1,
+			    RPC_DEFAULT_TIMEOUT_MS);
+		return 0;
 	}
 	if (came_back)
 		ui_printf(UI_NOTICE, "*** the server at %s is back",
 		    c->addr.data);
-	for (i = 0; i < msgs.n; i++)
-		ui_print_span(UI_MESSAGE, msgs.v[i]);
-	/* A full response means more is waiting (SPEC §4.2): go on. */
-	if (msgs.storage.len > FRAME_MAX / 2)
+	for (i = 0; i < msgs->n; i++)
+		ui_print_span(UI_MESSAGE, msgs->v[i]);
+	if (msgs->storage.len > FRAME_MAX / 2) {
+		/* Drained over the next turns of the loop, input between. */
 		c->next_poll = anet_now_ms();
-done:
-	rpc_strlist_free(&msgs);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+bg_done(struct client *c)
+{
+	struct rpc_strlist list;
+	struct rpc_error err;
+	int rc, more = 0;
+
+	rpc_strlist_init(&list);
+	rpc_error_init(&err);
+	rc = outcome(&c->bg, &list, &err);
+	/* Done with it: a handler may start the next call on this slot. */
+	rpc_call_cancel(&c->bg.call);
+	switch (c->bg.type) {
+	case MSG_CHECK_MESSAGES:
+		more = checked(c, &list, &err, rc);
+		break;
+	case MSG_REGISTER:
+		if (rc == -1)
+			poll_failed(c, "register", MSG_REGISTER, &err);
+		else
+			registered_again(c, c->came_back);
+		break;
+	case MSG_LIST:
+		if (rc == 0)
+			keep_users(c, &list);
+		break;
+	default:
+		break;
+	}
+	c->more = more;
+	rpc_strlist_free(&list);
+	rpc_error_free(&err);
+}
+
+static void
+cmd_done(struct client *c)
+{
+	struct rpc_strlist list;
+	struct rpc_error err;
+	struct buf line = BUF_INIT;
+	enum msg_type type = c->cmd.type;
+	int rc;
+
+	rpc_strlist_init(&list);
+	rpc_error_init(&err);
+	rc = outcome(&c->cmd, &list, &err);
+	rpc_call_cancel(&c->cmd.call);
+	switch (type) {
+	case MSG_REGISTER:
+		if (rc == -1 && c->leaving != STAYING &&
+		    err.status == RPC_ERR_NET) {
+			/* Cut short by leaving: it may have got through. */
+			buf_clear(&c->queue);
+			c->queued = 0;
+			c->registered = 1;
+			break;
+		}
+		if (rc == -1) {
+			/* Never logged in: nothing to log out. */
+			ui_stop();
+			fflush(stdout);
+			describe(&line, "register", MSG_REGISTER, &err);
+			fprintf(stderr, "%s\n", line.data);
+			c->status = 1;
+			c->done = 1;
+			break;
+		}
+		c->registered = 1;
+		c->next_poll = anet_now_ms() + POLL_INTERVAL_MS;
+		start_call(c, &c->cmd, MSG_LIST, NULL, 0,
+		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS));
+		break;
+	case MSG_LIST:
+		if (rc == 0) {
+			print_users(&list);
+			keep_users(c, &list);
+		} else
+			report("list", MSG_LIST, &err);
+		break;
+	case MSG_SAY:
+	case MSG_TELL:
+		if (rc == -1)
+			report(type == MSG_SAY ? "say" : "tell", type, &err);
+		/* Show our own words (and anything else) without waiting. */
+		c->next_poll = anet_now_ms();
+		break;
+	case MSG_SHUTDOWN:
+		if (rc == 0) {
+			ui_printf(UI_INFO, "The server is shutting down; "
+			    "leaving");
+			ui_stop();
+			c->status = 0;
+			c->logout_confirmed = 1;	/* nobody left to log out */
+			c->done = 1;
+		} else
+			report("shutdown", MSG_SHUTDOWN, &err);
+		break;
+	case MSG_QUIT:
+		c->logout_confirmed = rc == 0;
+		if (rc == -1) {
+			fflush(stdout);
+			describe(&line, "quit", MSG_QUIT, &err);
+			fprintf(stderr, "%s; the logout could not be "
+			    "confirmed\n", line.data);
+		}
+		c->done = 1;
+		break;
+	default:
+		break;
+	}
+	buf_free(&line);
+	rpc_strlist_free(&list);
 	rpc_error_free(&err);
 }
 
@@ -439,11 +644,11 @@ on_signals(struct client *c)
 			switch (sigs[i]) {
 			case SIGINT:
 				if (!ui_interrupt())
-					leave(c, 0);
+					leave_now(c, 0);
 				break;
 			case SIGTERM:
 			case SIGHUP:
-				leave(c, 128 + sigs[i]);
+				leave_now(c, 128 + sigs[i]);
 				break;
 			case SIGWINCH:
 				ui_resize();
@@ -456,48 +661,146 @@ on_signals(struct client *c)
 	}
 }
 
+/* Whatever is due now: the next command, a poll, the next step out. */
+static void
+advance(struct client *c)
+{
+	long long left;
+
+	if (c->registered && !rpc_call_busy(&c->cmd.call))
+		run_queue(c);
+	switch (c->leaving) {
+	case STAYING:
+		if (c->registered && !rpc_call_busy(&c->bg.call) &&
+		    anet_now_ms() >= c->next_poll)
+			start_call(c, &c->bg, MSG_CHECK_MESSAGES, &c->user, 1,
+			    POLL_TIMEOUT_MS);
+		break;
+	case LEAVE_COMMANDS:
+		if (c->queued > 0 || rpc_call_busy(&c->cmd.call))
+			break;
+		c->leaving = LEAVE_LAST_POLL;
+		c->last_polled = 0;
+		/* FALLTHROUGH */
+	case LEAVE_LAST_POLL:
+		if (rpc_call_busy(&c->bg.call))
+			break;
+		left = c->leave_at + LAST_POLL_MS - anet_now_ms();
+		if (c->registered && left > 0 && (!c->last_polled ||
+		    c->more)) {
+			c->last_polled = 1;
+			start_call(c, &c->bg, MSG_CHECK_MESSAGES, &c->user, 1,
+			    (int)left);
+			break;
+		}
+		c->leaving = LEAVE_QUIT;
+		/* FALLTHROUGH */
+	case LEAVE_QUIT:
+		say_quitting(c);
+		ui_stop();
+		c->leaving = LEFT;
+		if (start_call(c, &c->cmd, MSG_QUIT, &c->user, 1,
+		    QUIT_TIMEOUT_MS) == -1)
+			c->done = 1;
+		break;
+	case LEFT:
+		break;
+	}
+}
+
+/* Milliseconds poll() may sleep: until the next thing due. */
+static int
+wait_ms(const struct client *c)
+{
+	long long now = anet_now_ms(), w = 60000;
+	int k;
+
+	if (c->leaving == STAYING && c->registered &&
+	    !rpc_call_busy(&c->bg.call))
+		w = c->next_poll - now;
+	if (c->leaving == LEAVE_COMMANDS && c->queued > 0 &&
+	    c->leave_at + LAST_POLL_MS - now < w)
+		w = c->leave_at + LAST_POLL_MS - now;
+	if ((k = rpc_call_wait_ms(&c->cmd.call)) >= 0 && k < w)
+		w = k;
+	if ((k = rpc_call_wait_ms(&c->bg.call)) >= 0 && k < w)
+		w = k;
+	return w < 0 ? 0 : (int)w;
+}
+
+/* Whether to read input now: not when leaving, nor with a full queue. */
+static int
+want_input(const struct client *c)
+{
+	return c->leaving == STAYING && c->queue.len < QUEUE_MAX;
+}
+
 static void
 run(struct client *c)
 {
-	struct pollfd pfd[2];
-	long long now, wait;
-	int rc;
+	struct pollfd pfd[2 + 2 * RPC_CALL_FDS_MAX];
+	size_t ncmd, nbg, nfds;
+	int in = -1;
 
-	c->next_poll = anet_now_ms() + POLL_INTERVAL_MS;
 	while (!c->done) {
-		now = anet_now_ms();
-		if (now >= c->next_poll) {
-			check_messages(c);
-			continue;
-		}
-		wait = c->next_poll - now;
-		pfd[0].fd = sigpipe_fds[0];
-		pfd[0].events = POLLIN;
-		pfd[1].fd = ui_input_fd();
-		pfd[1].events = POLLIN;
-		pfd[0].revents = pfd[1].revents = 0;
-		rc = poll(pfd, 2, (int)wait);
-		if (rc == -1 && errno != EINTR) {
-			ui_printf(UI_ERROR, "poll: %s", strerror(errno));
-			leave(c, 1);
+		advance(c);
+		if (c->done)
 			break;
+		nfds = 0;
+		pfd[nfds].fd = sigpipe_fds[0];
+		pfd[nfds].events = POLLIN;
+		pfd[nfds++].revents = 0;
+		in = -1;
+		if (want_input(c)) {
+			in = (int)nfds;
+			pfd[nfds].fd = ui_input_fd();
+			pfd[nfds].events = POLLIN;
+			pfd[nfds++].revents = 0;
+		}
+		ncmd = rpc_call_pollfds(&c->cmd.call, pfd + nfds,
+		    RPC_CALL_FDS_MAX);
+		nbg = rpc_call_pollfds(&c->bg.call, pfd + nfds + ncmd,
+		    RPC_CALL_FDS_MAX);
+		if (poll(pfd, nfds + ncmd + nbg, wait_ms(c)) == -1 &&
+		    errno != EINTR) {
+			ui_printf(UI_ERROR, "poll: %s", strerror(errno));
+			leave_now(c, 1);
+			continue;
 		}
 		if (pfd[0].revents & POLLIN)
 			on_signals(c);
-		if (c->done)
-			break;
 		/*
 		 * A pipe's writer gone is POLLHUP without POLLIN: read() then
 		 * says EOF after the last bytes.  A terminal that hangs up has
 		 * nothing more to give.
 		 */
-		if ((pfd[1].revents & POLLIN) || (!ui_is_terminal() &&
-		    (pfd[1].revents & (POLLHUP | POLLERR)))) {
-			if (ui_read(on_line, c) == 1 && !c->done)
+		if (in != -1 && c->leaving == STAYING) {
+			if ((pfd[in].revents & POLLIN) || (!ui_is_terminal() &&
+			    (pfd[in].revents & (POLLHUP | POLLERR)))) {
+				if (ui_read(on_line, c) == 1)
+					leave(c, 0);
+			} else if (pfd[in].revents & (POLLHUP | POLLERR |
+			    POLLNVAL))
 				leave(c, 0);
-		} else if (pfd[1].revents & (POLLHUP | POLLERR | POLLNVAL))
-			leave(c, 0);
+		}
+		if (rpc_call_step(&c->cmd.call, pfd + nfds, ncmd))
+			cmd_done(c);
+		if (rpc_call_step(&c->bg.call, pfd + nfds + ncmd, nbg))
+			bg_done(c);
 	}
+}
+
+/*
+ * The one place the exit status is decided (SPEC §5.4): a session that
+ * ended well (status 0) but whose logout the server did not confirm
+ * exits 1.  Signals keep theirs (128 + N).
+ */
+static int
+exit_status(const struct client *c)
+{
+	if (c->status == 0 && c->registered && !c->logout_confirmed)
+		return 1;
+	return c->status;
 }
 
 /* "localhost:3410" for ":3410", otherwise as the user wrote it. */
@@ -523,7 +826,6 @@ client_run(const struct client_opts *opts)
 {
 	struct client c;
 	struct ui_opts uo;
-	struct rpc_error err;
 	const char *why = NULL;
 
 	memset(&c, 0, sizeof c);
@@ -532,6 +834,10 @@ client_run(const struct client_opts *opts)
 	c.srv.port = opts->port;
 	c.srv.wire = opts->wire;
 	c.srv.timeout_ms = RPC_DEFAULT_TIMEOUT_MS;
+	c.srv.peer = &c.peer;
+	rpc_call_init(&c.cmd.call);
+	rpc_call_init(&c.bg.call);
+	buf_init(&c.queue);
 	c.user = span_cstr(opts->user);
 	rpc_strlist_init(&c.users);
 	buf_init(&c.failing);
@@ -567,20 +873,6 @@ client_run(const struct client_opts *opts)
 		c.status = 1;
 		goto out;
 	}
-	rpc_error_init(&err);
-	if (rpc_register(&c.srv, c.user, &err) == -1) {
-		struct buf line = BUF_INIT;
-
-		fflush(stdout);
-		describe(&line, "register", MSG_REGISTER, &err);
-		fprintf(stderr, "%s\n", line.data);
-		buf_free(&line);
-		rpc_error_free(&err);
-		c.status = 1;
-		goto out;
-	}
-	rpc_error_free(&err);
-
 	memset(&uo, 0, sizeof uo);
 	uo.user = opts->user;
 	uo.terminal = ui_want_terminal();
@@ -588,12 +880,20 @@ client_run(const struct client_opts *opts)
 	uo.history = opts->history;
 	uo.users = completion_users;
 	uo.users_arg = &c;
+	/* Typing is served while the server is contacted, too. */
 	ui_start(&uo);
-	do_list(&c);
-	run(&c);
+	if (start_call(&c, &c.cmd, MSG_REGISTER, &c.user, 1,
+	    RPC_DEFAULT_TIMEOUT_MS) == 0)
+		run(&c);
+	else
+		c.status = 1;
 	ui_stop();
+	c.status = exit_status(&c);
 out:
 	restore_signals();
+	rpc_call_free(&c.cmd.call);
+	rpc_call_free(&c.bg.call);
+	buf_free(&c.queue);
 	rpc_strlist_free(&c.users);
 	buf_free(&c.failing);
 	buf_free(&c.addr);
