@@ -209,6 +209,11 @@ emit(enum ui_kind kind, struct span raw, struct span text)
 	const char *color = NULL, *nl;
 	size_t own = 0, n;
 
+	/* An empty span may have no bytes at all: memchr wants some. */
+	if (text.p == NULL)
+		text = (struct span){ "", 0 };
+	if (raw.p == NULL)
+		raw = (struct span){ "", 0 };
 	if (ui.color) {
 		switch (kind) {
 		case UI_NOTICE:
@@ -611,7 +616,7 @@ ui_interrupt(void)
 	buf_init(&shown);
 	text_escape(&shown, line);
 	fprintf(stdout, "%s> %.*s^C\n", ui.user.data, (int)shown.len,
-	    shown.data);
+	    shown.len > 0 ? shown.data : "");
 	buf_free(&shown);
 	rl_callback_handler_remove();
 	install();
