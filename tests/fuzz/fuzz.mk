@@ -17,7 +17,7 @@ FUZZ_FLAGS	= -g -O1 -fsanitize=fuzzer,address,undefined \
 		  -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -DRPCCHAT_VERSION='"fuzz"' -Isrc \
 		  -Wall -Wextra -Wno-unused-parameter $(FUZZ_FLAGS)
-FUZZ_LDLIBS	= -ledit -lunistring
+FUZZ_LDLIBS	= -ledit -lunistring -pthread
 # Arguments for every run; more can be added on the command line.
 FUZZ_ARGS	?=
 
