@@ -53,6 +53,8 @@
 #define POLL_TIMEOUT_MS		3000
 #define COMPLETE_TIMEOUT_MS	1000
 #define USERS_MAX_AGE_MS	3000
+/* The next poll after a full one: ~600 KB/s of backlog at most. */
+#define BACKLOG_POLL_MS		100
 /* How much of an unknown command is shown back. */
 #define SHOW_WORD_MAX		40
 /* Bytes of typed lines waiting for their turn before input is paused. */
@@ -511,8 +513,12 @@ checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
 	for (i = 0; i < msgs->n; i++)
 		ui_print_span(UI_MESSAGE, msgs->v[i]);
 	if (msgs->storage.len > FRAME_MAX / 2) {
-		/* Drained over the next turns of the loop, input between. */
-		c->next_poll = anet_now_ms();
+		/*
+		 * Drained over the next turns of the loop, input between,
+		 * at a pace a terminal can show: a server that always has
+		 * more must not bury the line being typed.
+		 */
+		c->next_poll = anet_now_ms() + BACKLOG_POLL_MS;
 		return 1;
 	}
 	return 0;
@@ -893,6 +899,7 @@ out:
 	restore_signals();
 	rpc_call_free(&c.cmd.call);
 	rpc_call_free(&c.bg.call);
+	rpc_peer_free(&c.peer);
 	buf_free(&c.queue);
 	rpc_strlist_free(&c.users);
 	buf_free(&c.failing);

@@ -38,19 +38,34 @@ unref(struct resolve *r)
 	free(r);
 }
 
-static void *
-lookup(void *arg)
+static int
+lookup_now(const char *host, const char *port, int flags,
+    struct addrinfo **res)
 {
-	struct resolve *r = arg;
 	struct addrinfo hints;
-	char c = 0;
-	ssize_t n;
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
-	r->rc = getaddrinfo(r->host, r->port, &hints, &r->res);
+	hints.ai_flags = AI_ADDRCONFIG | flags;
+	return getaddrinfo(host, port, &hints, res);
+}
+
+int
+resolve_numeric(const char *host, const char *port, struct addrinfo **res)
+{
+	*res = NULL;
+	return lookup_now(host, port, AI_NUMERICHOST, res) == 0 ? 0 : -1;
+}
+
+static void *
+lookup(void *arg)
+{
+	struct resolve *r = arg;
+	char c = 0;
+	ssize_t n;
+
+	r->rc = lookup_now(r->host, r->port, 0, &r->res);
 	r->saved_errno = errno;
 	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
 	n = write(r->fds[1], &c, 1);

@@ -24,6 +24,13 @@
 struct resolve;
 
 /*
+ * An address written as digits needs no resolver: 0 with the address
+ * (freeaddrinfo it), at once; -1 when host is a name to look up.
+ */
+int		 resolve_numeric(const char *host, const char *port,
+		    struct addrinfo **res);
+
+/*
  * Starts looking up host:port (TCP, AI_ADDRCONFIG).  NULL with a reason
  * in err (ANET_ERR_LEN bytes) when no thread could be started.
  */

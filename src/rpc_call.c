@@ -58,7 +58,11 @@ static void
 release(struct rpc_call *call)
 {
 	if (call->lookup != NULL) {
-		resolve_abandon(call->lookup);
+		/* Kept for the session's next call (see rpc_call.h). */
+		if (call->peer != &call->own && call->peer->lookup == NULL)
+			call->peer->lookup = call->lookup;
+		else
+			resolve_abandon(call->lookup);
 		call->lookup = NULL;
 	}
 	dial_cancel(&call->dial);
@@ -135,11 +139,36 @@ connect_peer(struct rpc_call *call)
 	}
 }
 
+/* The addresses of a lookup become the peer's, and are raced. */
+static void
+use_addresses(struct rpc_call *call, struct addrinfo *res)
+{
+	call->peer->naddrs = dial_order(res, call->peer->addrs);
+	freeaddrinfo(res);
+	connect_peer(call);
+}
+
+static void
+resolved(struct rpc_call *call)
+{
+	char err[ANET_ERR_LEN];
+	struct addrinfo *res;
+
+	if (resolve_finish(call->lookup, &res, err) == -1) {
+		call->lookup = NULL;
+		fail(call, RPC_ERR_NET, "%s", err);
+		return;
+	}
+	call->lookup = NULL;
+	use_addresses(call, res);
+}
+
 void
 rpc_call_start(struct rpc_call *call, const struct rpc_server *srv,
     const struct buf *req)
 {
 	char err[ANET_ERR_LEN];
+	struct addrinfo *res;
 	const char *host;
 
 	rpc_call_cancel(call);
@@ -172,7 +201,16 @@ rpc_call_start(struct rpc_call *call, const struct rpc_server *srv,
 		connect_peer(call);
 		return;
 	}
+	if (call->peer->lookup != NULL) {
+		call->lookup = call->peer->lookup;
+		call->peer->lookup = NULL;
+		return;
+	}
 	host = srv->host != NULL ? srv->host : "localhost";
+	if (resolve_numeric(host, srv->port, &res) == 0) {
+		use_addresses(call, res);
+		return;
+	}
 	if ((call->lookup = resolve_start(host, srv->port, err)) == NULL)
 		fail(call, RPC_ERR_NET, "%s", err);
 }
@@ -233,22 +271,6 @@ rpc_call_cut_deadline(struct rpc_call *call, int ms)
 		call->deadline = at;
 }
 
-static void
-resolved(struct rpc_call *call)
-{
-	char err[ANET_ERR_LEN];
-	struct addrinfo *res;
-
-	if (resolve_finish(call->lookup, &res, err) == -1) {
-		call->lookup = NULL;
-		fail(call, RPC_ERR_NET, "%s", err);
-		return;
-	}
-	call->lookup = NULL;
-	call->peer->naddrs = dial_order(res, call->peer->addrs);
-	freeaddrinfo(res);
-	connect_peer(call);
-}
 
 static void
 connected(struct rpc_call *call)
@@ -399,6 +421,15 @@ rpc_call_cancel(struct rpc_call *call)
 {
 	release(call);
 	call->state = CALL_IDLE;
+}
+
+void
+rpc_peer_free(struct rpc_peer *peer)
+{
+	if (peer->lookup != NULL)
+		resolve_abandon(peer->lookup);
+	peer->lookup = NULL;
+	peer->naddrs = 0;
 }
 
 void

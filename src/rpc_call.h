@@ -18,12 +18,19 @@
 /*
  * What a session knows of its server between calls: the addresses of the
  * last lookup, the one that connected last put first.  Forgotten when a
- * connect fails, so the next call looks the name up again.
+ * connect fails, so the next call looks the name up again.  A lookup a
+ * call gave up on is kept for the next call to wait on, rather than a
+ * new one started: a resolver that never answers costs one thread, not
+ * one per call.
  */
 struct rpc_peer {
 	struct dial_addr	 addrs[DIAL_ADDRS_MAX];
 	size_t			 naddrs;	/* 0: look the name up */
+	struct resolve		*lookup;	/* still running, or NULL */
 };
+
+/* Zeroed is initialised; free abandons a lookup still running. */
+void	rpc_peer_free(struct rpc_peer *);
 
 enum rpc_call_state {
 	CALL_IDLE,
