@@ -236,7 +236,8 @@ start_call(struct client *c, struct slot *s, enum msg_type type,
 		rpc_error_free(&err);
 		return -1;
 	}
-	srv.timeout_ms = timeout_ms;
+	/* Out of time already: fail at once (0 would mean the default). */
+	srv.timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
 	s->type = type;
 	rpc_call_start(&s->call, &srv, &req);
 	buf_free(&req);
@@ -593,8 +594,9 @@ cmd_done(struct client *c)
 		}
 		c->registered = 1;
 		c->next_poll = anet_now_ms() + POLL_INTERVAL_MS;
-		start_call(c, &c->cmd, MSG_LIST, NULL, 0,
-		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS));
+		if (c->leaving == STAYING)
+			start_call(c, &c->cmd, MSG_LIST, NULL, 0,
+			    RPC_DEFAULT_TIMEOUT_MS);
 		break;
 	case MSG_LIST:
 		if (rc == 0) {
