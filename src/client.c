@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "client.h"
 #include "command.h"
+#include "probe.h"
 #include "proto.h"
 #include "rpc_client.h"
 #include "text.h"
@@ -57,6 +58,8 @@ struct client {
 
 	struct rpc_strlist	 users;		/* for completion */
 	long long		 users_at;
+	/* Sloppy responses told about: a bit per rpc_sloppy, per call. */
+	unsigned		 noted[MSG_NTYPES];
 };
 
 static int sigpipe_fds[2] = { -1, -1 };
@@ -131,6 +134,25 @@ describe(struct buf *out, const char *what, enum msg_type type,
 		buf_appendf(out, "%s: %s", what, msg);
 }
 
+/*
+ * A sloppy server's results are used (SPEC §5.3); its author is told
+ * once per session what is wrong, once for each call and kind of fault.
+ */
+static void
+note_sloppy(struct client *c, const struct rpc_error *err)
+{
+	struct buf b = BUF_INIT;
+	unsigned bit = 1u << err->sloppy;
+
+	if (err->sloppy == RPC_TIDY || (unsigned)err->sloppy_type >= MSG_NTYPES ||
+	    (c->noted[err->sloppy_type] & bit) != 0)
+		return;
+	c->noted[err->sloppy_type] |= bit;
+	rpc_describe_sloppy(err, &b);
+	ui_printf(UI_ERROR, "*** note: %.*s", (int)b.len, b.data);
+	buf_free(&b);
+}
+
 static void
 report(const char *what, enum msg_type type, const struct rpc_error *err)
 {
@@ -176,10 +198,13 @@ do_list(struct client *c)
 {
 	struct rpc_strlist users;
 	struct rpc_error err;
+	int rc;
 
 	rpc_strlist_init(&users);
 	rpc_error_init(&err);
-	if (rpc_list(&c->srv, &users, &err) == 0) {
+	rc = rpc_list(&c->srv, &users, &err);
+	note_sloppy(c, &err);
+	if (rc == 0) {
 		print_users(&users);
 		keep_users(c, &users);
 	} else
@@ -205,6 +230,7 @@ completion_users(void *arg)
 	rpc_error_init(&err);
 	if (rpc_list(&quick, &users, &err) == 0)
 		keep_users(c, &users);
+	note_sloppy(c, &err);
 	rpc_strlist_free(&users);
 	rpc_error_free(&err);
 	return &c->users;
@@ -223,13 +249,16 @@ static void
 do_say(struct client *c, struct span msg)
 {
 	struct rpc_error err;
+	int rc;
 
 	if (too_long(c, " says ", msg)) {
 		ui_printf(UI_ERROR, "message too long");
 		return;
 	}
 	rpc_error_init(&err);
-	if (rpc_say(&c->srv, c->user, msg, &err) == -1)
+	rc = rpc_say(&c->srv, c->user, msg, &err);
+	note_sloppy(c, &err);
+	if (rc == -1)
 		report("say", MSG_SAY, &err);
 	/* Show our own words (and anything else) without waiting. */
 	c->next_poll = anet_now_ms();
@@ -240,13 +269,16 @@ static void
 do_tell(struct client *c, struct span target, struct span msg)
 {
 	struct rpc_error err;
+	int rc;
 
 	if (too_long(c, " tells you ", msg)) {
 		ui_printf(UI_ERROR, "message too long");
 		return;
 	}
 	rpc_error_init(&err);
-	if (rpc_tell(&c->srv, c->user, target, msg, &err) == -1)
+	rc = rpc_tell(&c->srv, c->user, target, msg, &err);
+	note_sloppy(c, &err);
+	if (rc == -1)
 		report("tell", MSG_TELL, &err);
 	c->next_poll = anet_now_ms();
 	rpc_error_free(&err);
@@ -258,6 +290,7 @@ leave(struct client *c, int status)
 {
 	struct rpc_server quick = c->srv;
 	struct rpc_error err;
+	int rc;
 
 	c->done = 1;
 	c->status = status;
@@ -265,7 +298,9 @@ leave(struct client *c, int status)
 	ui_stop();
 	quick.timeout_ms = QUIT_TIMEOUT_MS;
 	rpc_error_init(&err);
-	if (rpc_quit(&quick, c->user, &err) == -1)
+	rc = rpc_quit(&quick, c->user, &err);
+	note_sloppy(c, &err);
+	if (rc == -1)
 		report("quit", MSG_QUIT, &err);
 	rpc_error_free(&err);
 }
@@ -274,9 +309,12 @@ static void
 do_shutdown(struct client *c)
 {
 	struct rpc_error err;
+	int rc;
 
 	rpc_error_init(&err);
-	if (rpc_shutdown(&c->srv, &err) == 0) {
+	rc = rpc_shutdown(&c->srv, &err);
+	note_sloppy(c, &err);
+	if (rc == 0) {
 		ui_printf(UI_INFO, "The server is shutting down; leaving");
 		ui_stop();
 		c->done = 1;
@@ -372,9 +410,12 @@ static void
 register_again(struct client *c, int came_back)
 {
 	struct rpc_error err;
+	int rc;
 
 	rpc_error_init(&err);
-	if (rpc_register(&c->srv, c->user, &err) == -1) {
+	rc = rpc_register(&c->srv, c->user, &err);
+	note_sloppy(c, &err);
+	if (rc == -1) {
 		poll_failed(c, "register", MSG_REGISTER, &err);
 		rpc_error_free(&err);
 		return;
@@ -394,13 +435,15 @@ check_messages(struct client *c)
 	struct rpc_server quick = c->srv;
 	struct rpc_strlist msgs;
 	struct rpc_error err;
-	int came_back;
+	int came_back, rc;
 	size_t i;
 
 	quick.timeout_ms = POLL_TIMEOUT_MS;
 	rpc_strlist_init(&msgs);
 	rpc_error_init(&err);
-	if (rpc_check_messages(&quick, c->user, &msgs, &err) == -1) {
+	rc = rpc_check_messages(&quick, c->user, &msgs, &err);
+	note_sloppy(c, &err);
+	if (rc == -1) {
 		poll_failed(c, "check messages", MSG_CHECK_MESSAGES, &err);
 		goto done;
 	}
@@ -500,6 +543,81 @@ run(struct client *c)
 	}
 }
 
+/* Another client with our name gets half of our messages (SPEC §5.4). */
+static void
+warn_duplicate(const struct client *c, const struct rpc_strlist *users)
+{
+	size_t i;
+
+	for (i = 0; i < users->n; i++) {
+		if (span_eq(users->v[i], c->user)) {
+			fprintf(stderr, "*** warning: another client is logged "
+			    "in as %s; from now on messages to %s are split "
+			    "between the two\n", c->shown_user.data,
+			    c->shown_user.data);
+			return;
+		}
+	}
+}
+
+/*
+ * The start step before Register (SPEC §6, §5.4): a List on the wire
+ * --wire named, or framed and then unframed with --wire auto, at most two
+ * connections.  It finds the generation the server speaks, explains a
+ * --wire that does not match it, and looks for our name.  -1: the
+ * session cannot start (said why on stderr).
+ */
+static int
+before_register(struct client *c)
+{
+	enum wire first = c->opts->wire_auto ? WIRE_FRAMED : c->srv.wire;
+	enum wire other = first == WIRE_FRAMED ? WIRE_UNFRAMED : WIRE_FRAMED;
+	struct buf what = BUF_INIT, what_other = BUF_INIT;
+	struct rpc_strlist users;
+	int rc = -1;
+
+	rpc_strlist_init(&users);
+	fflush(stdout);
+	if (probe_list(&c->srv, first, &users, &what)) {
+		c->srv.wire = first;
+		rc = 0;
+	} else if (probe_list(&c->srv, other, &users, &what_other)) {
+		if (!c->opts->wire_auto) {
+			fprintf(stderr, "the server at %s speaks the %s "
+			    "generation of the protocol, not the %s one: use "
+			    "--wire %s, or leave --wire out to detect it\n",
+			    c->addr.data, wire_name(other), wire_name(first),
+			    wire_name(other));
+			goto done;
+		}
+		c->srv.wire = other;
+		fprintf(stderr, "*** note: the server at %s speaks the older, "
+		    "unframed generation of the protocol (2023); using it\n", c->addr.data);
+		rc = 0;
+	} else if (!c->opts->wire_auto) {
+		/* The wire was chosen: Register will say what is wrong. */
+		rc = 0;
+		goto done;
+	} else {
+		if (what.len == what_other.len &&
+		    memcmp(what.data, what_other.data, what.len) == 0)
+			fprintf(stderr, "the server at %s did not answer a "
+			    "List: %s\n", c->addr.data, what.data);
+		else
+			fprintf(stderr, "the server at %s answered a List in "
+			    "neither generation of the protocol (--wire): "
+			    "framed, %s; unframed, %s\n", c->addr.data,
+			    what.data, what_other.data);
+		goto done;
+	}
+	warn_duplicate(c, &users);
+done:
+	rpc_strlist_free(&users);
+	buf_free(&what);
+	buf_free(&what_other);
+	return rc;
+}
+
 /* "localhost:3410" for ":3410", otherwise as the user wrote it. */
 static void
 format_addr(const struct client_opts *opts, struct buf *b)
@@ -525,6 +643,7 @@ client_run(const struct client_opts *opts)
 	struct ui_opts uo;
 	struct rpc_error err;
 	const char *why = NULL;
+	int rc;
 
 	memset(&c, 0, sizeof c);
 	c.opts = opts;
@@ -532,6 +651,7 @@ client_run(const struct client_opts *opts)
 	c.srv.port = opts->port;
 	c.srv.wire = opts->wire;
 	c.srv.timeout_ms = RPC_DEFAULT_TIMEOUT_MS;
+	c.srv.strict = opts->strict;
 	c.user = span_cstr(opts->user);
 	rpc_strlist_init(&c.users);
 	buf_init(&c.failing);
@@ -567,8 +687,14 @@ client_run(const struct client_opts *opts)
 		c.status = 1;
 		goto out;
 	}
+	if (before_register(&c) == -1) {
+		c.status = 1;
+		goto out;
+	}
 	rpc_error_init(&err);
-	if (rpc_register(&c.srv, c.user, &err) == -1) {
+	rc = rpc_register(&c.srv, c.user, &err);
+	note_sloppy(&c, &err);
+	if (rc == -1) {
 		struct buf line = BUF_INIT;
 
 		fflush(stdout);
