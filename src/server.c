@@ -178,14 +178,14 @@ note_other_wire(struct server *s, struct conn *c)
 	}
 	s->wire_notes[slot].peer = c->peer;
 	s->wire_notes[slot].at = now;
-	if (s->opts->wire == WIRE_FRAMED)
-		log_msg("%s sent an unframed request (the older generation of "
-		    "the protocol): its client needs --wire framed, or this "
-		    "server --wire unframed", peer_name(c, peer));
-	else
-		log_msg("%s sent a framed request (the newer generation of the "
-		    "protocol): its client needs --wire unframed, or this "
-		    "server --wire framed", peer_name(c, peer));
+	log_msg("%s sent %s request (the %s generation of the protocol), but "
+	    "this server is --wire %s: that client needs --wire %s, or this "
+	    "server --wire %s (rpcchat's client, --wire auto, finds out by "
+	    "itself)", peer_name(c, peer),
+	    s->opts->wire == WIRE_FRAMED ? "an unframed" : "a framed",
+	    s->opts->wire == WIRE_FRAMED ? "older" : "newer",
+	    wire_name(s->opts->wire), wire_name(s->opts->wire),
+	    s->opts->wire == WIRE_FRAMED ? "unframed" : "framed");
 }
 
 static void
