@@ -359,39 +359,37 @@ def test_auto_neither(ctx):
 
 # -- mismatches explained, naming --wire ---------------------------------------
 
-def test_framed_client_unframed_server(ctx):
-    with lib.Server(ctx, wire="unframed") as srv:
-        c = lib.Client(ctx, srv.port, "alice", wire="framed")
-        assert c.wait(20) == 1
-        c.expect_err(r"^the server at localhost:%d speaks the unframed "
-                     r"generation of the protocol, not the framed one: use "
-                     r"--wire unframed, or leave --wire out to detect it$"
-                     % srv.port)
-        srv.wait_log(r"^\S+ \S+ sent a framed request \(the newer generation "
-                     r"of the protocol\), but this server is --wire unframed: "
-                     r"that client needs --wire unframed, or this server "
-                     r"--wire framed \(rpcchat's client, --wire auto, finds "
-                     r"out by itself\)$")
-        assert ok(srv.call(LIST)) == []
+GENERATION = {"framed": ("a framed", "newer"), "unframed": ("an unframed",
+                                                             "older")}
 
 
-def test_unframed_client_framed_server(ctx):
-    with lib.Server(ctx, wire="framed") as srv:
-        c = lib.Client(ctx, srv.port, "alice", wire="unframed")
+def forced_mismatch(ctx, client_wire, server_wire):
+    """Our client with --wire given, our server of the other generation."""
+    with lib.Server(ctx, wire=server_wire) as srv:
+        c = lib.Client(ctx, srv.port, "alice", wire=client_wire)
         assert c.wait(20) == 1
-        c.expect_err(r"^the server at localhost:%d speaks the framed "
-                     r"generation of the protocol, not the unframed one: use "
-                     r"--wire framed, or leave --wire out to detect it$"
-                     % srv.port)
-        srv.wait_log(r"^\S+ \S+ sent an unframed request \(the older "
-                     r"generation of the protocol\), but this server is "
-                     r"--wire framed: that client needs --wire framed, or "
-                     r"this server --wire unframed \(rpcchat's client, "
-                     r"--wire auto, finds out by itself\)$")
+        c.expect_err(r"^the server at localhost:%d speaks the %s generation "
+                     r"of the protocol, not the %s one: use --wire %s, or "
+                     r"leave --wire out to detect it$"
+                     % (srv.port, server_wire, client_wire, server_wire))
+        request, age = GENERATION[client_wire]
+        srv.wait_log(r"^\S+ \S+ sent %s request \(the %s generation of the "
+                     r"protocol\), but this server is --wire %s: that client "
+                     r"needs --wire %s, or this server --wire %s \(rpcchat's "
+                     r"client, --wire auto, finds out by itself\)$"
+                     % (request, age, server_wire, server_wire, client_wire))
         assert ok(srv.call(LIST)) == []
         # No frame length bytes on the screen, ever.
         assert not [l for l in c.lines + c.err_lines
                     if "^@" in l or "\x00" in l], (c.lines, c.err_lines)
+
+
+def test_framed_client_unframed_server(ctx):
+    forced_mismatch(ctx, "framed", "unframed")
+
+
+def test_unframed_client_framed_server(ctx):
+    forced_mismatch(ctx, "unframed", "framed")
 
 
 def test_framed_client_2023_server(ctx):
