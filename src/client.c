@@ -144,7 +144,8 @@ note_sloppy(struct client *c, const struct rpc_error *err)
 	struct buf b = BUF_INIT;
 	unsigned bit = 1u << err->sloppy;
 
-	if (err->sloppy == RPC_TIDY || (unsigned)err->sloppy_type >= MSG_NTYPES ||
+	if (err->sloppy == RPC_TIDY ||
+	    (unsigned)err->sloppy_type >= MSG_NTYPES ||
 	    (c->noted[err->sloppy_type] & bit) != 0)
 		return;
 	c->noted[err->sloppy_type] |= bit;
@@ -592,7 +593,8 @@ before_register(struct client *c)
 		}
 		c->srv.wire = other;
 		fprintf(stderr, "*** note: the server at %s speaks the older, "
-		    "unframed generation of the protocol (2023); using it\n", c->addr.data);
+		    "unframed generation of the protocol (2023); using it\n",
+		    c->addr.data);
 		rc = 0;
 	} else if (!c->opts->wire_auto) {
 		/* The wire was chosen: Register will say what is wrong. */

@@ -424,7 +424,8 @@ expire_conns(struct server *s, long long now)
 		if (!c->writing) {
 			note_other_wire(s, c);
 			log_msg("closed %s: no complete request within %d s",
-			    peer_name(c, peer), s->opts->read_timeout_ms / 1000);
+			    peer_name(c, peer),
+			    s->opts->read_timeout_ms / 1000);
 		} else
 			log_msg("closed %s: response not read within %d s",
 			    peer_name(c, peer), s->opts->read_timeout_ms / 1000);

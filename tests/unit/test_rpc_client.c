@@ -310,7 +310,8 @@ test_looks_framed(void **state)
 	/* Our framed server's answer to an unframed Register. */
 	assert_true(rpc_looks_framed(MSG_REGISTER,
 	    SPAN("\x00\x13\x00\x11" "request too short")));
-	assert_true(rpc_looks_framed(MSG_LIST, SPAN("\x00\x04\x00\x00\x00\x00")));
+	assert_true(rpc_looks_framed(MSG_LIST,
+	    SPAN("\x00\x04\x00\x00\x00\x00")));
 	assert_true(rpc_looks_framed(MSG_SAY, SPAN("\x00\x02\x00\x00")));
 	/* Unframed answers are not. */
 	assert_false(rpc_looks_framed(MSG_SAY, SPAN("\x00\x00")));
@@ -420,8 +421,8 @@ test_call_framed(void **state)
 	static const char want[] = "\x00\x09\x00\x00\x00\x05" "alice";
 	static const char reply[] = "\x00\x02\x00\x00";
 	struct script s = { want, sizeof want - 1, reply, sizeof reply - 1 };
-	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL, .wire = WIRE_FRAMED,
-	    .timeout_ms = 3000 };
+	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL,
+	    .wire = WIRE_FRAMED, .timeout_ms = 3000 };
 	struct rpc_error err;
 	char port[16];
 	int lfd;
@@ -444,8 +445,8 @@ test_call_unframed(void **state)
 	static const char reply[] = "\x00\x02\x00\x05" "alice" "\x00\x03" "bob"
 	    "\x00\x00";
 	struct script s = { want, sizeof want - 1, reply, sizeof reply - 1 };
-	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL, .wire = WIRE_UNFRAMED,
-	    .timeout_ms = 3000 };
+	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL,
+	    .wire = WIRE_UNFRAMED, .timeout_ms = 3000 };
 	struct rpc_strlist users;
 	struct rpc_error err;
 	char port[16];
@@ -499,8 +500,8 @@ test_call_failures(void **state)
 		{ WIRE_FRAMED, NULL, 0, RPC_ERR_NET, "timed out after 0.3 s" },
 		{ WIRE_UNFRAMED, NULL, 0, RPC_ERR_NET, "timed out after 0.3 s" },
 	};
-	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL, .wire = WIRE_FRAMED,
-	    .timeout_ms = 300 };
+	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL,
+	    .wire = WIRE_FRAMED, .timeout_ms = 300 };
 	struct rpc_error err;
 	struct script s;
 	char port[16];
@@ -530,8 +531,8 @@ test_call_failures(void **state)
 static void
 test_connect_refused(void **state)
 {
-	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL, .wire = WIRE_FRAMED,
-	    .timeout_ms = 2000 };
+	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL,
+	    .wire = WIRE_FRAMED, .timeout_ms = 2000 };
 	struct rpc_error err;
 	char port[16];
 	int lfd;
@@ -551,8 +552,8 @@ test_connect_refused(void **state)
 static void
 test_request_too_large(void **state)
 {
-	struct rpc_server srv = { .host = "127.0.0.1", .port = "1", .wire = WIRE_FRAMED,
-	    .timeout_ms = 2000 };
+	struct rpc_server srv = { .host = "127.0.0.1", .port = "1",
+	    .wire = WIRE_FRAMED, .timeout_ms = 2000 };
 	struct rpc_error err;
 	char *big;
 
