@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #include "buf.h"
 #include "client.h"
 #include "command.h"
+#include "probe.h"
 #include "proto.h"
 #include "rpc_call.h"
 #include "rpc_client.h"
@@ -64,6 +66,7 @@
 struct slot {
 	struct rpc_call		 call;
 	enum msg_type		 type;
+	int			 probe;		/* a List of the wire probe */
 };
 
 enum leaving {
@@ -104,6 +107,11 @@ struct client {
 
 	struct rpc_strlist	 users;		/* for completion */
 	long long		 users_at;
+	/* The wire probe before Register (SPEC §6): what each List got. */
+	int			 probes;
+	struct buf		 probe_what[2];
+	/* Sloppy responses told about: a bit per rpc_sloppy, per call. */
+	unsigned		 noted[MSG_NTYPES];
 };
 
 static int sigpipe_fds[2] = { -1, -1 };
@@ -221,12 +229,29 @@ keep_users(struct client *c, struct rpc_strlist *fresh)
 	c->users_at = anet_now_ms();
 }
 
-/* Starts a call on a slot; -1 (said) when the request cannot be built. */
-static int
-start_call(struct client *c, struct slot *s, enum msg_type type,
-    const struct span *args, size_t nargs, int timeout_ms)
+/* Says once per session what is wrong with the server's responses. */
+static void
+note_sloppy(struct client *c, const struct rpc_error *err)
 {
-	struct rpc_server srv = c->srv;
+	struct buf b = BUF_INIT;
+	unsigned bit = 1u << err->sloppy;
+
+	if (err->sloppy == RPC_TIDY ||
+	    (unsigned)err->sloppy_type >= MSG_NTYPES ||
+	    (c->noted[err->sloppy_type] & bit) != 0)
+		return;
+	c->noted[err->sloppy_type] |= bit;
+	rpc_describe_sloppy(err, &b);
+	ui_printf(UI_ERROR, "*** note: %.*s", (int)b.len, b.data);
+	buf_free(&b);
+}
+
+/* Starts a call to srv on a slot; -1 (said) when it cannot be built. */
+static int
+start_call_to(struct client *c, struct slot *s, struct rpc_server srv,
+    enum msg_type type, const struct span *args, size_t nargs,
+    int timeout_ms)
+{
 	struct rpc_error err;
 	struct buf req;
 
@@ -239,24 +264,37 @@ start_call(struct client *c, struct slot *s, enum msg_type type,
 	/* Out of time already: fail at once (0 would mean the default). */
 	srv.timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
 	s->type = type;
+	s->probe = srv.half_close;
 	rpc_call_start(&s->call, &srv, &req);
 	buf_free(&req);
 	rpc_error_free(&err);
 	return 0;
 }
 
+/* Starts a call to the server on a slot, as start_call_to. */
+static int
+start_call(struct client *c, struct slot *s, enum msg_type type,
+    const struct span *args, size_t nargs, int timeout_ms)
+{
+	return start_call_to(c, s, c->srv, type, args, nargs, timeout_ms);
+}
+
 /* The outcome of a call that is done: 0, or -1 with err. */
 static int
-outcome(struct slot *s, struct rpc_strlist *list, struct rpc_error *err)
+outcome(struct client *c, struct slot *s, struct rpc_strlist *list,
+    struct rpc_error *err)
 {
 	struct rpc_call *k = &s->call;
+	int rc;
 
 	if (k->rc == -1) {
 		rpc_error_setf(err, k->err.status, "%s", k->err.msg.data);
 		return -1;
 	}
-	return rpc_parse_response(s->type, (struct span){ k->resp.data,
+	rc = rpc_read_response(&k->srv, s->type, (struct span){ k->resp.data,
 	    k->resp.len }, list, err);
+	note_sloppy(c, err);
+	return rc;
 }
 
 /* How long a command may take: less once leaving has started. */
@@ -534,7 +572,7 @@ bg_done(struct client *c)
 
 	rpc_strlist_init(&list);
 	rpc_error_init(&err);
-	rc = outcome(&c->bg, &list, &err);
+	rc = outcome(c, &c->bg, &list, &err);
 	/* Done with it: a handler may start the next call on this slot. */
 	rpc_call_cancel(&c->bg.call);
 	switch (c->bg.type) {
@@ -559,6 +597,119 @@ bg_done(struct client *c)
 	rpc_error_free(&err);
 }
 
+/* One List of the wire probe (SPEC §6), sent and shut for writing. */
+static void
+start_probe(struct client *c, enum wire wire)
+{
+	struct rpc_server srv = c->srv;
+
+	srv.wire = wire;
+	srv.half_close = 1;
+	start_call_to(c, &c->cmd, srv, MSG_LIST, NULL, 0,
+	    RPC_DEFAULT_TIMEOUT_MS);
+}
+
+/* Another client with our name gets half of our messages (SPEC §5.4). */
+static void
+warn_duplicate(const struct client *c, const struct rpc_strlist *users)
+{
+	size_t i;
+
+	for (i = 0; i < users->n; i++) {
+		if (span_eq(users->v[i], c->user)) {
+			ui_printf(UI_ERROR, "*** warning: another client is "
+			    "logged in as %s; from now on messages to %s are "
+			    "split between the two", c->shown_user.data,
+			    c->shown_user.data);
+			return;
+		}
+	}
+}
+
+/* The session cannot start: said on stderr, exit 1. */
+static void
+cannot_start(struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+cannot_start(struct client *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	ui_stop();
+	fflush(stdout);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	c->status = 1;
+	c->done = 1;
+}
+
+/*
+ * A List of the probe is done (SPEC §6, §5.4).  With --wire auto: framed
+ * first, then unframed; the one answered like a List is used.  With
+ * --wire named: the same two Lists explain a server of the other
+ * generation.  The List that answered also shows whether our name is
+ * taken.  Then Register.
+ */
+static void
+probe_done(struct client *c)
+{
+	struct rpc_call *k = &c->cmd.call;
+	enum wire wire = k->srv.wire;
+	enum wire first = c->probes == 0 ? wire : (wire == WIRE_FRAMED ?
+	    WIRE_UNFRAMED : WIRE_FRAMED);
+	struct buf *what = &c->probe_what[c->probes];
+	struct rpc_strlist users;
+	int ok;
+
+	rpc_strlist_init(&users);
+	ok = probe_classify(wire, k->rc, &k->err, (struct span){
+	    k->resp.data, k->resp.len }, &users, what);
+	c->probes++;
+	c->cmd.probe = 0;
+	rpc_call_cancel(k);
+	if (!ok && c->leaving != STAYING) {
+		/* Never registered: nothing to log out, nothing was sent. */
+		cannot_start(c, "rpcchat: leaving before logging in: %s",
+		    what->data);
+	} else if (!ok && c->probes == 1) {
+		start_probe(c, wire == WIRE_FRAMED ? WIRE_UNFRAMED :
+		    WIRE_FRAMED);
+	} else if (ok && wire != first && !c->opts->wire_auto) {
+		cannot_start(c, "the server at %s speaks the %s generation "
+		    "of the protocol, not the %s one: use --wire %s, or leave "
+		    "--wire out to detect it", c->addr.data, wire_name(wire),
+		    wire_name(first), wire_name(wire));
+	} else if (!ok && c->opts->wire_auto) {
+		if (span_eq((struct span){ c->probe_what[0].data,
+		    c->probe_what[0].len }, (struct span){
+		    c->probe_what[1].data, c->probe_what[1].len }))
+			cannot_start(c, "the server at %s did not answer a "
+			    "List: %s", c->addr.data, c->probe_what[0].data);
+		else
+			cannot_start(c, "the server at %s answered a List in "
+			    "neither generation of the protocol (--wire): "
+			    "framed, %s; unframed, %s", c->addr.data,
+			    c->probe_what[0].data, c->probe_what[1].data);
+	} else {
+		/* Forced and neither answered: Register says what is wrong. */
+		if (ok) {
+			if (wire != c->srv.wire)
+				ui_printf(UI_ERROR, "*** note: the server at %s "
+				    "speaks the older, unframed generation of "
+				    "the protocol (2023); using it",
+				    c->addr.data);
+			c->srv.wire = wire;
+			warn_duplicate(c, &users);
+		}
+		start_call(c, &c->cmd, MSG_REGISTER, &c->user, 1,
+		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS));
+	}
+	rpc_strlist_free(&users);
+}
+
 static void
 cmd_done(struct client *c)
 {
@@ -570,7 +721,11 @@ cmd_done(struct client *c)
 
 	rpc_strlist_init(&list);
 	rpc_error_init(&err);
-	rc = outcome(&c->cmd, &list, &err);
+	if (c->cmd.probe) {
+		probe_done(c);
+		return;
+	}
+	rc = outcome(c, &c->cmd, &list, &err);
 	rpc_call_cancel(&c->cmd.call);
 	switch (type) {
 	case MSG_REGISTER:
@@ -843,6 +998,9 @@ client_run(const struct client_opts *opts)
 	c.srv.wire = opts->wire;
 	c.srv.timeout_ms = RPC_DEFAULT_TIMEOUT_MS;
 	c.srv.peer = &c.peer;
+	c.srv.strict = opts->strict;
+	buf_init(&c.probe_what[0]);
+	buf_init(&c.probe_what[1]);
 	rpc_call_init(&c.cmd.call);
 	rpc_call_init(&c.bg.call);
 	buf_init(&c.queue);
@@ -890,11 +1048,9 @@ client_run(const struct client_opts *opts)
 	uo.users_arg = &c;
 	/* Typing is served while the server is contacted, too. */
 	ui_start(&uo);
-	if (start_call(&c, &c.cmd, MSG_REGISTER, &c.user, 1,
-	    RPC_DEFAULT_TIMEOUT_MS) == 0)
-		run(&c);
-	else
-		c.status = 1;
+	/* The wire to try first: framed unless --wire named the other. */
+	start_probe(&c, opts->wire_auto ? WIRE_FRAMED : c.srv.wire);
+	run(&c);
 	ui_stop();
 	c.status = exit_status(&c);
 out:
@@ -908,6 +1064,8 @@ out:
 	buf_free(&c.addr);
 	buf_free(&c.not_logged_in);
 	buf_free(&c.shown_user);
+	buf_free(&c.probe_what[0]);
+	buf_free(&c.probe_what[1]);
 	fflush(stdout);
 	return c.status;
 }

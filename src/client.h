@@ -14,6 +14,8 @@ struct client_opts {
 	const char	*addr;		/* as the user wrote it, for messages */
 	const char	*user;
 	enum wire	 wire;
+	int		 wire_auto;	/* find the wire with a probe (SPEC §6) */
+	int		 strict;	/* refuse sloppy responses (SPEC §5.3) */
 	int		 history;	/* keep line history across runs */
 	int		 color;		/* colour on a terminal (NO_COLOR too) */
 };

@@ -73,6 +73,40 @@ frame_request(enum wire wire, struct span in, struct span *msg, size_t *need,
 	return framed_request(in, msg, need);
 }
 
+/* A known type followed by exactly its arguments. */
+static int
+whole_message(struct span m)
+{
+	struct span arg;
+	uint16_t type;
+	int i, nargs;
+
+	if (get_u16(&m, &type) == -1 || (nargs = msg_type_nargs(type)) == -1)
+		return 0;
+	for (i = 0; i < nargs; i++)
+		if (get_str(&m, &arg) == -1)
+			return 0;
+	return m.len == 0;
+}
+
+static int
+whole_request(enum wire wire, struct span in)
+{
+	uint16_t len;
+
+	if (wire == WIRE_UNFRAMED)
+		return whole_message(in);
+	return get_u16(&in, &len) == 0 && len == in.len && whole_message(in);
+}
+
+int
+frame_other_wire(enum wire wire, struct span in)
+{
+	enum wire other = wire == WIRE_FRAMED ? WIRE_UNFRAMED : WIRE_FRAMED;
+
+	return whole_request(other, in) && !whole_request(wire, in);
+}
+
 void
 frame_begin(enum wire wire, struct buf *out)
 {

@@ -28,6 +28,13 @@ enum frame_status	frame_request(enum wire, struct span in,
 			    struct span *msg, size_t *need, char *why);
 
 /*
+ * Whether in, what a connection has sent, is exactly one whole request of
+ * the other wire and not one of this wire: a client of the other
+ * generation (SPEC §6).  For the log only: the response does not change.
+ */
+int	frame_other_wire(enum wire, struct span in);
+
+/*
  * Response framing: frame_begin reserves the prefix before the stubs
  * append the message, frame_end fills it in.  frame_end returns -1 if the
  * message does not fit a frame (the stubs guarantee it does).

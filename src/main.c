@@ -40,7 +40,8 @@ static const char help_text[] =
     "  --no-color             no colour (also when NO_COLOR is set)\n"
     "\n"
     "Both:\n"
-    "  --wire framed|unframed protocol generation (framed)\n"
+    "  --wire framed|unframed protocol generation (server: framed; client:\n"
+    "                         auto, found with a List before Register)\n"
     "  --help, --version\n";
 
 enum {
@@ -53,6 +54,7 @@ enum {
 	OPT_NO_HISTORY,
 	OPT_NO_COLOR,
 	OPT_WIRE,
+	OPT_STRICT,
 	OPT_HELP,
 	OPT_VERSION
 };
@@ -67,6 +69,7 @@ static const struct option longopts[] = {
 	{ "no-history",		no_argument,	   NULL, OPT_NO_HISTORY },
 	{ "no-color",		no_argument,	   NULL, OPT_NO_COLOR },
 	{ "wire",		required_argument, NULL, OPT_WIRE },
+	{ "strict",		no_argument,	   NULL, OPT_STRICT },
 	{ "help",		no_argument,	   NULL, OPT_HELP },
 	{ "version",		no_argument,	   NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -149,7 +152,7 @@ main(int argc, char **argv)
 		.allow_shutdown = SHUTDOWN_ANY,
 		.wire = WIRE_FRAMED,
 	};
-	struct client_opts co = { .history = 1, .color = 1 };
+	struct client_opts co = { .history = 1, .color = 1, .wire_auto = 1 };
 	const char *server_opt = NULL, *client_opt = NULL;
 	char err[ANET_ERR_LEN], *host, *port;
 	int ch, idx, status;
@@ -205,13 +208,21 @@ main(int argc, char **argv)
 			client_opt = "--no-color";
 			break;
 		case OPT_WIRE:
+			co.wire_auto = 0;
 			if (strcmp(optarg, "framed") == 0)
 				so.wire = co.wire = WIRE_FRAMED;
 			else if (strcmp(optarg, "unframed") == 0)
 				so.wire = co.wire = WIRE_UNFRAMED;
-			else
-				usage("--wire: '%s' is not framed or unframed",
-				    optarg);
+			else if (strcmp(optarg, "auto") == 0) {
+				co.wire_auto = 1;
+				client_opt = "--wire auto";
+			} else
+				usage("--wire: '%s' is not framed, unframed or "
+				    "auto", optarg);
+			break;
+		case OPT_STRICT:
+			co.strict = 1;
+			client_opt = "--strict";
 			break;
 		case OPT_HELP:
 			fputs(help_text, stdout);

@@ -310,8 +310,14 @@ write_some(struct rpc_call *call)
 		return;
 	}
 	call->sent += (size_t)n;
-	if (call->sent == call->out.len)
-		call->state = CALL_READING;
+	if (call->sent < call->out.len)
+		return;
+	/* A probe: a server reading a longer request sees it end here. */
+	if (call->srv.half_close && shutdown(call->fd, SHUT_WR) == -1) {
+		io_failed(call, "shutdown to", errno);
+		return;
+	}
+	call->state = CALL_READING;
 }
 
 /* The framed length has arrived: now the message itself. */

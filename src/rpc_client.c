@@ -24,7 +24,7 @@
 void
 rpc_error_init(struct rpc_error *err)
 {
-	err->status = RPC_OK;
+	memset(err, 0, sizeof *err);
 	buf_init(&err->msg);
 }
 
@@ -111,14 +111,17 @@ rpc_send_and_receive(const struct rpc_server *srv, const struct buf *req,
 }
 
 int
-rpc_parse_response(enum msg_type type, struct span resp,
+rpc_parse_response(enum msg_type type, struct span resp, int strict,
     struct rpc_strlist *list, struct rpc_error *err)
 {
 	const char *name = msg_type_name(type);
-	struct span in, errstr;
+	struct span in, errstr = { "", 0 };
 	struct span *v = NULL;
 	size_t n = 0;
 
+	err->sloppy = RPC_TIDY;
+	err->sloppy_type = type;
+	err->extra = 0;
 	if (name == NULL) {
 		set_error(err, RPC_ERR_PROTO,
 		    "malformed response: unknown call type %d", (int)type);
@@ -126,6 +129,12 @@ rpc_parse_response(enum msg_type type, struct span resp,
 	}
 	if (list != NULL)
 		rpc_strlist_free(list);
+	/* For a call without results, what a dying server sends. */
+	if (resp.len == 0) {
+		set_error(err, RPC_ERR_PROTO, "malformed %s response: empty",
+		    name);
+		goto fail;
+	}
 	if (msg_type_has_list((unsigned)type)) {
 		/*
 		 * The strings must outlive the caller's response buffer:
@@ -145,16 +154,23 @@ rpc_parse_response(enum msg_type type, struct span resp,
 		}
 	} else
 		in = resp;
-	if (get_str(&in, &errstr) == -1) {
+	if (in.len == 0 && !strict) {
+		/* Results intact, error string forgotten: a success. */
+		err->sloppy = RPC_NO_ERROR_STRING;
+	} else if (get_str(&in, &errstr) == -1) {
 		set_error(err, RPC_ERR_PROTO, "malformed %s response: %s",
 		    name, in.len == 0 ? "no error string" :
 		    "the error string runs past the end");
 		goto fail;
 	}
 	if (in.len > 0) {
-		set_error(err, RPC_ERR_PROTO, "malformed %s response: "
-		    "%zu bytes left over", name, in.len);
-		goto fail;
+		if (strict) {
+			set_error(err, RPC_ERR_PROTO, "malformed %s response: "
+			    "%zu bytes left over", name, in.len);
+			goto fail;
+		}
+		err->sloppy = RPC_EXTRA_BYTES;
+		err->extra = in.len;
 	}
 	if (errstr.len > 0) {
 		err->status = RPC_ERR_SERVER;
@@ -179,6 +195,73 @@ fail:
 	return -1;
 }
 
+void
+rpc_describe_sloppy(const struct rpc_error *err, struct buf *out)
+{
+	const char *name = msg_type_name(err->sloppy_type);
+
+	switch (err->sloppy) {
+	case RPC_TIDY:
+		break;
+	case RPC_NO_ERROR_STRING:
+		buf_appendf(out, "this server's %s responses end without an "
+		    "error string; taking them as successful", name);
+		break;
+	case RPC_EXTRA_BYTES:
+		buf_appendf(out, "this server's %s responses carry %zu extra "
+		    "byte%s after the error string; ignoring them", name,
+		    err->extra, err->extra == 1 ? "" : "s");
+		break;
+	}
+}
+
+/* Consumes one string list without keeping it; -1 if it does not parse. */
+static int
+skip_strlist(struct span *in)
+{
+	struct span s;
+	uint16_t n;
+
+	if (get_u16(in, &n) == -1)
+		return -1;
+	while (n-- > 0)
+		if (get_str(in, &s) == -1)
+			return -1;
+	return 0;
+}
+
+int
+rpc_looks_framed(enum msg_type type, struct span resp)
+{
+	struct span body = resp, shaped, s;
+	uint16_t len;
+
+	if (get_u16(&body, &len) == -1 || len != body.len || len == 0)
+		return 0;
+	/* A bare error string: how a server answers a request it refused. */
+	shaped = body;
+	if (get_str(&shaped, &s) == 0 && shaped.len == 0)
+		return 1;
+	shaped = body;
+	if (msg_type_has_list((unsigned)type) && skip_strlist(&shaped) == -1)
+		return 0;
+	return get_str(&shaped, &s) == 0 && shaped.len == 0;
+}
+
+int
+rpc_read_response(const struct rpc_server *srv, enum msg_type type,
+    struct span resp, struct rpc_strlist *list, struct rpc_error *err)
+{
+	/* Never a frame's length bytes shown as if they were text. */
+	if (srv->wire == WIRE_UNFRAMED && rpc_looks_framed(type, resp)) {
+		set_error(err, RPC_ERR_PROTO, "the server answered in the "
+		    "framed generation of the protocol, not the unframed one: "
+		    "use --wire framed, or leave --wire out to detect it");
+		return -1;
+	}
+	return rpc_parse_response(type, resp, srv->strict, list, err);
+}
+
 /* Sends a request built by the caller and parses the answer. */
 static int
 call(const struct rpc_server *srv, enum msg_type type, struct buf *req,
@@ -188,7 +271,7 @@ call(const struct rpc_server *srv, enum msg_type type, struct buf *req,
 	int rc = -1;
 
 	if (rpc_send_and_receive(srv, req, &resp, err) == 0)
-		rc = rpc_parse_response(type, (struct span){ resp.data,
+		rc = rpc_read_response(srv, type, (struct span){ resp.data,
 		    resp.len }, list, err);
 	buf_free(&resp);
 	buf_free(req);

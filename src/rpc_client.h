@@ -20,6 +20,8 @@ struct rpc_server {
 	int		 timeout_ms;	/* a whole call, connect included */
 	struct rpc_peer	*peer;		/* addresses kept between calls; NULL:
 					   look the name up every call */
+	int		 strict;	/* refuse sloppy responses (--strict) */
+	int		 half_close;	/* shut down writing after the request */
 };
 
 #define RPC_DEFAULT_TIMEOUT_MS	5000
@@ -31,10 +33,27 @@ enum rpc_status {
 	RPC_ERR_SERVER		/* the server answered with an error string */
 };
 
-/* msg is NUL-terminated text for people (server errors are escaped). */
+/*
+ * How a response that was used anyway broke SPEC §2.2 (SPEC §5.3: other
+ * implementations are sloppy; their results are not thrown away).
+ */
+enum rpc_sloppy {
+	RPC_TIDY = 0,
+	RPC_NO_ERROR_STRING,	/* nothing at all after the results */
+	RPC_EXTRA_BYTES		/* bytes after the error string */
+};
+
+/*
+ * msg is NUL-terminated text for people (server errors are escaped).
+ * sloppy is set whenever a tolerated response was read, failed or not,
+ * so the caller can tell the user once (rpc_describe_sloppy).
+ */
 struct rpc_error {
 	enum rpc_status	 status;
 	struct buf	 msg;
+	enum rpc_sloppy	 sloppy;
+	enum msg_type	 sloppy_type;	/* the call whose response it was */
+	size_t		 extra;		/* RPC_EXTRA_BYTES: how many */
 };
 
 /* Results that are string lists; the strings point into storage. */
@@ -83,11 +102,33 @@ int	rpc_send_and_receive(const struct rpc_server *, const struct buf *req,
 
 /*
  * Parses a response message of the given type: the string list (for List
- * and CheckMessages, into *list if not NULL) and the error string, with
- * nothing left over.  A non-empty error string gives RPC_ERR_SERVER.
+ * and CheckMessages, into *list if not NULL) and the error string.  A
+ * non-empty error string gives RPC_ERR_SERVER.  Unless strict, results
+ * that parse are used when the error string is missing (success) or
+ * followed by extra bytes, and err->sloppy says which (SPEC §5.3); an
+ * empty response, a cut-off error string and results that do not parse
+ * are RPC_ERR_PROTO either way.  Strict: nothing may be left over.
  * Pure: the fuzz target for client responses calls this.
  */
-int	rpc_parse_response(enum msg_type, struct span resp,
+int	rpc_parse_response(enum msg_type, struct span resp, int strict,
 	    struct rpc_strlist *list, struct rpc_error *);
+
+/*
+ * The response message of a call made to srv, read as srv says (--strict,
+ * its wire): rpc_parse_response, except that a framed answer read on the
+ * unframed wire is said to be one, naming --wire, rather than parsed.
+ */
+int	rpc_read_response(const struct rpc_server *, enum msg_type,
+	    struct span resp, struct rpc_strlist *list, struct rpc_error *);
+
+/* The sentence for a note about err->sloppy, for the server's author. */
+void	rpc_describe_sloppy(const struct rpc_error *, struct buf *);
+
+/*
+ * Whether resp, read unframed, is in fact one framed response of the
+ * call's shape (or a bare error string): the server speaks the framed
+ * generation (SPEC §6).  Pure.
+ */
+int	rpc_looks_framed(enum msg_type, struct span resp);
 
 #endif

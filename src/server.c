@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "ae.h"
@@ -43,6 +44,9 @@
 #define READ_CHUNK		512
 /* Buffers up to this size stay with their slot for the next connection. */
 #define KEEP_BUF		4096
+/* A peer speaking the other wire is logged once a minute (SPEC §6). */
+#define WIRE_NOTE_MS		60000
+#define WIRE_NOTE_PEERS		64
 
 struct conn {
 	struct server		*srv;
@@ -74,6 +78,11 @@ struct server {
 	long long		 stop_deadline;
 	long long		 accept_resume;	/* 0: accepting normally */
 	long long		 last_refusal_log;
+	/* Peers last told about --wire, and when; the oldest is reused. */
+	struct {
+		struct sockaddr_storage	 peer;
+		long long		 at;
+	}			 wire_notes[WIRE_NOTE_PEERS];
 };
 
 static void	conn_readable(struct ae_loop *, int, void *, int);
@@ -123,11 +132,68 @@ peer_name(struct conn *c, char *out)
 	return out;
 }
 
+/* The same host, whatever the port. */
+static int
+same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&a6->sin6_addr, &b6->sin6_addr,
+		    sizeof a6->sin6_addr) == 0;
+	return 0;
+}
+
+/*
+ * A client of the other generation gets the answer SPEC §3.3 gives any
+ * request; the log says what is wrong, naming --wire, once a minute per
+ * peer.
+ */
+static void
+note_other_wire(struct server *s, struct conn *c)
+{
+	char peer[ANET_ADDR_LEN];
+	long long now;
+	size_t i, slot = 0;
+
+	if (!frame_other_wire(s->opts->wire, (struct span){ c->in.data,
+	    c->in.len }))
+		return;
+	now = anet_now_ms();
+	for (i = 0; i < WIRE_NOTE_PEERS; i++) {
+		if (s->wire_notes[i].at != 0 &&
+		    same_host(&s->wire_notes[i].peer, &c->peer)) {
+			if (now - s->wire_notes[i].at < WIRE_NOTE_MS)
+				return;
+			slot = i;
+			break;
+		}
+		if (s->wire_notes[i].at < s->wire_notes[slot].at)
+			slot = i;
+	}
+	s->wire_notes[slot].peer = c->peer;
+	s->wire_notes[slot].at = now;
+	log_msg("%s sent %s request (the %s generation of the protocol), but "
+	    "this server is --wire %s: that client needs --wire %s, or this "
+	    "server --wire %s (rpcchat's client, --wire auto, finds out by "
+	    "itself)", peer_name(c, peer),
+	    s->opts->wire == WIRE_FRAMED ? "an unframed" : "a framed",
+	    s->opts->wire == WIRE_FRAMED ? "older" : "newer",
+	    wire_name(s->opts->wire), wire_name(s->opts->wire),
+	    s->opts->wire == WIRE_FRAMED ? "unframed" : "framed");
+}
+
 static void
 conn_reject(struct server *s, struct conn *c, const char *why)
 {
 	char peer[ANET_ADDR_LEN];
 
+	note_other_wire(s, c);
 	log_msg("rejected request from %s: %s", peer_name(c, peer), why);
 	conn_close(s, c);
 }
@@ -209,6 +275,7 @@ conn_readable(struct ae_loop *loop, int fd, void *data, int mask)
 		switch (frame_request(s->opts->wire,
 		    (struct span){ c->in.data, c->in.len }, &msg, &need, why)) {
 		case FRAME_COMPLETE:
+			note_other_wire(s, c);
 			conn_answer(s, c, msg);
 			return;
 		case FRAME_BAD:
@@ -354,10 +421,12 @@ expire_conns(struct server *s, long long now)
 	struct conn *c;
 
 	while ((c = TAILQ_FIRST(&s->deadlines)) != NULL && c->deadline <= now) {
-		if (!c->writing)
+		if (!c->writing) {
+			note_other_wire(s, c);
 			log_msg("closed %s: no complete request within %d s",
-			    peer_name(c, peer), s->opts->read_timeout_ms / 1000);
-		else
+			    peer_name(c, peer),
+			    s->opts->read_timeout_ms / 1000);
+		} else
 			log_msg("closed %s: response not read within %d s",
 			    peer_name(c, peer), s->opts->read_timeout_ms / 1000);
 		conn_close(s, c);

@@ -249,29 +249,7 @@ def test_client_server_restart(ctx):
         assert a.wait() == 0
 
 
-# -- wires that do not match (issue 6) -----------------------------------------
-
-def test_framed_client_unframed_server(ctx):
-    with lib.Server(ctx, wire="unframed") as srv:
-        c = lib.Client(ctx, srv.port, "alice", wire="framed")
-        assert c.wait(20) != 0
-        assert c.lines or c.err_lines
-        assert any(re.search(r"(?i)register", l) for l in c.lines + c.err_lines), \
-            (c.lines, c.err_lines)
-        # The framed Register 00 09 00 00 ... reads as type 9.
-        srv.wait_log(r"dispatch: message type out of range: 9$")
-        assert listed(srv) == []
-
-
-def test_unframed_client_framed_server(ctx):
-    with lib.Server(ctx, wire="framed") as srv:
-        c = lib.Client(ctx, srv.port, "alice", wire="unframed")
-        assert c.wait(20) != 0
-        assert any(re.search(r"(?i)register", l) for l in c.lines + c.err_lines), \
-            (c.lines, c.err_lines)
-        # Unframed 00 00 00 05 ... reads as an empty frame.
-        srv.wait_log(r"rejected request from \S+: request too short$")
-        assert listed(srv) == []
+# Wires that do not match: tests/e2e/test_peers.py.
 
 
 def test_client_ipv6(ctx):

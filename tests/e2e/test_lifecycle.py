@@ -112,6 +112,7 @@ def test_cli_bad_options(ctx):
                  ["--read-timeout", "", "0"], ["--max-connections", "x", "0"],
                  ["--allow-shutdown", "maybe", "0"],
                  ["--wire", "carrier-pigeon", "0"],
+                 ["--wire", "auto", "0"], ["--strict", "0"],
                  ["--frobnicate", "0"], ["--max-users"],
                  ["--wire", "carrier-pigeon", ":1", "alice"]]:
         code, out, err = lib.run_cli(ctx, *args)

@@ -1,13 +1,19 @@
 /*
  * fuzz_client_response.c - the client's response parsing (rpc_parse_response)
- * on arbitrary bytes, for every call type.
+ * on arbitrary bytes, for every call type, strict and tolerant, and the
+ * wire probe's classification of a List answer (probe_classify).
  *
- * A response parses only when it is the call's shape with nothing left
- * over: then the list re-encodes to the bytes it came from and the strings
+ * Strictly, a response parses only when it is the call's shape with
+ * nothing left over.  Tolerantly (SPEC §5.3), results that parse are used
+ * when the error string is missing (not for an empty response) or is
+ * followed by extra bytes, and the sloppiness is reported exactly.  When
+ * it parses, the list re-encodes to the bytes it came from and the strings
  * live in the list's own storage.  A failure is a protocol error (bad
  * shape) or a server error (a non-empty error string), and its message is
  * one printable line, whatever bytes the server sent.  A type no call has
- * is refused whatever the bytes.
+ * is refused whatever the bytes.  The probe takes a List exactly when the
+ * tolerant parse succeeds without extra bytes (and, unframed, the answer
+ * is not a framed one), and describes anything else in printable text.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +23,7 @@
 #include "buf.h"
 #include "codec.h"
 #include "proto.h"
+#include "probe.h"
 #include "rpc_client.h"
 
 static void
@@ -28,20 +35,35 @@ fail(unsigned type, const char *what)
 
 /* What the response holds, read with the codec alone. */
 struct shape {
-	int		 ok;		/* the call's shape, nothing left over */
+	int		 ok;		/* usable: strict or tolerated shape */
 	struct span	*v;
 	size_t		 n;
 	struct span	 err;
+	enum rpc_sloppy	 sloppy;
+	size_t		 extra;
 };
 
 static void
-expected_shape(unsigned type, struct span in, struct shape *sh)
+expected_shape(unsigned type, struct span in, int strict, struct shape *sh)
 {
 	memset(sh, 0, sizeof *sh);
+	if (in.len == 0)
+		return;
 	if (msg_type_has_list(type) && get_strlist(&in, &sh->v, &sh->n) == -1)
 		return;
-	if (get_str(&in, &sh->err) == -1 || in.len != 0)
+	if (in.len == 0) {
+		sh->ok = !strict;
+		sh->sloppy = RPC_NO_ERROR_STRING;
 		return;
+	}
+	if (get_str(&in, &sh->err) == -1)
+		return;
+	if (in.len != 0) {
+		if (strict)
+			return;
+		sh->sloppy = RPC_EXTRA_BYTES;
+		sh->extra = in.len;
+	}
 	sh->ok = 1;
 }
 
@@ -64,7 +86,7 @@ check_message(unsigned type, const struct rpc_error *err)
 }
 
 static void
-check_type(unsigned type, struct span in, int with_list)
+check_type(unsigned type, struct span in, int with_list, int strict)
 {
 	struct rpc_strlist list;
 	struct rpc_error err;
@@ -76,8 +98,12 @@ check_type(unsigned type, struct span in, int with_list)
 
 	rpc_strlist_init(&list);
 	rpc_error_init(&err);
-	expected_shape(type, in, &sh);
-	r = rpc_parse_response(type, in, with_list ? &list : NULL, &err);
+	expected_shape(type, in, strict, &sh);
+	r = rpc_parse_response(type, in, strict, with_list ? &list : NULL,
+	    &err);
+	if (type < MSG_NTYPES && sh.ok && (err.sloppy != sh.sloppy ||
+	    err.extra != sh.extra))
+		fail(type, "sloppiness not reported as it is");
 
 	if (type >= MSG_NTYPES) {
 		/* No call has this type: nothing can be its response. */
@@ -113,12 +139,46 @@ check_type(unsigned type, struct span in, int with_list)
 				fail(type, "list element outside its storage");
 		}
 		if (put_strlist(&enc, list.v, list.n) == -1 ||
-		    enc.len + 2 != in.len || memcmp(enc.data, in.p, enc.len))
+		    enc.len > in.len || memcmp(enc.data, in.p, enc.len))
 			fail(type, "list does not re-encode to its bytes");
 	}
 	buf_free(&enc);
 	free(sh.v);
 	rpc_strlist_free(&list);
+	rpc_error_free(&err);
+}
+
+static void
+check_probe(enum wire wire, struct span in)
+{
+	struct rpc_strlist users, want;
+	struct rpc_error err;
+	struct buf what = BUF_INIT;
+	size_t i;
+	int r, list;
+
+	rpc_strlist_init(&users);
+	rpc_strlist_init(&want);
+	rpc_error_init(&err);
+	list = rpc_parse_response(MSG_LIST, in, 0, &want, &err) == 0 &&
+	    err.sloppy != RPC_EXTRA_BYTES &&
+	    !(wire == WIRE_UNFRAMED && rpc_looks_framed(MSG_LIST, in));
+	r = probe_classify(wire, 0, &err, in, &users, &what);
+	if (r != list)
+		fail(MSG_LIST, "probe disagrees with the tolerant parse");
+	if (r == 1 && users.n != want.n)
+		fail(MSG_LIST, "probe lost users");
+	if (r == 0) {
+		if (users.n != 0 || what.len == 0)
+			fail(MSG_LIST, "probe failure without a description");
+		for (i = 0; i < what.len; i++)
+			if ((unsigned char)what.data[i] < 0x20 ||
+			    (unsigned char)what.data[i] >= 0x7f)
+				fail(MSG_LIST, "probe shows raw bytes");
+	}
+	buf_free(&what);
+	rpc_strlist_free(&users);
+	rpc_strlist_free(&want);
 	rpc_error_free(&err);
 }
 
@@ -131,8 +191,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned type;
 
 	for (type = 0; type <= MSG_NTYPES; type++) {
-		check_type(type, in, 1);
-		check_type(type, in, 0);
+		check_type(type, in, 1, 0);
+		check_type(type, in, 0, 0);
+		check_type(type, in, 1, 1);
+		check_type(type, in, 0, 1);
 	}
+	check_probe(WIRE_FRAMED, in);
+	check_probe(WIRE_UNFRAMED, in);
 	return 0;
 }

@@ -236,6 +236,12 @@ def response_seeds():
         "short": b"\x00",
         "empty": b"",
         "list-short": u16(2) + s("a"),
+        # The sloppy shapes of SPEC §5.3, and what a probe may get (§6).
+        "error-twice": s("") + s(""),
+        "list-no-error": slist(["alice", "bob"]),
+        "messages-stray": slist(["bob says hi"]) + s("") + b"\x00\x00",
+        "error-cut": u16(9) + b"oops",
+        "framed-list": u16(4) + slist([]) + s(""),
     }
 
 

@@ -33,7 +33,14 @@ static int
 parse(enum msg_type type, struct span resp, struct rpc_strlist *list,
     struct rpc_error *err)
 {
-	return rpc_parse_response(type, resp, list, err);
+	return rpc_parse_response(type, resp, 0, list, err);
+}
+
+static int
+parse_strict(enum msg_type type, struct span resp, struct rpc_strlist *list,
+    struct rpc_error *err)
+{
+	return rpc_parse_response(type, resp, 1, list, err);
 }
 
 static void
@@ -155,12 +162,27 @@ test_short_input(void **state)
 
 	rpc_strlist_init(&list);
 	rpc_error_init(&err);
-	/* Every proper prefix of a valid response is refused. */
+	/*
+	 * Every proper prefix of a valid response is refused strictly; the
+	 * tolerant reading takes the whole list without its error string
+	 * (SPEC §5.3), and refuses the rest: a cut list, a cut error string.
+	 */
 	for (n = 0; n < sizeof list_resp - 1; n++) {
+		assert_int_equal(parse_strict(MSG_LIST, (struct span){
+		    list_resp, n }, &list, &err), -1);
+		assert_int_equal(err.status, RPC_ERR_PROTO);
+		assert_non_null(strstr(err.msg.data, "malformed List response"));
+		assert_int_equal(list.n, 0);
+		if (n == sizeof list_resp - 3) {
+			assert_int_equal(parse(MSG_LIST, (struct span){
+			    list_resp, n }, &list, &err), 0);
+			assert_int_equal(err.sloppy, RPC_NO_ERROR_STRING);
+			assert_int_equal(list.n, 2);
+			continue;
+		}
 		assert_int_equal(parse(MSG_LIST, (struct span){ list_resp, n },
 		    &list, &err), -1);
 		assert_int_equal(err.status, RPC_ERR_PROTO);
-		assert_non_null(strstr(err.msg.data, "malformed List response"));
 		assert_int_equal(list.n, 0);
 	}
 	for (n = 0; n < sizeof err_resp - 1; n++) {
@@ -168,9 +190,11 @@ test_short_input(void **state)
 		    n }, NULL, &err), -1);
 		assert_int_equal(err.status, RPC_ERR_PROTO);
 	}
+	/* For a call without results, what a dying server sends. */
 	assert_int_equal(parse(MSG_REGISTER, SPAN(""), NULL, &err), -1);
-	assert_string_equal(err.msg.data,
-	    "malformed Register response: no error string");
+	assert_string_equal(err.msg.data, "malformed Register response: empty");
+	assert_int_equal(parse(MSG_LIST, SPAN(""), &list, &err), -1);
+	assert_int_equal(err.status, RPC_ERR_PROTO);
 
 	/* A count far beyond the bytes that follow. */
 	assert_int_equal(parse(MSG_CHECK_MESSAGES, SPAN("\xff\xff\x00\x00"),
@@ -188,23 +212,115 @@ test_trailing_bytes(void **state)
 
 	rpc_strlist_init(&list);
 	rpc_error_init(&err);
-	assert_int_equal(parse(MSG_SAY, SPAN("\x00\x00\x00"), NULL, &err), -1);
+	assert_int_equal(parse_strict(MSG_SAY, SPAN("\x00\x00\x00"), NULL,
+	    &err), -1);
 	assert_int_equal(err.status, RPC_ERR_PROTO);
 	assert_string_equal(err.msg.data,
 	    "malformed Say response: 1 bytes left over");
-	assert_int_equal(parse(MSG_LIST, SPAN("\x00\x00\x00\x00zz"), &list,
-	    &err), -1);
+	assert_int_equal(parse_strict(MSG_LIST, SPAN("\x00\x00\x00\x00zz"),
+	    &list, &err), -1);
 	assert_int_equal(err.status, RPC_ERR_PROTO);
 	assert_int_equal(list.n, 0);
 
 	/*
-	 * A Register-shaped answer to a List: the error string is taken as
-	 * the list count, and what is left does not parse.
+	 * Strictly, a Register-shaped answer to a List is refused: the error
+	 * string is taken as the list count and nothing follows.
 	 */
-	assert_int_equal(parse(MSG_LIST, SPAN("\x00\x00"), &list, &err), -1);
+	assert_int_equal(parse_strict(MSG_LIST, SPAN("\x00\x00"), &list,
+	    &err), -1);
 	assert_int_equal(err.status, RPC_ERR_PROTO);
 	rpc_strlist_free(&list);
 	rpc_error_free(&err);
+}
+
+/* SPEC §5.3: the sloppy shapes other implementations send. */
+static void
+test_sloppy(void **state)
+{
+#define MSGS	"\x00\x01\x00\x06" "bob hi"
+	struct rpc_strlist list;
+	struct rpc_error err;
+	struct buf note = BUF_INIT;
+
+	rpc_strlist_init(&list);
+	rpc_error_init(&err);
+	/* The error string written twice (a 2023 server's Tell). */
+	assert_int_equal(parse(MSG_TELL, SPAN("\x00\x00\x00\x00"), NULL,
+	    &err), 0);
+	assert_int_equal(err.status, RPC_OK);
+	assert_int_equal(err.sloppy, RPC_EXTRA_BYTES);
+	assert_int_equal(err.extra, 2);
+	rpc_describe_sloppy(&err, &note);
+	buf_append(&note, "", 1);
+	assert_string_equal(note.data, "this server's Tell responses carry 2 "
+	    "extra bytes after the error string; ignoring them");
+
+	/* Two stray bytes after a CheckMessages: the messages are kept. */
+	assert_int_equal(parse(MSG_CHECK_MESSAGES, SPAN(MSGS "\x00\x00"
+	    "\x00\x00"), &list, &err), 0);
+	assert_int_equal(err.sloppy, RPC_EXTRA_BYTES);
+	assert_int_equal(err.sloppy_type, MSG_CHECK_MESSAGES);
+	assert_int_equal(list.n, 1);
+	assert_span(list.v[0], "bob hi");
+
+	/* No error string at all after the list. */
+	assert_int_equal(parse(MSG_CHECK_MESSAGES, SPAN(MSGS), &list, &err),
+	    0);
+	assert_int_equal(err.sloppy, RPC_NO_ERROR_STRING);
+	assert_int_equal(list.n, 1);
+	buf_clear(&note);
+	rpc_describe_sloppy(&err, &note);
+	buf_append(&note, "", 1);
+	assert_string_equal(note.data, "this server's CheckMessages responses "
+	    "end without an error string; taking them as successful");
+	assert_int_equal(parse(MSG_LIST, SPAN("\x00\x00"), &list, &err), 0);
+	assert_int_equal(list.n, 0);
+
+	/* An error followed by extra bytes is still the server's error. */
+	assert_int_equal(parse(MSG_SAY, SPAN("\x00\x03" "bad" "zz"), NULL,
+	    &err), -1);
+	assert_int_equal(err.status, RPC_ERR_SERVER);
+	assert_string_equal(err.msg.data, "bad");
+	assert_int_equal(err.sloppy, RPC_EXTRA_BYTES);
+
+	/* A clean response says nothing. */
+	assert_int_equal(parse(MSG_SAY, SPAN("\x00\x00"), NULL, &err), 0);
+	assert_int_equal(err.sloppy, RPC_TIDY);
+
+	/* Still errors: cut-off error string, results that do not parse. */
+	assert_int_equal(parse(MSG_SAY, SPAN("\x00\x05" "ab"), NULL, &err),
+	    -1);
+	assert_int_equal(err.status, RPC_ERR_PROTO);
+	assert_int_equal(parse(MSG_LIST, SPAN(MSGS "\x00"), &list, &err), -1);
+	assert_int_equal(err.status, RPC_ERR_PROTO);
+	assert_int_equal(parse(MSG_LIST, SPAN("\x00\x02\x00\x01" "a"), &list,
+	    &err), -1);
+	assert_int_equal(err.status, RPC_ERR_PROTO);
+	assert_int_equal(list.n, 0);
+	buf_free(&note);
+	rpc_strlist_free(&list);
+	rpc_error_free(&err);
+#undef MSGS
+}
+
+/* A framed answer read unframed is recognised, not shown as text. */
+static void
+test_looks_framed(void **state)
+{
+	/* Our framed server's answer to an unframed Register. */
+	assert_true(rpc_looks_framed(MSG_REGISTER,
+	    SPAN("\x00\x13\x00\x11" "request too short")));
+	assert_true(rpc_looks_framed(MSG_LIST,
+	    SPAN("\x00\x04\x00\x00\x00\x00")));
+	assert_true(rpc_looks_framed(MSG_SAY, SPAN("\x00\x02\x00\x00")));
+	/* Unframed answers are not. */
+	assert_false(rpc_looks_framed(MSG_SAY, SPAN("\x00\x00")));
+	assert_false(rpc_looks_framed(MSG_LIST, SPAN("\x00\x00\x00\x00")));
+	assert_false(rpc_looks_framed(MSG_LIST, SPAN("\x00\x00")));
+	assert_false(rpc_looks_framed(MSG_SAY, SPAN("\x00\x05" "hello")));
+	assert_false(rpc_looks_framed(MSG_LIST, SPAN("\x00\x01\x00\x05"
+	    "alice\x00\x00")));
+	assert_false(rpc_looks_framed(MSG_SAY, SPAN("")));
 }
 
 static void
@@ -305,7 +421,8 @@ test_call_framed(void **state)
 	static const char want[] = "\x00\x09\x00\x00\x00\x05" "alice";
 	static const char reply[] = "\x00\x02\x00\x00";
 	struct script s = { want, sizeof want - 1, reply, sizeof reply - 1 };
-	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_FRAMED, 3000, NULL };
+	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL,
+	    .wire = WIRE_FRAMED, .timeout_ms = 3000 };
 	struct rpc_error err;
 	char port[16];
 	int lfd;
@@ -328,7 +445,8 @@ test_call_unframed(void **state)
 	static const char reply[] = "\x00\x02\x00\x05" "alice" "\x00\x03" "bob"
 	    "\x00\x00";
 	struct script s = { want, sizeof want - 1, reply, sizeof reply - 1 };
-	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_UNFRAMED, 3000, NULL };
+	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL,
+	    .wire = WIRE_UNFRAMED, .timeout_ms = 3000 };
 	struct rpc_strlist users;
 	struct rpc_error err;
 	char port[16];
@@ -369,8 +487,12 @@ test_call_failures(void **state)
 		    "before the whole response" },
 		/* A frame that holds no valid response. */
 		{ WIRE_FRAMED, "\x00\x01\x00", 3, RPC_ERR_PROTO, "malformed" },
-		{ WIRE_UNFRAMED, "\x00\x00\x00", 3, RPC_ERR_PROTO,
-		    "left over" },
+		{ WIRE_FRAMED, "\x00\x00", 2, RPC_ERR_PROTO, "empty" },
+		{ WIRE_UNFRAMED, "\x00\x05" "ab", 4, RPC_ERR_PROTO,
+		    "runs past the end" },
+		/* A framed answer to an unframed call: no length as text. */
+		{ WIRE_UNFRAMED, "\x00\x13\x00\x11request too short", 21,
+		    RPC_ERR_PROTO, "--wire framed" },
 		/* The server's own error. */
 		{ WIRE_FRAMED, "\x00\x17\x00\x15Shutdown: not allowed", 25,
 		    RPC_ERR_SERVER, "Shutdown: not allowed" },
@@ -378,7 +500,8 @@ test_call_failures(void **state)
 		{ WIRE_FRAMED, NULL, 0, RPC_ERR_NET, "timed out after 0.3 s" },
 		{ WIRE_UNFRAMED, NULL, 0, RPC_ERR_NET, "timed out after 0.3 s" },
 	};
-	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_FRAMED, 300, NULL };
+	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL,
+	    .wire = WIRE_FRAMED, .timeout_ms = 300 };
 	struct rpc_error err;
 	struct script s;
 	char port[16];
@@ -408,7 +531,8 @@ test_call_failures(void **state)
 static void
 test_connect_refused(void **state)
 {
-	struct rpc_server srv = { "127.0.0.1", NULL, WIRE_FRAMED, 2000, NULL };
+	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL,
+	    .wire = WIRE_FRAMED, .timeout_ms = 2000 };
 	struct rpc_error err;
 	char port[16];
 	int lfd;
@@ -428,7 +552,8 @@ test_connect_refused(void **state)
 static void
 test_request_too_large(void **state)
 {
-	struct rpc_server srv = { "127.0.0.1", "1", WIRE_FRAMED, 2000, NULL };
+	struct rpc_server srv = { .host = "127.0.0.1", .port = "1",
+	    .wire = WIRE_FRAMED, .timeout_ms = 2000 };
 	struct rpc_error err;
 	char *big;
 
@@ -454,6 +579,8 @@ main(void)
 		cmocka_unit_test(test_server_error),
 		cmocka_unit_test(test_short_input),
 		cmocka_unit_test(test_trailing_bytes),
+		cmocka_unit_test(test_sloppy),
+		cmocka_unit_test(test_looks_framed),
 		cmocka_unit_test(test_unknown_type),
 		cmocka_unit_test(test_call_framed),
 		cmocka_unit_test(test_call_unframed),
