@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,13 +44,20 @@
 struct client {
 	const struct client_opts *opts;
 	struct rpc_server	 srv;
-	struct span		 user;
+	struct span		 user;		/* as sent: in name */
+	struct buf		 name;
 	struct buf		 addr;		/* the server, for people */
 	struct buf		 shown_user;	/* escaped, NUL-terminated */
 	struct buf		 not_logged_in;	/* the server's text for us */
 
 	int			 done;
 	int			 status;
+	/*
+	 * A command failed (said on stderr): the exit status is 1 however
+	 * the session ends (SPEC §5.4).  Failed background polls do not
+	 * count.
+	 */
+	int			 failed;
 	long long		 next_poll;
 	int			 backoff_ms;
 	int			 down;		/* unreachable: said so */
@@ -141,6 +149,33 @@ report(const char *what, enum msg_type type, const struct rpc_error *err)
 	buf_free(&line);
 }
 
+/* A command failed: why goes to stderr, the exit status will be 1. */
+static void
+command_failed(struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+command_failed(struct client *c, const char *fmt, ...)
+{
+	struct buf line = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vappendf(&line, fmt, ap);
+	va_end(ap);
+	ui_printf(UI_ERROR, "%s", line.data);
+	buf_free(&line);
+	c->failed = 1;
+}
+
+static void
+command_report(struct client *c, const char *what, enum msg_type type,
+    const struct rpc_error *err)
+{
+	report(what, type, err);
+	c->failed = 1;
+}
+
 static void
 print_users(const struct rpc_strlist *users)
 {
@@ -183,7 +218,7 @@ do_list(struct client *c)
 		print_users(&users);
 		keep_users(c, &users);
 	} else
-		report("list", MSG_LIST, &err);
+		command_report(c, "list", MSG_LIST, &err);
 	rpc_strlist_free(&users);
 	rpc_error_free(&err);
 }
@@ -225,12 +260,12 @@ do_say(struct client *c, struct span msg)
 	struct rpc_error err;
 
 	if (too_long(c, " says ", msg)) {
-		ui_printf(UI_ERROR, "message too long");
+		command_failed(c, "message too long");
 		return;
 	}
 	rpc_error_init(&err);
 	if (rpc_say(&c->srv, c->user, msg, &err) == -1)
-		report("say", MSG_SAY, &err);
+		command_report(c, "say", MSG_SAY, &err);
 	/* Show our own words (and anything else) without waiting. */
 	c->next_poll = anet_now_ms();
 	rpc_error_free(&err);
@@ -242,12 +277,12 @@ do_tell(struct client *c, struct span target, struct span msg)
 	struct rpc_error err;
 
 	if (too_long(c, " tells you ", msg)) {
-		ui_printf(UI_ERROR, "message too long");
+		command_failed(c, "message too long");
 		return;
 	}
 	rpc_error_init(&err);
 	if (rpc_tell(&c->srv, c->user, target, msg, &err) == -1)
-		report("tell", MSG_TELL, &err);
+		command_report(c, "tell", MSG_TELL, &err);
 	c->next_poll = anet_now_ms();
 	rpc_error_free(&err);
 }
@@ -282,12 +317,12 @@ do_shutdown(struct client *c)
 		c->done = 1;
 		c->status = 0;
 	} else
-		report("shutdown", MSG_SHUTDOWN, &err);
+		command_report(c, "shutdown", MSG_SHUTDOWN, &err);
 	rpc_error_free(&err);
 }
 
 static void
-unknown(struct span word)
+unknown(struct client *c, struct span word)
 {
 	struct buf b = BUF_INIT;
 	size_t n = word.len;
@@ -299,9 +334,9 @@ unknown(struct span word)
 			n--;
 	}
 	text_escape(&b, (struct span){ word.p, n });
-	ui_printf(UI_ERROR, "unknown command: %.*s%s", (int)b.len, b.data,
+	command_failed(c, "unknown command: %.*s%s", (int)b.len, b.data,
 	    n < word.len ? "..." : "");
-	ui_printf(UI_INFO, "%s", command_help);
+	ui_printf(UI_ERROR_HELP, "%s", command_help);
 	buf_free(&b);
 }
 
@@ -334,10 +369,10 @@ on_line(void *arg, struct span line)
 		ui_printf(UI_INFO, "%s", command_help);
 		break;
 	case CMD_USAGE:
-		ui_printf(UI_ERROR, "%s", cmd.usage);
+		command_failed(c, "%s", cmd.usage);
 		break;
 	case CMD_UNKNOWN:
-		unknown(cmd.word);
+		unknown(c, cmd.word);
 		break;
 	}
 	return c->done;
@@ -518,13 +553,46 @@ format_addr(const struct client_opts *opts, struct buf *b)
 		buf_appendf(b, "%s", addr);
 }
 
+/*
+ * The name to log in with, or 0 after saying on stderr why there is none:
+ * as typed when it is valid, in NFC when only that is (SPEC §5.4).
+ */
+static int
+prepare_user(struct client *c, const char *typed)
+{
+	struct span t = span_cstr(typed);
+	struct buf why = BUF_INIT, shown = BUF_INIT;
+	enum username_status st;
+	int normalised, ok;
+
+	st = username_prepare(t, &c->name, &normalised);
+	c->user = (struct span){ c->name.data, c->name.len };
+	buf_append(&c->name, "", 1);
+	c->name.len--;
+	text_escape(&c->shown_user, c->user);
+	buf_append(&c->shown_user, "", 1);
+	text_escape(&shown, t);
+	if ((ok = st == USERNAME_OK) && normalised)
+		ui_printf(UI_WARNING, "rpcchat: the name '%.*s' is written "
+		    "with combining marks; logging in as '%s', its Unicode "
+		    "NFC form, which the server accepts", (int)shown.len,
+		    shown.data, c->shown_user.data);
+	else if (!ok) {
+		username_explain(t, st, &why);
+		ui_printf(UI_ERROR, "rpcchat: cannot log in as '%.*s': %s",
+		    (int)shown.len, shown.data, why.data);
+	}
+	buf_free(&why);
+	buf_free(&shown);
+	return ok;
+}
+
 int
 client_run(const struct client_opts *opts)
 {
 	struct client c;
 	struct ui_opts uo;
 	struct rpc_error err;
-	const char *why = NULL;
 
 	memset(&c, 0, sizeof c);
 	c.opts = opts;
@@ -532,41 +600,34 @@ client_run(const struct client_opts *opts)
 	c.srv.port = opts->port;
 	c.srv.wire = opts->wire;
 	c.srv.timeout_ms = RPC_DEFAULT_TIMEOUT_MS;
-	c.user = span_cstr(opts->user);
+	buf_init(&c.name);
 	rpc_strlist_init(&c.users);
 	buf_init(&c.failing);
 	buf_init(&c.addr);
 	format_addr(opts, &c.addr);
 	buf_init(&c.not_logged_in);
-	buf_appendf(&c.not_logged_in, "*** You are not logged in, %s",
-	    opts->user);
 	buf_init(&c.shown_user);
-	text_escape(&c.shown_user, c.user);
-	buf_append(&c.shown_user, "", 1);
+	/* Checked before anything is said or sent (SPEC §5.1, §5.4). */
+	if (!prepare_user(&c, opts->user)) {
+		c.status = 1;
+		goto out;
+	}
+	buf_appendf(&c.not_logged_in, "*** You are not logged in, %.*s",
+	    (int)c.user.len, c.user.p);
 
 	if (setup_signals() == -1) {
 		fprintf(stderr, "rpcchat: signals: %s\n", strerror(errno));
 		c.status = 1;
 		goto out;
 	}
-	ui_printf(UI_INFO, "Welcome, %s, contacting server at %s",
-	    c.shown_user.data, c.addr.data);
-	/* The server's own words, without a call to hear them. */
-	switch (username_check(c.user)) {
-	case USERNAME_BAD_LENGTH:
-		why = "Register: user must be between 1 and 20 letters";
-		break;
-	case USERNAME_BAD_CHAR:
-		why = "Register: user must only contain letters and digits";
-		break;
-	case USERNAME_OK:
-		break;
-	}
-	if (why != NULL) {
-		fprintf(stderr, "%s\n", why);
+	if (opts->ncommands > 0 &&
+	    ui_input_lines(opts->commands, opts->ncommands) == -1) {
+		fprintf(stderr, "rpcchat: -c: %s\n", strerror(errno));
 		c.status = 1;
 		goto out;
 	}
+	ui_printf(UI_INFO, "Welcome, %s, contacting server at %s",
+	    c.shown_user.data, c.addr.data);
 	rpc_error_init(&err);
 	if (rpc_register(&c.srv, c.user, &err) == -1) {
 		struct buf line = BUF_INIT;
@@ -582,16 +643,19 @@ client_run(const struct client_opts *opts)
 	rpc_error_free(&err);
 
 	memset(&uo, 0, sizeof uo);
-	uo.user = opts->user;
+	uo.user = c.name.data;
 	uo.terminal = ui_want_terminal();
 	uo.color = opts->color;
 	uo.history = opts->history;
+	uo.timestamps = opts->timestamps < 0 ? uo.terminal : opts->timestamps;
 	uo.users = completion_users;
 	uo.users_arg = &c;
 	ui_start(&uo);
 	do_list(&c);
 	run(&c);
 	ui_stop();
+	if (c.failed && c.status == 0)
+		c.status = 1;
 out:
 	restore_signals();
 	rpc_strlist_free(&c.users);
@@ -599,6 +663,7 @@ out:
 	buf_free(&c.addr);
 	buf_free(&c.not_logged_in);
 	buf_free(&c.shown_user);
+	buf_free(&c.name);
 	fflush(stdout);
 	return c.status;
 }

@@ -31,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -58,6 +60,8 @@ static struct {
 	int		 started;
 	int		 terminal;
 	int		 color;
+	int		 err_color;	/* stderr is the terminal too */
+	int		 timestamps;
 	int		 installed;	/* the prompt is on the screen */
 	struct buf	 user;
 	struct buf	 prompt;	/* with libedit's ignore markers */
@@ -87,9 +91,44 @@ ui_want_terminal(void)
 int
 ui_color_allowed(void)
 {
-	const char *nc = getenv("NO_COLOR");
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
 
+	if (term != NULL && strcmp(term, "dumb") == 0)
+		return 0;
 	return nc == NULL || nc[0] == '\0';
+}
+
+int
+ui_input_lines(const char *const *lines, size_t n)
+{
+	struct buf b = BUF_INIT;
+	size_t i, off;
+	ssize_t w;
+	int fd, saved;
+
+	/* A file, not a pipe: it holds any length without a writer. */
+	if ((fd = memfd_create("rpcchat-commands", MFD_CLOEXEC)) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		buf_appendf(&b, "%s\n", lines[i]);
+	for (off = 0; off < b.len; off += (size_t)w) {
+		w = write(fd, b.data + off, b.len - off);
+		if (w == -1 && errno == EINTR)
+			w = 0;
+		else if (w <= 0)
+			goto fail;
+	}
+	if (lseek(fd, 0, SEEK_SET) == -1 || dup2(fd, STDIN_FILENO) == -1)
+		goto fail;
+	close(fd);
+	buf_free(&b);
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	buf_free(&b);
+	errno = saved;
+	return -1;
 }
 
 /*
@@ -207,11 +246,24 @@ static void
 emit(enum ui_kind kind, struct span raw, struct span text)
 {
 	const char *color = NULL, *nl;
+	char stamp[16] = "";
 	size_t own = 0, n;
+	FILE *out = stdout;
+	struct tm tm;
+	time_t now;
 
-	if (ui.color) {
+	if (kind == UI_ERROR || kind == UI_ERROR_HELP || kind == UI_WARNING)
+		out = stderr;
+	if (kind == UI_MESSAGE && ui.timestamps) {
+		now = time(NULL);
+		if (localtime_r(&now, &tm) == NULL ||
+		    strftime(stamp, sizeof stamp, "%H:%M ", &tm) == 0)
+			stamp[0] = '\0';
+	}
+	if (out == stdout ? ui.color : ui.err_color) {
 		switch (kind) {
 		case UI_NOTICE:
+		case UI_WARNING:
 			color = C_NOTICE;
 			break;
 		case UI_ERROR:
@@ -229,28 +281,31 @@ emit(enum ui_kind kind, struct span raw, struct span text)
 		}
 	}
 	hide_input();
+	/* Both streams may be the one terminal: keep the order. */
+	fflush(stdout);
 	for (;;) {
 		nl = memchr(text.p, '\n', text.len);
 		n = nl != NULL ? (size_t)(nl - text.p) : text.len;
+		fputs(stamp, out);
 		if (own > 0 && own <= n) {
-			fputs(C_OWN, stdout);
-			fwrite(text.p, 1, own, stdout);
-			fputs(C_RESET, stdout);
-			fwrite(text.p + own, 1, n - own, stdout);
+			fputs(C_OWN, out);
+			fwrite(text.p, 1, own, out);
+			fputs(C_RESET, out);
+			fwrite(text.p + own, 1, n - own, out);
 		} else if (color != NULL) {
-			fputs(color, stdout);
-			fwrite(text.p, 1, n, stdout);
-			fputs(C_RESET, stdout);
+			fputs(color, out);
+			fwrite(text.p, 1, n, out);
+			fputs(C_RESET, out);
 		} else
-			fwrite(text.p, 1, n, stdout);
-		fputc('\n', stdout);
+			fwrite(text.p, 1, n, out);
+		fputc('\n', out);
 		own = 0;
 		if (nl == NULL)
 			break;
 		text.p += n + 1;
 		text.len -= n + 1;
 	}
-	fflush(stdout);
+	fflush(out);
 	show_input();
 }
 
@@ -447,6 +502,8 @@ ui_start(const struct ui_opts *opts)
 	ui.started = 1;
 	ui.terminal = opts->terminal;
 	ui.color = opts->terminal && opts->color && ui_color_allowed();
+	ui.err_color = ui.color && isatty(STDERR_FILENO);
+	ui.timestamps = opts->timestamps;
 	ui.users = opts->users;
 	ui.users_arg = opts->users_arg;
 	text_escape(&ui.user, span_cstr(opts->user));
