@@ -282,9 +282,11 @@ main(int argc, char **argv)
 		free(commands);
 		return status;
 	}
-	if (strchr(argv[0], ':') == NULL)
-		usage("too many arguments: a server takes only PORT, not "
-		    "'%s'", argv[1]);
-	usage("too many arguments: a client takes HOST:PORT USER, not '%s' "
-	    "(quote a -c command that holds spaces)", argv[2]);
+	for (idx = 0; idx < argc; idx++)
+		if (strchr(argv[idx], ':') != NULL)
+			usage("too many arguments: a client takes HOST:PORT "
+			    "USER%s", co.ncommands > 0 ? " (quote a -c command "
+			    "that holds spaces)" : "");
+	usage("too many arguments: a server takes only PORT, not '%s'",
+	    argv[1]);
 }

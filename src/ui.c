@@ -22,6 +22,13 @@
  *   that re-raise signals to the whole process group; the client handles
  *   its signals itself, so it is turned off and SIGWINCH/SIGCONT come
  *   here through ui_resize and ui_continue.
+ * - Enter during an incremental search (Ctrl-R) ends the search and is
+ *   pushed back for libedit to read next, but in callback mode "next" is
+ *   the next key: the line found would run only at a second Enter, which
+ *   then also leaves an empty prompt behind.  The keys come through our
+ *   own rl_getc_function, so read_terminal knows an Enter did not end a
+ *   line and lets libedit take the pushed-back one at once, with the
+ *   terminal closed to it (see terminal_getc).
  */
 #include <errno.h>
 #include <limits.h>
@@ -41,6 +48,7 @@
 
 #include "buf.h"
 #include "command.h"
+#include "history.h"
 #include "text.h"
 #include "ui.h"
 #include "username.h"
@@ -48,7 +56,7 @@
 
 /* A pipe's line longer than this is refused, not grown without end. */
 #define INPUT_LINE_MAX	(1u << 20)
-#define HISTORY_LINES	1000
+#define HISTORY_LINES	HISTORY_MAX_LINES
 
 #define C_OWN		"\033[1;32m"
 #define C_PRIVATE	"\033[1;35m"
@@ -74,6 +82,10 @@ static struct {
 	char		*pending;
 	int		 pending_eof;
 
+	/* Terminal mode: what terminal_getc did last. */
+	wint_t		 last_key;
+	int		 no_reads;	/* give libedit only what it pushed back */
+
 	/* Pipe mode. */
 	struct buf	 in;
 	size_t		 scanned;	/* bytes of in known to hold no '\n' */
@@ -81,6 +93,7 @@ static struct {
 } ui;
 
 static void	line_handler(char *);
+static int	terminal_getc(FILE *);
 
 int
 ui_want_terminal(void)
@@ -463,6 +476,13 @@ history_path(void)
 }
 
 static void
+history_add(void *arg, const char *line)
+{
+	(void)arg;
+	add_history(line);
+}
+
+static void
 remember(const char *line)
 {
 	HIST_ENTRY *last;
@@ -475,9 +495,12 @@ remember(const char *line)
 	if (last != NULL && last->line != NULL && strcmp(last->line, line) == 0)
 		return;
 	add_history(line);
-	/* Written now, so a client that is killed still keeps it. */
+	/*
+	 * Appended now, so a client that is killed still keeps it, and
+	 * appended only: other clients append to the same file.
+	 */
 	if (ui.history_path != NULL)
-		write_history(ui.history_path);
+		history_append(ui.history_path, line, HISTORY_LINES);
 }
 
 static void
@@ -533,10 +556,13 @@ ui_start(const struct ui_opts *opts)
 	rl_catch_signals = 0;
 	rl_catch_sigwinch = 0;
 	rl_attempted_completion_function = complete;
+	/* Before libedit starts, which is when it looks. */
+	rl_getc_function = terminal_getc;
 	using_history();
 	stifle_history(HISTORY_LINES);
 	if (opts->history && (ui.history_path = history_path()) != NULL)
-		read_history(ui.history_path);
+		history_load(ui.history_path, HISTORY_LINES, history_add,
+		    NULL);
 	install();
 	fflush(stdout);
 }
@@ -575,11 +601,51 @@ ui_input_fd(void)
 	return STDIN_FILENO;
 }
 
+/*
+ * libedit's key reader, as its own but for what read_terminal needs: the
+ * last key, and no read at all while no_reads is set (end of input to
+ * libedit, which then leaves the line as it is).  A character is decoded
+ * in the locale's encoding; bytes that are not are dropped.
+ */
 static int
-read_terminal(ui_line_fn *fn, void *arg)
+terminal_getc(FILE *f)
 {
-	char *line;
+	mbstate_t st;
+	char b[MB_LEN_MAX];
+	size_t n = 0, r;
+	ssize_t got;
+	wchar_t wc;
 
+	(void)f;
+	if (ui.no_reads)
+		return -1;
+	memset(&st, 0, sizeof st);
+	for (;;) {
+		got = read(STDIN_FILENO, b + n, 1);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -1;
+		n++;
+		memset(&st, 0, sizeof st);
+		r = mbrtowc(&wc, b, n, &st);
+		if (r == (size_t)-2 && n < sizeof b)
+			continue;
+		if (r == (size_t)-1 || r == (size_t)-2) {
+			n = 0;
+			continue;
+		}
+		if (r == 0)
+			wc = L'\0';
+		ui.last_key = (wint_t)wc;
+		return (int)wc;
+	}
+}
+
+/* One key (or what libedit pushed back) through the line editor. */
+static void
+editor_key(void)
+{
 	/*
 	 * libedit updates rl_point and rl_end only when the line is not
 	 * empty after the key: a key that empties it (Ctrl-U, the last
@@ -589,6 +655,22 @@ read_terminal(ui_line_fn *fn, void *arg)
 	rl_callback_read_char();
 	if (rl_end < 0)
 		rl_point = rl_end = 0;
+}
+
+static int
+read_terminal(ui_line_fn *fn, void *arg)
+{
+	char *line;
+
+	ui.last_key = WEOF;
+	editor_key();
+	/* An Enter that ended no line was pushed back: take it now. */
+	if (ui.pending == NULL && !ui.pending_eof &&
+	    (ui.last_key == L'\r' || ui.last_key == L'\n')) {
+		ui.no_reads = 1;
+		editor_key();
+		ui.no_reads = 0;
+	}
 	if (ui.pending_eof)
 		return 1;
 	if ((line = ui.pending) == NULL)

@@ -47,7 +47,7 @@ class Tty:
     """rpcchat ARGS :PORT USER as the one pane of a private tmux server."""
 
     def __init__(self, ctx, port, user, *args, cols=120, rows=30,
-                 home=None):
+                 home=None, timestamps=False, term=None):
         if shutil.which("tmux") is None:
             lib.skip("tmux is not installed")
         _count[0] += 1
@@ -71,7 +71,12 @@ class Tty:
         env["LC_ALL"] = "C.UTF-8"
         env.setdefault("TERM", "xterm")
         self.env = env
-        self.cmd = lib.wrapper() + [ctx.rpcchat, "--wire", ctx.wire] + \
+        # Rows are matched exactly: the times are asked for where wanted.
+        stamps = [] if timestamps else ["--no-timestamps"]
+        # tmux gives the pane its own TERM; env sets another.
+        term = ["env", "TERM=" + term] if term else []
+        self.cmd = term + lib.wrapper() + \
+            [ctx.rpcchat, "--wire", ctx.wire] + stamps + \
             [str(a) for a in args] + [":%d" % port, user]
         self.status_path = os.path.join(self.tmp, "status")
         self.tmux("-f", conf, "new-session", "-d", "-s", "rpcchat",
