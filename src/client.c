@@ -566,9 +566,10 @@ prepare_user(struct client *c, const char *typed)
 	int normalised, ok;
 
 	st = username_prepare(t, &c->name, &normalised);
-	c->user = (struct span){ c->name.data, c->name.len };
+	/* NUL-terminated for the ui; the span is taken once it has moved. */
 	buf_append(&c->name, "", 1);
 	c->name.len--;
+	c->user = (struct span){ c->name.data, c->name.len };
 	text_escape(&c->shown_user, c->user);
 	buf_append(&c->shown_user, "", 1);
 	text_escape(&shown, t);
