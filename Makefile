@@ -34,7 +34,9 @@ LIB_OBJS	= $(LIB_SRCS:src/%.c=$(B)/src/%.o)
 BENCH_SRCS	= $(wildcard bench/*.c)
 BENCH_OBJS	= $(BENCH_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS	= $(wildcard tests/unit/test_*.c)
+UNIT_OBJS	= $(UNIT_SRCS:%.c=$(B)/%.o)
 UNIT_BINS	= $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+MANS		= docs/rpcchat.1 docs/rpcchat-bench.1
 
 PROGS		= $(BIN)/rpcchat $(BIN)/rpcchat-bench
 
@@ -42,6 +44,10 @@ PROGS		= $(BIN)/rpcchat $(BIN)/rpcchat-bench
 	valgrind-check install uninstall deps clean
 
 all: $(PROGS)
+
+# The unit tests' objects are intermediates of a pattern chain: kept, or
+# make would delete them and build them again at every "make check".
+.SECONDARY: $(UNIT_OBJS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -97,11 +103,12 @@ fuzz:
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(BIN)/rpcchat $(BIN)/rpcchat-bench $(DESTDIR)$(BINDIR)/
-	install -m 644 docs/rpcchat.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/rpcchat $(DESTDIR)$(BINDIR)/rpcchat-bench \
-	    $(DESTDIR)$(MANDIR)/man1/rpcchat.1
+	    $(DESTDIR)$(MANDIR)/man1/rpcchat.1 \
+	    $(DESTDIR)$(MANDIR)/man1/rpcchat-bench.1
 
 deps:
 	sh scripts/install-deps

@@ -717,6 +717,12 @@ chat_nusers(const struct chat *c)
 	return c->nusers;
 }
 
+int
+chat_logged_in(const struct chat *c, struct span name)
+{
+	return user_lookup(c, name) != NULL;
+}
+
 size_t
 chat_pending(const struct chat *c, struct span name)
 {

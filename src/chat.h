@@ -73,6 +73,8 @@ size_t	chat_expire_idle(struct chat *, int64_t now,
 int64_t	chat_next_expiry(const struct chat *);
 
 size_t	chat_nusers(const struct chat *);
+/* Whether the user is logged in. */
+int	chat_logged_in(const struct chat *, struct span user);
 /* Messages the user would be given (dropped ones excluded); 0 if absent. */
 size_t	chat_pending(const struct chat *, struct span user);
 /*

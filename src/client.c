@@ -80,7 +80,8 @@ enum leaving {
 struct client {
 	const struct client_opts *opts;
 	struct rpc_server	 srv;
-	struct span		 user;
+	struct span		 user;		/* as sent: in name */
+	struct buf		 name;
 	struct buf		 addr;		/* the server, for people */
 	struct buf		 shown_user;	/* escaped, NUL-terminated */
 	struct buf		 not_logged_in;	/* the server's text for us */
@@ -100,6 +101,12 @@ struct client {
 	int			 last_polled;	/* the last poll has started */
 	int			 more;		/* a full poll: more waiting */
 	int			 came_back;	/* re-registering after down */
+	/*
+	 * A command failed (said on stderr): the exit status is 1 however
+	 * the session ends (SPEC §5.4).  Failed background polls do not
+	 * count.
+	 */
+	int			 failed;
 	long long		 next_poll;
 	int			 backoff_ms;
 	int			 down;		/* unreachable: said so */
@@ -199,6 +206,33 @@ report(const char *what, enum msg_type type, const struct rpc_error *err)
 	buf_free(&line);
 }
 
+/* A command failed: why goes to stderr, the exit status will be 1. */
+static void
+command_failed(struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+command_failed(struct client *c, const char *fmt, ...)
+{
+	struct buf line = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vappendf(&line, fmt, ap);
+	va_end(ap);
+	ui_printf(UI_ERROR, "%s", line.data);
+	buf_free(&line);
+	c->failed = 1;
+}
+
+static void
+command_report(struct client *c, const char *what, enum msg_type type,
+    const struct rpc_error *err)
+{
+	report(what, type, err);
+	c->failed = 1;
+}
+
 static void
 print_users(const struct rpc_strlist *users)
 {
@@ -242,7 +276,7 @@ note_sloppy(struct client *c, const struct rpc_error *err)
 		return;
 	c->noted[err->sloppy_type] |= bit;
 	rpc_describe_sloppy(err, &b);
-	ui_printf(UI_ERROR, "*** note: %.*s", (int)b.len, b.data);
+	ui_printf(UI_WARNING, "*** note: %.*s", (int)b.len, b.data);
 	buf_free(&b);
 }
 
@@ -333,7 +367,7 @@ too_long(const struct client *c, const char *verb, struct span msg)
 }
 
 static void
-unknown(struct span word)
+unknown(struct client *c, struct span word)
 {
 	struct buf b = BUF_INIT;
 	size_t n = word.len;
@@ -345,9 +379,9 @@ unknown(struct span word)
 			n--;
 	}
 	text_escape(&b, (struct span){ word.p, n });
-	ui_printf(UI_ERROR, "unknown command: %.*s%s", (int)b.len,
-	    b.len > 0 ? b.data : "", n < word.len ? "..." : "");
-	ui_printf(UI_INFO, "%s", command_help);
+	command_failed(c, "unknown command: %.*s%s", (int)b.len, b.data,
+	    n < word.len ? "..." : "");
+	ui_printf(UI_ERROR_HELP, "%s", command_help);
 	buf_free(&b);
 }
 
@@ -396,7 +430,7 @@ run_line(struct client *c, struct span line)
 		break;
 	case CMD_TELL:
 		if (too_long(c, " tells you ", cmd.message)) {
-			ui_printf(UI_ERROR, "message too long");
+			command_failed(c, "message too long");
 			break;
 		}
 		args[1] = cmd.target;
@@ -405,7 +439,7 @@ run_line(struct client *c, struct span line)
 		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == 0;
 	case CMD_SAY:
 		if (too_long(c, " says ", cmd.message)) {
-			ui_printf(UI_ERROR, "message too long");
+			command_failed(c, "message too long");
 			break;
 		}
 		args[1] = cmd.message;
@@ -424,10 +458,10 @@ run_line(struct client *c, struct span line)
 		ui_printf(UI_INFO, "%s", command_help);
 		break;
 	case CMD_USAGE:
-		ui_printf(UI_ERROR, "%s", cmd.usage);
+		command_failed(c, "%s", cmd.usage);
 		break;
 	case CMD_UNKNOWN:
-		unknown(cmd.word);
+		unknown(c, cmd.word);
 		break;
 	}
 	return 0;
@@ -467,6 +501,7 @@ run_queue(struct client *c)
 			fprintf(stderr, "rpcchat: leaving: %zu command%s not "
 			    "sent in time\n", c->queued, c->queued == 1 ?
 			    "" : "s");
+			c->failed = 1;
 			buf_clear(&c->queue);
 			c->queued = 0;
 			break;
@@ -617,7 +652,7 @@ warn_duplicate(const struct client *c, const struct rpc_strlist *users)
 
 	for (i = 0; i < users->n; i++) {
 		if (span_eq(users->v[i], c->user)) {
-			ui_printf(UI_ERROR, "*** warning: another client is "
+			ui_printf(UI_WARNING, "*** warning: another client is "
 			    "logged in as %s; from now on messages to %s are "
 			    "split between the two", c->shown_user.data,
 			    c->shown_user.data);
@@ -697,7 +732,7 @@ probe_done(struct client *c)
 		/* Forced and neither answered: Register says what is wrong. */
 		if (ok) {
 			if (wire != c->srv.wire)
-				ui_printf(UI_ERROR, "*** note: the server at %s "
+				ui_printf(UI_WARNING, "*** note: the server at %s "
 				    "speaks the older, unframed generation of "
 				    "the protocol (2023); using it",
 				    c->addr.data);
@@ -758,12 +793,13 @@ cmd_done(struct client *c)
 			print_users(&list);
 			keep_users(c, &list);
 		} else
-			report("list", MSG_LIST, &err);
+			command_report(c, "list", MSG_LIST, &err);
 		break;
 	case MSG_SAY:
 	case MSG_TELL:
 		if (rc == -1)
-			report(type == MSG_SAY ? "say" : "tell", type, &err);
+			command_report(c, type == MSG_SAY ? "say" : "tell",
+			    type, &err);
 		/* Show our own words (and anything else) without waiting. */
 		c->next_poll = anet_now_ms();
 		break;
@@ -776,7 +812,7 @@ cmd_done(struct client *c)
 			c->logout_confirmed = 1;	/* nobody left to log out */
 			c->done = 1;
 		} else
-			report("shutdown", MSG_SHUTDOWN, &err);
+			command_report(c, "shutdown", MSG_SHUTDOWN, &err);
 		break;
 	case MSG_QUIT:
 		c->logout_confirmed = rc == 0;
@@ -955,13 +991,15 @@ run(struct client *c)
 
 /*
  * The one place the exit status is decided (SPEC §5.4): a session that
- * ended well (status 0) but whose logout the server did not confirm
- * exits 1.  Signals keep theirs (128 + N).
+ * ended well (status 0) but in which a command failed, or whose logout
+ * the server did not confirm, exits 1.  Signals keep theirs (128 + N).
  */
 static int
 exit_status(const struct client *c)
 {
 	if (c->status == 0 && c->registered && !c->logout_confirmed)
+		return 1;
+	if (c->status == 0 && c->failed)
 		return 1;
 	return c->status;
 }
@@ -984,12 +1022,46 @@ format_addr(const struct client_opts *opts, struct buf *b)
 		buf_appendf(b, "%s", addr);
 }
 
+/*
+ * The name to log in with, or 0 after saying on stderr why there is none:
+ * as typed when it is valid, in NFC when only that is (SPEC §5.4).
+ */
+static int
+prepare_user(struct client *c, const char *typed)
+{
+	struct span t = span_cstr(typed);
+	struct buf why = BUF_INIT, shown = BUF_INIT;
+	enum username_status st;
+	int normalised, ok;
+
+	st = username_prepare(t, &c->name, &normalised);
+	/* NUL-terminated for the ui; the span is taken once it has moved. */
+	buf_append(&c->name, "", 1);
+	c->name.len--;
+	c->user = (struct span){ c->name.data, c->name.len };
+	text_escape(&c->shown_user, c->user);
+	buf_append(&c->shown_user, "", 1);
+	text_escape(&shown, t);
+	if ((ok = st == USERNAME_OK) && normalised)
+		ui_printf(UI_WARNING, "rpcchat: the name '%.*s' is written "
+		    "with combining marks; logging in as '%s', its Unicode "
+		    "NFC form, which the server accepts", (int)shown.len,
+		    shown.data, c->shown_user.data);
+	else if (!ok) {
+		username_explain(t, st, &why);
+		ui_printf(UI_ERROR, "rpcchat: cannot log in as '%.*s': %s",
+		    (int)shown.len, shown.data, why.data);
+	}
+	buf_free(&why);
+	buf_free(&shown);
+	return ok;
+}
+
 int
 client_run(const struct client_opts *opts)
 {
 	struct client c;
 	struct ui_opts uo;
-	const char *why = NULL;
 
 	memset(&c, 0, sizeof c);
 	c.opts = opts;
@@ -1004,46 +1076,40 @@ client_run(const struct client_opts *opts)
 	rpc_call_init(&c.cmd.call);
 	rpc_call_init(&c.bg.call);
 	buf_init(&c.queue);
-	c.user = span_cstr(opts->user);
+	buf_init(&c.name);
 	rpc_strlist_init(&c.users);
 	buf_init(&c.failing);
 	buf_init(&c.addr);
 	format_addr(opts, &c.addr);
 	buf_init(&c.not_logged_in);
-	buf_appendf(&c.not_logged_in, "*** You are not logged in, %s",
-	    opts->user);
 	buf_init(&c.shown_user);
-	text_escape(&c.shown_user, c.user);
-	buf_append(&c.shown_user, "", 1);
+	/* Checked before anything is said or sent (SPEC §5.1, §5.4). */
+	if (!prepare_user(&c, opts->user)) {
+		c.status = 1;
+		goto out;
+	}
+	buf_appendf(&c.not_logged_in, "*** You are not logged in, %.*s",
+	    (int)c.user.len, c.user.p);
 
 	if (setup_signals() == -1) {
 		fprintf(stderr, "rpcchat: signals: %s\n", strerror(errno));
 		c.status = 1;
 		goto out;
 	}
-	ui_printf(UI_INFO, "Welcome, %s, contacting server at %s",
-	    c.shown_user.data, c.addr.data);
-	/* The server's own words, without a call to hear them. */
-	switch (username_check(c.user)) {
-	case USERNAME_BAD_LENGTH:
-		why = "Register: user must be between 1 and 20 letters";
-		break;
-	case USERNAME_BAD_CHAR:
-		why = "Register: user must only contain letters and digits";
-		break;
-	case USERNAME_OK:
-		break;
-	}
-	if (why != NULL) {
-		fprintf(stderr, "%s\n", why);
+	if (opts->ncommands > 0 &&
+	    ui_input_lines(opts->commands, opts->ncommands) == -1) {
+		fprintf(stderr, "rpcchat: -c: %s\n", strerror(errno));
 		c.status = 1;
 		goto out;
 	}
+	ui_printf(UI_INFO, "Welcome, %s, contacting server at %s",
+	    c.shown_user.data, c.addr.data);
 	memset(&uo, 0, sizeof uo);
-	uo.user = opts->user;
+	uo.user = c.name.data;
 	uo.terminal = ui_want_terminal();
 	uo.color = opts->color;
 	uo.history = opts->history;
+	uo.timestamps = opts->timestamps < 0 ? uo.terminal : opts->timestamps;
 	uo.users = completion_users;
 	uo.users_arg = &c;
 	/* Typing is served while the server is contacted, too. */
@@ -1066,6 +1132,7 @@ out:
 	buf_free(&c.shown_user);
 	buf_free(&c.probe_what[0]);
 	buf_free(&c.probe_what[1]);
+	buf_free(&c.name);
 	fflush(stdout);
 	return c.status;
 }

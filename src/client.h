@@ -18,9 +18,16 @@ struct client_opts {
 	int		 strict;	/* refuse sloppy responses (SPEC §5.3) */
 	int		 history;	/* keep line history across runs */
 	int		 color;		/* colour on a terminal (NO_COLOR too) */
+	int		 timestamps;	/* HH:MM before messages; -1: at a terminal */
+	/* -c: run these instead of reading stdin, then log out. */
+	const char *const *commands;
+	size_t		 ncommands;
 };
 
-/* Runs the client until it ends; returns the process exit status. */
+/*
+ * Runs the client until it ends; returns the process exit status (SPEC
+ * §5.4): 1 when a command failed, whatever printed why on stderr.
+ */
 int	client_run(const struct client_opts *);
 
 #endif

@@ -13,11 +13,13 @@
 
 #include "anet.h"
 #include "client.h"
+#include "xmalloc.h"
 #include "server.h"
 
 static const char usage_text[] =
     "usage: rpcchat [options] PORT\n"
-    "       rpcchat [options] HOST:PORT USER\n";
+    "       rpcchat [options] HOST:PORT USER\n"
+    "Try 'rpcchat --help' for more.\n";
 
 static const char help_text[] =
     "rpcchat - chat server and client over a small RPC protocol\n"
@@ -36,13 +38,22 @@ static const char help_text[] =
     "  --allow-shutdown WHO   who may call Shutdown: any, local or none (any)\n"
     "\n"
     "Client options:\n"
+    "  -c COMMAND             run COMMAND (repeatable), then log out;\n"
+    "                         standard input is not read\n"
     "  --no-history           do not keep line history across runs\n"
-    "  --no-color             no colour (also when NO_COLOR is set)\n"
+    "  --no-color             no colour (also when NO_COLOR is set or\n"
+    "                         TERM=dumb)\n"
+    "  --timestamps           HH:MM before incoming messages (the default\n"
+    "                         on a terminal)\n"
+    "  --no-timestamps        no times, also on a terminal\n"
     "\n"
     "Both:\n"
     "  --wire framed|unframed protocol generation (server: framed; client:\n"
     "                         auto, found with a List before Register)\n"
-    "  --help, --version\n";
+    "  -h, --help, --version\n"
+    "\n"
+    "Options may come before or after the arguments; -- ends them.\n"
+    "The client exits 0 when every command succeeded, 1 otherwise.\n";
 
 enum {
 	OPT_MAX_USERS = 256,
@@ -53,9 +64,10 @@ enum {
 	OPT_ALLOW_SHUTDOWN,
 	OPT_NO_HISTORY,
 	OPT_NO_COLOR,
+	OPT_TIMESTAMPS,
+	OPT_NO_TIMESTAMPS,
 	OPT_WIRE,
 	OPT_STRICT,
-	OPT_HELP,
 	OPT_VERSION
 };
 
@@ -68,9 +80,11 @@ static const struct option longopts[] = {
 	{ "allow-shutdown",	required_argument, NULL, OPT_ALLOW_SHUTDOWN },
 	{ "no-history",		no_argument,	   NULL, OPT_NO_HISTORY },
 	{ "no-color",		no_argument,	   NULL, OPT_NO_COLOR },
+	{ "timestamps",		no_argument,	   NULL, OPT_TIMESTAMPS },
+	{ "no-timestamps",	no_argument,	   NULL, OPT_NO_TIMESTAMPS },
 	{ "wire",		required_argument, NULL, OPT_WIRE },
 	{ "strict",		no_argument,	   NULL, OPT_STRICT },
-	{ "help",		no_argument,	   NULL, OPT_HELP },
+	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
 };
@@ -152,15 +166,18 @@ main(int argc, char **argv)
 		.allow_shutdown = SHUTDOWN_ANY,
 		.wire = WIRE_FRAMED,
 	};
-	struct client_opts co = { .history = 1, .color = 1, .wire_auto = 1 };
-	const char *server_opt = NULL, *client_opt = NULL;
+	struct client_opts co = { .history = 1, .color = 1, .timestamps = -1,
+	    .wire_auto = 1 };
+	const char *server_opt = NULL, *client_opt = NULL, **commands = NULL;
 	char err[ANET_ERR_LEN], *host, *port;
 	int ch, idx, status;
 
 	sanitize_stdio();
+	/* getopt names us by argv[0]: one name, whatever the path. */
+	argv[0] = (char *)"rpcchat";
 
-	/* "+": options end at the first positional argument (SPEC §3.5). */
-	while ((ch = getopt_long(argc, argv, "+", longopts, &idx)) != -1) {
+	/* GNU order: options anywhere, "--" ends them (SPEC §3.5). */
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, &idx)) != -1) {
 		switch (ch) {
 		case OPT_MAX_USERS:
 			so.limits.max_users = (size_t)number("max-users",
@@ -207,6 +224,19 @@ main(int argc, char **argv)
 			co.color = 0;
 			client_opt = "--no-color";
 			break;
+		case OPT_TIMESTAMPS:
+		case OPT_NO_TIMESTAMPS:
+			co.timestamps = ch == OPT_TIMESTAMPS;
+			client_opt = ch == OPT_TIMESTAMPS ? "--timestamps" :
+			    "--no-timestamps";
+			break;
+		case 'c':
+			commands = xreallocarray(commands, co.ncommands + 1,
+			    sizeof *commands);
+			commands[co.ncommands++] = optarg;
+			co.commands = (const char *const *)commands;
+			client_opt = "-c";
+			break;
 		case OPT_WIRE:
 			co.wire_auto = 0;
 			if (strcmp(optarg, "framed") == 0)
@@ -224,7 +254,7 @@ main(int argc, char **argv)
 			co.strict = 1;
 			client_opt = "--strict";
 			break;
-		case OPT_HELP:
+		case 'h':
 			fputs(help_text, stdout);
 			return 0;
 		case OPT_VERSION:
@@ -237,7 +267,13 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 
+	if (argc == 0)
+		usage("%s", "a server needs PORT, a client HOST:PORT USER");
 	if (argc == 1) {
+		/* "rpcchat :3410": a client with its user forgotten. */
+		if (strchr(argv[0], ':') != NULL)
+			usage("'%s' looks like HOST:PORT: a client needs "
+			    "HOST:PORT USER", argv[0]);
 		if (client_opt != NULL)
 			usage("%s is a client option", client_opt);
 		so.port = port_arg(argv[0], 0);
@@ -255,7 +291,14 @@ main(int argc, char **argv)
 		status = client_run(&co);
 		free(host);
 		free(port);
+		free(commands);
 		return status;
 	}
-	usage(NULL, NULL);
+	for (idx = 0; idx < argc; idx++)
+		if (strchr(argv[idx], ':') != NULL)
+			usage("too many arguments: a client takes HOST:PORT "
+			    "USER%s", co.ncommands > 0 ? " (quote a -c command "
+			    "that holds spaces)" : "");
+	usage("too many arguments: a server takes only PORT, not '%s'",
+	    argv[1]);
 }

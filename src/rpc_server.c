@@ -21,9 +21,21 @@ static void
 stub_register(struct rpc_call *c, struct args *a, struct buf *resp,
     struct buf *err)
 {
+	char peer[ANET_ADDR_LEN] = "?";
+	int again = chat_logged_in(c->chat, a->v[0]);
+
 	(void)resp;
-	if (chat_register(c->chat, a->v[0], c->now_ms, err) == 0)
+	if (chat_register(c->chat, a->v[0], c->now_ms, err) != 0)
+		return;
+	if (!again) {
 		log_msg("*** %.*s has logged in", (int)a->v[0].len, a->v[0].p);
+		return;
+	}
+	/* Two clients with one name split its messages: say who came. */
+	if (c->peer != NULL)
+		anet_format_addr(c->peer, peer, sizeof peer);
+	log_msg("*** %.*s has logged in from %s, replacing a session of that "
+	    "name", (int)a->v[0].len, a->v[0].p, peer);
 }
 
 static void

@@ -22,6 +22,13 @@
  *   that re-raise signals to the whole process group; the client handles
  *   its signals itself, so it is turned off and SIGWINCH/SIGCONT come
  *   here through ui_resize and ui_continue.
+ * - Enter during an incremental search (Ctrl-R) ends the search and is
+ *   pushed back for libedit to read next, but in callback mode "next" is
+ *   the next key: the line found would run only at a second Enter, which
+ *   then also leaves an empty prompt behind.  The keys come through our
+ *   own rl_getc_function, so read_terminal knows an Enter did not end a
+ *   line and lets libedit take the pushed-back one at once, with the
+ *   terminal closed to it (see terminal_getc).
  */
 #include <errno.h>
 #include <limits.h>
@@ -31,7 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -39,6 +48,7 @@
 
 #include "buf.h"
 #include "command.h"
+#include "history.h"
 #include "text.h"
 #include "ui.h"
 #include "username.h"
@@ -46,7 +56,7 @@
 
 /* A pipe's line longer than this is refused, not grown without end. */
 #define INPUT_LINE_MAX	(1u << 20)
-#define HISTORY_LINES	1000
+#define HISTORY_LINES	HISTORY_MAX_LINES
 
 #define C_OWN		"\033[1;32m"
 #define C_PRIVATE	"\033[1;35m"
@@ -58,6 +68,8 @@ static struct {
 	int		 started;
 	int		 terminal;
 	int		 color;
+	int		 err_color;	/* stderr is the terminal too */
+	int		 timestamps;
 	int		 installed;	/* the prompt is on the screen */
 	struct buf	 user;
 	struct buf	 prompt;	/* with libedit's ignore markers */
@@ -70,6 +82,10 @@ static struct {
 	char		*pending;
 	int		 pending_eof;
 
+	/* Terminal mode: what terminal_getc did last. */
+	wint_t		 last_key;
+	int		 no_reads;	/* give libedit only what it pushed back */
+
 	/* Pipe mode. */
 	struct buf	 in;
 	size_t		 scanned;	/* bytes of in known to hold no '\n' */
@@ -77,6 +93,7 @@ static struct {
 } ui;
 
 static void	line_handler(char *);
+static int	terminal_getc(FILE *);
 
 int
 ui_want_terminal(void)
@@ -87,9 +104,44 @@ ui_want_terminal(void)
 int
 ui_color_allowed(void)
 {
-	const char *nc = getenv("NO_COLOR");
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
 
+	if (term != NULL && strcmp(term, "dumb") == 0)
+		return 0;
 	return nc == NULL || nc[0] == '\0';
+}
+
+int
+ui_input_lines(const char *const *lines, size_t n)
+{
+	struct buf b = BUF_INIT;
+	size_t i, off;
+	ssize_t w;
+	int fd, saved;
+
+	/* A file, not a pipe: it holds any length without a writer. */
+	if ((fd = memfd_create("rpcchat-commands", MFD_CLOEXEC)) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		buf_appendf(&b, "%s\n", lines[i]);
+	for (off = 0; off < b.len; off += (size_t)w) {
+		w = write(fd, b.data + off, b.len - off);
+		if (w == -1 && errno == EINTR)
+			w = 0;
+		else if (w <= 0)
+			goto fail;
+	}
+	if (lseek(fd, 0, SEEK_SET) == -1 || dup2(fd, STDIN_FILENO) == -1)
+		goto fail;
+	close(fd);
+	buf_free(&b);
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	buf_free(&b);
+	errno = saved;
+	return -1;
 }
 
 /*
@@ -207,16 +259,29 @@ static void
 emit(enum ui_kind kind, struct span raw, struct span text)
 {
 	const char *color = NULL, *nl;
+	char stamp[16] = "";
 	size_t own = 0, n;
+	FILE *out = stdout;
+	struct tm tm;
+	time_t now;
 
 	/* An empty span may have no bytes at all: memchr wants some. */
 	if (text.p == NULL)
 		text = (struct span){ "", 0 };
 	if (raw.p == NULL)
 		raw = (struct span){ "", 0 };
-	if (ui.color) {
+	if (kind == UI_ERROR || kind == UI_ERROR_HELP || kind == UI_WARNING)
+		out = stderr;
+	if (kind == UI_MESSAGE && ui.timestamps) {
+		now = time(NULL);
+		if (localtime_r(&now, &tm) == NULL ||
+		    strftime(stamp, sizeof stamp, "%H:%M ", &tm) == 0)
+			stamp[0] = '\0';
+	}
+	if (out == stdout ? ui.color : ui.err_color) {
 		switch (kind) {
 		case UI_NOTICE:
+		case UI_WARNING:
 			color = C_NOTICE;
 			break;
 		case UI_ERROR:
@@ -234,28 +299,31 @@ emit(enum ui_kind kind, struct span raw, struct span text)
 		}
 	}
 	hide_input();
+	/* Both streams may be the one terminal: keep the order. */
+	fflush(stdout);
 	for (;;) {
 		nl = memchr(text.p, '\n', text.len);
 		n = nl != NULL ? (size_t)(nl - text.p) : text.len;
+		fputs(stamp, out);
 		if (own > 0 && own <= n) {
-			fputs(C_OWN, stdout);
-			fwrite(text.p, 1, own, stdout);
-			fputs(C_RESET, stdout);
-			fwrite(text.p + own, 1, n - own, stdout);
+			fputs(C_OWN, out);
+			fwrite(text.p, 1, own, out);
+			fputs(C_RESET, out);
+			fwrite(text.p + own, 1, n - own, out);
 		} else if (color != NULL) {
-			fputs(color, stdout);
-			fwrite(text.p, 1, n, stdout);
-			fputs(C_RESET, stdout);
+			fputs(color, out);
+			fwrite(text.p, 1, n, out);
+			fputs(C_RESET, out);
 		} else
-			fwrite(text.p, 1, n, stdout);
-		fputc('\n', stdout);
+			fwrite(text.p, 1, n, out);
+		fputc('\n', out);
 		own = 0;
 		if (nl == NULL)
 			break;
 		text.p += n + 1;
 		text.len -= n + 1;
 	}
-	fflush(stdout);
+	fflush(out);
 	show_input();
 }
 
@@ -413,6 +481,13 @@ history_path(void)
 }
 
 static void
+history_add(void *arg, const char *line)
+{
+	(void)arg;
+	add_history(line);
+}
+
+static void
 remember(const char *line)
 {
 	HIST_ENTRY *last;
@@ -425,9 +500,12 @@ remember(const char *line)
 	if (last != NULL && last->line != NULL && strcmp(last->line, line) == 0)
 		return;
 	add_history(line);
-	/* Written now, so a client that is killed still keeps it. */
+	/*
+	 * Appended now, so a client that is killed still keeps it, and
+	 * appended only: other clients append to the same file.
+	 */
 	if (ui.history_path != NULL)
-		write_history(ui.history_path);
+		history_append(ui.history_path, line, HISTORY_LINES);
 }
 
 static void
@@ -452,6 +530,8 @@ ui_start(const struct ui_opts *opts)
 	ui.started = 1;
 	ui.terminal = opts->terminal;
 	ui.color = opts->terminal && opts->color && ui_color_allowed();
+	ui.err_color = ui.color && isatty(STDERR_FILENO);
+	ui.timestamps = opts->timestamps;
 	ui.users = opts->users;
 	ui.users_arg = opts->users_arg;
 	text_escape(&ui.user, span_cstr(opts->user));
@@ -481,10 +561,13 @@ ui_start(const struct ui_opts *opts)
 	rl_catch_signals = 0;
 	rl_catch_sigwinch = 0;
 	rl_attempted_completion_function = complete;
+	/* Before libedit starts, which is when it looks. */
+	rl_getc_function = terminal_getc;
 	using_history();
 	stifle_history(HISTORY_LINES);
 	if (opts->history && (ui.history_path = history_path()) != NULL)
-		read_history(ui.history_path);
+		history_load(ui.history_path, HISTORY_LINES, history_add,
+		    NULL);
 	install();
 	fflush(stdout);
 }
@@ -523,11 +606,51 @@ ui_input_fd(void)
 	return STDIN_FILENO;
 }
 
+/*
+ * libedit's key reader, as its own but for what read_terminal needs: the
+ * last key, and no read at all while no_reads is set (end of input to
+ * libedit, which then leaves the line as it is).  A character is decoded
+ * in the locale's encoding; bytes that are not are dropped.
+ */
 static int
-read_terminal(ui_line_fn *fn, void *arg)
+terminal_getc(FILE *f)
 {
-	char *line;
+	mbstate_t st;
+	char b[MB_LEN_MAX];
+	size_t n = 0, r;
+	ssize_t got;
+	wchar_t wc;
 
+	(void)f;
+	if (ui.no_reads)
+		return -1;
+	memset(&st, 0, sizeof st);
+	for (;;) {
+		got = read(STDIN_FILENO, b + n, 1);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -1;
+		n++;
+		memset(&st, 0, sizeof st);
+		r = mbrtowc(&wc, b, n, &st);
+		if (r == (size_t)-2 && n < sizeof b)
+			continue;
+		if (r == (size_t)-1 || r == (size_t)-2) {
+			n = 0;
+			continue;
+		}
+		if (r == 0)
+			wc = L'\0';
+		ui.last_key = (wint_t)wc;
+		return (int)wc;
+	}
+}
+
+/* One key (or what libedit pushed back) through the line editor. */
+static void
+editor_key(void)
+{
 	/*
 	 * libedit updates rl_point and rl_end only when the line is not
 	 * empty after the key: a key that empties it (Ctrl-U, the last
@@ -537,6 +660,22 @@ read_terminal(ui_line_fn *fn, void *arg)
 	rl_callback_read_char();
 	if (rl_end < 0)
 		rl_point = rl_end = 0;
+}
+
+static int
+read_terminal(ui_line_fn *fn, void *arg)
+{
+	char *line;
+
+	ui.last_key = WEOF;
+	editor_key();
+	/* An Enter that ended no line was pushed back: take it now. */
+	if (ui.pending == NULL && !ui.pending_eof &&
+	    (ui.last_key == L'\r' || ui.last_key == L'\n')) {
+		ui.no_reads = 1;
+		editor_key();
+		ui.no_reads = 0;
+	}
 	if (ui.pending_eof)
 		return 1;
 	if ((line = ui.pending) == NULL)

@@ -17,11 +17,18 @@
 #include "codec.h"
 #include "rpc_client.h"
 
+/*
+ * What a line is decides where it goes (SPEC §5.4): what a script reads
+ * to stdout, every failure and warning to stderr.
+ */
 enum ui_kind {
-	UI_INFO,	/* the client's own lines: welcome, list, help */
-	UI_NOTICE,	/* about the connection and the session */
-	UI_ERROR,	/* a command or call that failed */
-	UI_MESSAGE	/* a chat message: coloured by its shape */
+	UI_INFO,	/* stdout: the client's own lines: welcome, list, help */
+	UI_NOTICE,	/* stdout: about the connection and the session */
+	UI_ERROR,	/* stderr: a command or call that failed */
+	UI_ERROR_HELP,	/* stderr: what explains an error (the help) */
+	UI_WARNING,	/* stderr: not a failure, but worth knowing */
+	UI_MESSAGE	/* stdout: a chat message, coloured by its shape, after
+			   the time when timestamps are on */
 };
 
 /* The user names to complete after "tell "; NULL when unknown. */
@@ -37,14 +44,21 @@ struct ui_opts {
 	int		 terminal;	/* line editing; see ui_want_terminal */
 	int		 color;
 	int		 history;
+	int		 timestamps;	/* HH:MM before each UI_MESSAGE */
 	ui_users_fn	*users;
 	void		*users_arg;
 };
 
 /* Whether stdin and stdout are both terminals. */
 int	ui_want_terminal(void);
-/* Whether colour is allowed at all: NO_COLOR unset or empty. */
+/* Whether colour is allowed at all: NO_COLOR unset or empty, TERM not
+ * dumb. */
 int	ui_color_allowed(void);
+/*
+ * Makes the input the given lines, as if a pipe held them (-c): standard
+ * input is replaced and never read.  Before ui_start; -1 with errno set.
+ */
+int	ui_input_lines(const char *const *lines, size_t n);
 
 void	ui_start(const struct ui_opts *);
 /* Whether ui_start chose the terminal. */

@@ -1,5 +1,5 @@
 /*
- * username.h - who may log in (SPEC §3.2).
+ * username.h - who may log in (SPEC §3.2), and telling a person why not.
  *
  * A name is 1-20 bytes, and every character, UTF-8 decoded, is a Unicode
  * letter (category L) or decimal digit (Nd): Go's unicode.IsLetter and
@@ -8,6 +8,7 @@
 #ifndef RPCCHAT_USERNAME_H
 #define RPCCHAT_USERNAME_H
 
+#include "buf.h"
 #include "codec.h"
 
 enum username_status {
@@ -17,5 +18,24 @@ enum username_status {
 };
 
 enum username_status	username_check(struct span name);
+
+/*
+ * The name a client sends for the name typed (SPEC §5.4): appends to out
+ * the name as typed when it passes, else its Unicode NFC form when that
+ * passes (and sets *normalised), else the name as typed.  Returns the
+ * status of what it appended.  A name that passes is never changed: NFC
+ * would turn U+212A KELVIN SIGN, a valid letter, into K.
+ */
+enum username_status	username_prepare(struct span typed, struct buf *out,
+			    int *normalised);
+
+/*
+ * Appends, in a person's terms, why the name fails (status from
+ * username_check): its size in bytes and characters, or the first
+ * character that is neither a letter nor a digit, with its code point.
+ * The name itself is not repeated; what is quoted is escaped.
+ */
+void	username_explain(struct span name, enum username_status,
+	    struct buf *out);
 
 #endif

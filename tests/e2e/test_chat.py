@@ -133,9 +133,10 @@ def test_client_unknown_command(ctx):
             a.send(word + " bob hi")
             a.expect_any(r"^unknown command: %s$" % re.escape(word))
             # then the help: a line for each command
-            a.expect_any(r"^\s*tell\b")
+            a.expect_err(r"^\s*tell\b")
         a.close_stdin()
-        assert a.wait() == 0
+        # An unknown command is a failed command (SPEC §5.4).
+        assert a.wait() == 1
 
 
 def test_client_help(ctx):
@@ -159,7 +160,7 @@ def test_client_usage_errors(ctx):
         # Nothing was sent.
         a.send("list")
         a.close_stdin()
-        assert a.wait() == 0
+        assert a.wait() == 1
         assert not srv.has_log(r"rejected")
 
 
@@ -172,7 +173,7 @@ def test_client_message_too_long(ctx):
         a.send("say " + "y" * (lib.TEXT_MAX - len("alice says ")))
         a.expect(r"^alice says y+$", 10)
         a.close_stdin()
-        assert a.wait() == 0
+        assert a.wait() == 1
         assert not srv.has_log(r"rejected Say")
 
 

@@ -47,7 +47,7 @@ class Tty:
     """rpcchat ARGS :PORT USER as the one pane of a private tmux server."""
 
     def __init__(self, ctx, port, user, *args, cols=120, rows=30,
-                 home=None):
+                 home=None, timestamps=False, term=None):
         if shutil.which("tmux") is None:
             lib.skip("tmux is not installed")
         _count[0] += 1
@@ -71,7 +71,12 @@ class Tty:
         env["LC_ALL"] = "C.UTF-8"
         env.setdefault("TERM", "xterm")
         self.env = env
-        self.cmd = lib.wrapper() + [ctx.rpcchat, "--wire", ctx.wire] + \
+        # Rows are matched exactly: the times are asked for where wanted.
+        stamps = [] if timestamps else ["--no-timestamps"]
+        # tmux gives the pane its own TERM; env sets another.
+        term = ["env", "TERM=" + term] if term else []
+        self.cmd = term + lib.wrapper() + \
+            [ctx.rpcchat, "--wire", ctx.wire] + stamps + \
             [str(a) for a in args] + [":%d" % port, user]
         self.status_path = os.path.join(self.tmp, "status")
         self.tmux("-f", conf, "new-session", "-d", "-s", "rpcchat",
@@ -92,6 +97,10 @@ class Tty:
         """The visible rows, trailing blanks removed."""
         return [l.rstrip() for l in
                 self.tmux("capture-pane", "-t", "rpcchat", "-p").split("\n")]
+
+    def raw_screen(self):
+        """The visible rows with their colour escapes (capture-pane -e)."""
+        return self.tmux("capture-pane", "-t", "rpcchat", "-p", "-e")
 
     def cursor(self):
         x, y = self.tmux("display", "-t", "rpcchat", "-p",
@@ -443,3 +452,88 @@ def test_server_restart_under_running_client(ctx):
     finally:
         if srv.running():
             srv.stop()
+
+
+# -- issue 13: timestamps, colour, history, Ctrl-R --------------------------
+
+def test_timestamps_by_default_at_a_terminal(ctx):
+    with lib.Server(ctx) as srv, \
+            start(ctx, srv, "alice", timestamps=True) as t:
+        ok(srv.call(REGISTER, "bob"))
+        ok(srv.call(SAY, "bob", "what time is it"))
+        t.wait_text(r"^\d\d:\d\d \*\*\* bob has logged in$")
+        t.wait_text(r"^\d\d:\d\d bob says what time is it$")
+        # The client's own lines have none.
+        assert any(l.startswith("Welcome, alice") for l in t.screen())
+        t.wait_input("")
+    # --no-timestamps (what start() passes by default) turns them off.
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        ok(srv.call(REGISTER, "bob"))
+        ok(srv.call(SAY, "bob", "no time"))
+        t.wait_text(r"^bob says no time$")
+
+
+def test_no_colour_with_term_dumb(ctx):
+    for term, coloured in [("xterm", True), ("dumb", False)]:
+        with lib.Server(ctx) as srv, \
+                start(ctx, srv, "alice", term=term) as t:
+            ok(srv.call(REGISTER, "bob"))
+            ok(srv.call(SAY, "bob", "in colour?"))
+            t.wait_text(r"\*\*\* bob has logged in$")
+            t.wait_text(r"bob says in colour\?$")
+            raw = t.raw_screen()
+            assert ("\x1b[" in raw) == coloured, (term, raw)
+
+
+def test_history_shared_by_clients_at_once(ctx):
+    """Two clients of one person, one history file: neither erases the
+    other's lines."""
+    home = tempfile.mkdtemp(prefix="rpcchat-home-")
+    try:
+        with lib.Server(ctx) as srv, \
+                start(ctx, srv, "alice", home=home) as a, \
+                start(ctx, srv, "bob", home=home) as b:
+            for t, line in [(a, "say from alice one"), (b, "say from bob"),
+                            (a, "say from alice two")]:
+                t.type(line)
+                t.keys("Enter")
+                t.wait_text(r"^%s says %s$" % (t.user, line[4:]))
+                t.wait_input("")
+            a.keys("C-d")
+            b.keys("C-d")
+            assert a.wait_exit() == 0 and b.wait_exit() == 0
+            with start(ctx, srv, "carol", home=home) as c:
+                for want in ["say from alice two", "say from bob",
+                             "say from alice one"]:
+                    c.keys("Up")
+                    c.wait_input(want)
+                c.keys("C-u", "C-d")
+                assert c.wait_exit() == 0
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_ctrl_r_then_one_enter_runs_the_line(ctx):
+    """As in bash: Enter in a reverse search runs the line found."""
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        for line in ["say needle in a haystack", "say something else"]:
+            t.type(line)
+            t.keys("Enter")
+            t.wait_text(r"^alice says %s$" % line[4:])
+            t.wait_input("")
+        ok(srv.call(REGISTER, "bob"))
+        t.keys("C-r")
+        t.type("needle")
+        t.wait(lambda: "say needle in a haystack" in t.input_row()[1],
+               "the search to find the line")
+        t.keys("Enter")
+        # One Enter: the line ran...
+        lib.wait_until(lambda: "alice says needle in a haystack" in
+                       messages(srv, "bob"), 5, "the found line to run")
+        t.wait_input("")
+        # ... and left no empty prompt above the new one.
+        y, _ = t.input_row()
+        assert t.screen()[y - 1] != "alice>", t.show()
+        assert sum(1 for l in t.screen() if l == "alice>") == 1, t.show()
+        t.keys("C-d")
+        assert t.wait_exit() == 0

@@ -11,7 +11,9 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "codec.h"
+#include "unit.h"
 #include "username.h"
 
 static void
@@ -149,6 +151,76 @@ test_invalid_utf8(void **state)
 	BAD_CHAR("\xf8\x88\x80\x80\x80");	/* 5-byte form */
 }
 
+
+/* What a client sends for what was typed (SPEC §5.4). */
+static void
+prepared(const char *typed, enum username_status want_st, const char *want,
+    int want_normalised)
+{
+	struct buf out = BUF_INIT;
+	int normalised = -1;
+
+	assert_int_equal(username_prepare(span_cstr(typed), &out,
+	    &normalised), want_st);
+	assert_span((struct span){ out.data, out.len }, want);
+	assert_int_equal(normalised, want_normalised);
+	buf_free(&out);
+}
+
+static void
+test_prepare_nfc_only_when_needed(void **state)
+{
+	/* e + COMBINING ACUTE: a mark is no letter; NFC makes it one. */
+	prepared("Jose\xcc\x81", USERNAME_OK, "Jos\xc3\xa9", 1);
+	/* Valid as typed: sent as typed, though NFC would change it (jamo
+	 * are letters, NFC composes them; KELVIN SIGN becomes K). */
+	prepared("\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab", USERNAME_OK,
+	    "\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab", 0);
+	prepared("\xe2\x84\xaa", USERNAME_OK, "\xe2\x84\xaa", 0);
+	prepared("alice", USERNAME_OK, "alice", 0);
+	/* NFC does not help: as typed, with its own status. */
+	prepared("bad name", USERNAME_BAD_CHAR, "bad name", 0);
+	prepared("a\xcc\xb8\xcc\x81", USERNAME_BAD_CHAR,
+	    "a\xcc\xb8\xcc\x81", 0);
+	prepared("", USERNAME_BAD_LENGTH, "", 0);
+	prepared("\xff", USERNAME_BAD_CHAR, "\xff", 0);
+	/* 21 bytes as typed, 20 in NFC (ten e + U+0301, one e). */
+	prepared("eeeeeeeeeeeeeeeeeee\x65\xcc\x81", USERNAME_BAD_LENGTH,
+	    "eeeeeeeeeeeeeeeeeee\x65\xcc\x81", 0);
+	prepared("eeeeeeeeeeeeeeeeee\x65\xcc\x81", USERNAME_OK,
+	    "eeeeeeeeeeeeeeeeee\xc3\xa9", 1);
+}
+
+static void
+explained(const char *name, const char *want)
+{
+	struct buf out = BUF_INIT;
+	struct span s = span_cstr(name);
+
+	username_explain(s, username_check(s), &out);
+	buf_append(&out, "", 1);
+	if (strstr(out.data, want) == NULL)
+		fail_msg("explanation \"%s\" lacks \"%s\"", out.data, want);
+	buf_free(&out);
+}
+
+static void
+test_explain(void **state)
+{
+	/* Seven CJK characters, 21 bytes. */
+	explained("\xe5\x90\x8d\xe5\x89\x8d\xe5\x90\x8d\xe5\x89\x8d"
+	    "\xe5\x90\x8d\xe5\x89\x8d\xe5\x90\x8d", "counted in bytes");
+	explained("\xe5\x90\x8d\xe5\x89\x8d\xe5\x90\x8d\xe5\x89\x8d"
+	    "\xe5\x90\x8d\xe5\x89\x8d\xe5\x90\x8d", "has 21 bytes in 7 "
+	    "characters");
+	explained("xxxxxxxxxxxxxxxxxxxxx", "has 21 bytes");
+	explained("", "empty");
+	explained("bad name", "' ' (U+0020) is neither a letter nor a digit");
+	explained("\xc2\xbd", "'\xc2\xbd' (U+00BD)");
+	explained("a\x1b", "'^[' (U+001B)");
+	explained("ab\xff", "byte 3 (0xff) is not UTF-8");
+}
+
 int
 main(void)
 {
@@ -159,6 +231,8 @@ main(void)
 		cmocka_unit_test(test_unicode_digits),
 		cmocka_unit_test(test_other_categories),
 		cmocka_unit_test(test_invalid_utf8),
+		cmocka_unit_test(test_prepare_nfc_only_when_needed),
+		cmocka_unit_test(test_explain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

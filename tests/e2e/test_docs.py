@@ -1,0 +1,68 @@
+"""
+The repository stands on its own (issue 13): its documents link only
+inside it, the protocol is described in it, every option the programs
+take is in their man pages, and make install ships both.
+"""
+
+import os
+import re
+import subprocess
+
+import lib
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def read(rel):
+    with open(os.path.join(ROOT, rel), encoding="utf-8") as f:
+        return f.read()
+
+
+
+
+def test_markdown_links_resolve(ctx):
+    for doc in ["README.md", "SECURITY.md", "docs/PROTOCOL.md"]:
+        base = os.path.dirname(os.path.join(ROOT, doc))
+        for target in re.findall(r"\]\(([^)#\s]+)", read(doc)):
+            if re.match(r"[a-z]+://", target):
+                continue
+            path = os.path.normpath(os.path.join(base, target))
+            assert path.startswith(ROOT + os.sep), (doc, target)
+            assert os.path.exists(path), (doc, target)
+    assert "](docs/PROTOCOL.md)" in read("README.md")
+
+
+def test_protocol_reference_has_the_essentials(ctx):
+    doc = read("docs/PROTOCOL.md")
+    for must in ["Register", "CheckMessages", "Shutdown", "65529",
+                 "00 09 | 00 00 | 00 05 61 6c 69 63 65", "Unframed",
+                 "Register: user must be between 1 and 20 letters",
+                 "*** You are not logged in, %s", "message too long"]:
+        assert must in doc, must
+
+
+def long_options(text):
+    return sorted(set(re.findall(r"(?<![\w-])--([a-z][a-z-]+)", text)))
+
+
+def test_every_option_is_in_the_man_pages(ctx):
+    for prog, page in [(ctx.rpcchat, "docs/rpcchat.1"),
+                       (ctx.bench, "docs/rpcchat-bench.1")]:
+        p = subprocess.run([prog, "--help"], capture_output=True,
+                           timeout=lib.scaled(10))
+        text = (p.stdout + p.stderr).decode()
+        opts = long_options(text)
+        assert opts, text
+        man = read(page)
+        missing = [o for o in opts if "\\-" + o not in man]
+        assert not missing, (page, missing)
+
+
+def test_install_ships_both_programs_and_man_pages(ctx):
+    p = subprocess.run(["make", "-n", "-C", ROOT, "install",
+                        "DESTDIR=/nonexistent"], capture_output=True,
+                       timeout=lib.scaled(30))
+    out = p.stdout.decode()
+    assert p.returncode == 0, p.stderr.decode()
+    for name in ["rpcchat-bench", "docs/rpcchat.1", "docs/rpcchat-bench.1"]:
+        assert name in out, (name, out)

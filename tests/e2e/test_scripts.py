@@ -1,0 +1,244 @@
+"""
+The client as a script uses it (SPEC §5.4, issue 13): what goes to stdout
+and what to stderr, exit statuses a script can trust, -c, the command
+line's conventions, user names explained and normalised, timestamps.
+"""
+
+import re
+
+import lib
+from lib import LIST, REGISTER, SAY, ok
+
+# The texts of the help, one line per command (SPEC §5.2).
+HELP_LINE = re.compile(r"^\s*(tell|say|list|quit|shutdown|help)\b")
+
+
+def listed(srv):
+    return ok(srv.call(LIST))
+
+
+def script(ctx, srv, user, lines, *args):
+    """rpcchat ARGS :PORT USER with lines on a pipe: (status, out, err)."""
+    data = "".join(l + "\n" for l in lines).encode()
+    return lib.run_cli(ctx, "--wire", ctx.wire, *args,
+                       ":%d" % srv.port, user, stdin_data=data, timeout=20)
+
+
+def test_streams_failures_to_stderr(ctx):
+    """Failures, the help after an unknown command and usage errors on
+    stderr; the welcome, the lists and the messages on stdout."""
+    with lib.Server(ctx) as srv:
+        ok(srv.call(REGISTER, "bob"))
+        ok(srv.call(SAY, "bob", "before dave"))
+        rc, out, err = script(ctx, srv, "dave",
+                              ["frobnicate", "say", "tell bob", "list"])
+        assert rc == 1, (rc, out, err)
+        assert "unknown command: frobnicate" in err
+        assert "usage: say" in err and "usage: tell" in err
+        assert any(HELP_LINE.match(l) for l in err.splitlines()), err
+        for l in out.splitlines():
+            assert not HELP_LINE.match(l), out
+            assert "unknown" not in l and "usage" not in l, out
+        assert "Welcome, dave" in out
+        assert re.search(r"^2 users logged in: bob, dave$", out, re.M), out
+
+
+def test_exit_0_only_when_every_command_succeeded(ctx):
+    with lib.Server(ctx) as srv:
+        rc, out, err = script(ctx, srv, "dave", ["say hi", "list", "help"])
+        assert rc == 0, (rc, out, err)
+        assert err == "", err
+        # help asked for goes to stdout
+        assert sum(1 for l in out.splitlines() if HELP_LINE.match(l)) == 6
+        rc, out, err = script(ctx, srv, "dave", ["say hi", "say"])
+        assert rc == 1, (rc, out, err)
+        rc, out, err = script(ctx, srv, "dave", ["nope", "say hi"])
+        assert rc == 1, (rc, out, err)
+        assert listed(srv) == []
+
+
+def test_server_dies_mid_script(ctx):
+    """The man page's CI example must not report success when nothing
+    was sent."""
+    with lib.Server(ctx) as srv:
+        port = srv.port
+        ok(srv.call(REGISTER, "bob"))
+        c = lib.Client(ctx, port, "ci")
+        c.expect(r"^Welcome, ci")
+        c.send("say first")
+        lib.wait_until(lambda: "ci says first" in srv.drain("bob"), 10,
+                       "the first say to arrive")
+        assert srv.stop() == 0
+    c.send("say second")
+    c.expect_err(r"^say: ", 15)
+    c.close_stdin()
+    assert c.wait(20) == 1
+    assert not any(l.startswith("say:") for l in c.lines), c.lines
+
+
+def test_dash_c_runs_commands_then_logs_out(ctx):
+    with lib.Server(ctx) as srv:
+        ok(srv.call(REGISTER, "bob"))
+        # Options after the arguments too (GNU order).
+        rc, out, err = lib.run_cli(ctx, "--wire", ctx.wire,
+                                   "-c", "say deploy done",
+                                   ":%d" % srv.port, "ci", "-c", "list",
+                                   timeout=20)
+        assert rc == 0, (rc, out, err)
+        assert re.search(r"^2 users logged in: bob, ci$", out, re.M), out
+        assert "ci says deploy done" in srv.drain("bob")
+        assert listed(srv) == ["bob"]
+        srv.wait_log(r"\*\*\* ci has logged out")
+
+
+def test_dash_c_does_not_read_stdin(ctx):
+    with lib.Server(ctx) as srv:
+        ok(srv.call(REGISTER, "bob"))
+        rc, out, err = lib.run_cli(ctx, "--wire", ctx.wire, "-c", "list",
+                                   ":%d" % srv.port, "ci",
+                                   stdin_data=b"say from stdin\n",
+                                   timeout=20)
+        assert rc == 0, (rc, out, err)
+        assert srv.drain("bob") == ["*** ci has logged in",
+                                    "*** ci has logged out"]
+
+
+def test_dash_c_failure_exits_1(ctx):
+    with lib.Server(ctx) as srv:
+        rc, out, err = lib.run_cli(ctx, "--wire", ctx.wire, "-c", "list",
+                                   "-c", "sya hi", ":%d" % srv.port, "ci",
+                                   timeout=20)
+        assert rc == 1, (rc, out, err)
+        assert "unknown command: sya" in err
+        assert listed(srv) == []
+
+
+def test_dash_c_is_a_client_option(ctx):
+    rc, out, err = lib.run_cli(ctx, "-c", "list", "0")
+    assert rc == 2 and "-c is a client option" in err, (rc, err)
+
+
+# -- the command line (SPEC §1, §3.5) ---------------------------------------
+
+def test_user_forgotten(ctx):
+    rc, out, err = lib.run_cli(ctx, ":3410")
+    assert rc == 2, (rc, out, err)
+    assert "a client needs HOST:PORT USER" in err, err
+    assert "not a port number" not in err, err
+
+
+def test_too_many_arguments_say_why(ctx):
+    rc, out, err = lib.run_cli(ctx, "3410", "extra", "extra")
+    assert rc == 2, (rc, out, err)
+    assert re.search(r"^rpcchat: too many arguments: a server takes only "
+                     r"PORT", err, re.M), err
+    rc, out, err = lib.run_cli(ctx, "-c", "say", "hi", ":3410", "ci")
+    assert rc == 2 and "too many arguments: a client" in err, err
+
+
+def test_help_short_and_long(ctx):
+    for opt in ["-h", "--help"]:
+        rc, out, err = lib.run_cli(ctx, opt)
+        assert rc == 0 and "Client options:" in out, (opt, rc, out, err)
+    rc, out, err = lib.run_cli(ctx)
+    assert rc == 2 and "--help" in err, err
+
+
+def test_one_program_name_in_errors(ctx):
+    """ctx.rpcchat is a path; the error lines still say rpcchat:."""
+    assert "/" in ctx.rpcchat
+    for args in [["--bogus"], ["--max-users"], ["-x"], ["--max-users", "x"]]:
+        rc, out, err = lib.run_cli(ctx, *args)
+        assert rc == 2, (args, rc)
+        first = err.splitlines()[0]
+        assert first.startswith("rpcchat: "), (args, err)
+
+
+def test_options_anywhere_and_double_dash(ctx):
+    with lib.Server(ctx) as srv:
+        rc, out, err = lib.run_cli(ctx, ":%d" % srv.port, "alice",
+                                   "--no-color", "--wire", ctx.wire,
+                                   "-c", "list", timeout=20)
+        assert rc == 0, (rc, out, err)
+        # After --, "-c" is an argument: here the user, refused locally.
+        rc, out, err = lib.run_cli(ctx, "--wire", ctx.wire, "--",
+                                   ":%d" % srv.port, "-c", timeout=20)
+        assert rc == 1, (rc, out, err)
+        assert "cannot log in as '-c'" in err, err
+        assert not srv.has_log("rejected")
+
+
+# -- user names (SPEC §3.2, §5.1, §5.4) -------------------------------------
+
+def test_name_checked_before_greeting_and_explained(ctx):
+    with lib.Server(ctx) as srv:
+        name = "\u540d\u524d\u540d\u524d\u540d\u524d\u540d"  # 7 CJK, 21 B
+        rc, out, err = script(ctx, srv, name, [])
+        assert rc == 1, (rc, out, err)
+        assert "Welcome" not in out, out
+        assert "counted in bytes" in err and "21 bytes" in err, err
+        assert "7 characters" in err, err
+        rc, out, err = script(ctx, srv, "bad name", [])
+        assert rc == 1 and "Welcome" not in out, (rc, out)
+        assert "' ' (U+0020) is neither a letter nor a digit" in err, err
+        rc, out, err = script(ctx, srv, "\u00bd", [])
+        assert rc == 1 and "U+00BD" in err, err
+        assert not srv.has_log(r"rejected|logged in")
+
+
+def test_decomposed_name_is_sent_in_nfc(ctx):
+    """e + U+0301 fails as typed (a combining mark is no letter) but its
+    NFC form passes: used, and said."""
+    with lib.Server(ctx) as srv:
+        typed = "Jose\u0301"
+        rc, out, err = script(ctx, srv, typed, ["list"])
+        assert rc == 0, (rc, out, err)
+        assert "NFC" in err, err
+        assert "Welcome, Jos\u00e9," in out, out
+        assert re.search(r"^1 user logged in: Jos\u00e9$", out, re.M), out
+        srv.wait_log(r"\*\*\* Jos\u00e9 has logged in")
+
+
+def test_valid_name_is_sent_as_typed(ctx):
+    """U+212A KELVIN SIGN is a letter; NFC would make it K."""
+    with lib.Server(ctx) as srv:
+        c = lib.Client(ctx, srv.port, "\u212a")
+        c.expect(r"^Welcome, \u212a,")
+        lib.wait_until(lambda: listed(srv) == ["\u212a"], 10,
+                       "KELVIN SIGN logged in as typed")
+        c.close_stdin()
+        c.wait()
+        assert not any("NFC" in l for l in c.err_lines), c.err_lines
+
+
+def test_server_log_names_peer_of_replacing_login(ctx):
+    with lib.Server(ctx) as srv:
+        ok(srv.call(REGISTER, "alice"))
+        srv.wait_log(r"\*\*\* alice has logged in$")
+        mark = srv.log_mark()
+        ok(srv.call(REGISTER, "alice"))
+        srv.wait_log(r"\*\*\* alice has logged in from 127\.0\.0\.1:\d+, "
+                     r"replacing", since=mark)
+
+
+# -- timestamps (SPEC §5.4; the terminal default is in test_tty) ------------
+
+def test_timestamps_in_pipe_mode_on_request(ctx):
+    with lib.Server(ctx) as srv:
+        c = lib.Client(ctx, srv.port, "alice", "--timestamps")
+        c.expect(r"^Welcome, alice,")
+        c.expect(r"^1 user logged in: alice$")
+        lib.wait_until(lambda: listed(srv) == ["alice"], 10, "alice in")
+        ok(srv.call(REGISTER, "bob"))
+        ok(srv.call(SAY, "bob", "hi"))
+        c.expect(r"^\d\d:\d\d bob says hi$", 10)
+        c.close_stdin()
+        assert c.wait() == 0
+        # Not by default on a pipe.
+        d = lib.Client(ctx, srv.port, "dave")
+        d.expect(r"^Welcome, dave,")
+        lib.wait_until(lambda: "dave" in listed(srv), 10, "dave in")
+        ok(srv.call(SAY, "bob", "plain"))
+        d.expect(r"^bob says plain$", 10)
+        d.close_stdin()
+        assert d.wait() == 0
