@@ -3,6 +3,10 @@ rpcchat-check (SPEC §8, issue 14) against our own server and client, which
 must pass, and against tests/check/broken_server.py and broken_client.py,
 whose every switch plants one bug: exactly the checks named below for it
 must fail, no others — so every check can fail, and fails alone.
+
+All of them are marked slow: they do not run our binaries under the
+valgrind wrapper (the checker starts them itself), so make valgrind-check
+skips them.
 """
 
 import concurrent.futures
@@ -175,6 +179,7 @@ def rpcchat(ctx, *args):
 
 # -- our own server and client pass -------------------------------------------
 
+@lib.slow
 @lib.both_wires
 def test_our_server_passes(ctx):
     rc, rep = run_checker("--wire", ctx.wire, "--server-cmd",
@@ -185,6 +190,7 @@ def test_our_server_passes(ctx):
     assert skipped == {"limits: idle timeout"}, skipped
 
 
+@lib.slow
 @lib.both_wires
 def test_our_server_at_an_address(ctx):
     """A shared, live server: only harmless checks, the rest said skipped,
@@ -203,6 +209,7 @@ def test_our_server_at_an_address(ctx):
         assert srv.call(lib.LIST) == (["bystander"], "")
 
 
+@lib.slow
 @lib.both_wires
 def test_our_client_passes(ctx):
     """Our client with the wire given: every check, both groups."""
@@ -213,6 +220,7 @@ def test_our_client_passes(ctx):
     assert rc == 0
 
 
+@lib.slow
 def test_our_client_finds_an_unframed_server(ctx):
     """SPEC §6: the client's default wire (auto) probes, sees the 2023
     answer 00 00 and speaks unframed.  Runs once the client has --wire
@@ -229,6 +237,7 @@ def test_our_client_finds_an_unframed_server(ctx):
 
 # -- every check can fail --------------------------------------------------------
 
+@lib.slow
 @lib.both_wires
 def test_broken_server_without_bugs_passes(ctx):
     rc, rep = run_checker("--wire", ctx.wire, "-x", SLOW, "--server-cmd",
@@ -251,6 +260,7 @@ def server_bug_test(bug, wire, want):
         assert rc == (1 if failed(rep, "assignment") else 0), rc
     test.__name__ = "test_server_bug_" + bug.replace("-", "_")
     test.timeout = 240
+    test.slow = True
     return test
 
 
@@ -259,6 +269,7 @@ for _bug, (_wire, _want) in SERVER_BUGS.items():
     globals()[_t.__name__] = _t
 
 
+@lib.slow
 @lib.timeout(400)
 def test_broken_clients(ctx):
     """The broken client without bugs passes; with each switch exactly its
