@@ -7,7 +7,7 @@
 #   make bench      measure, write docs/BENCHMARKS.md
 #   make fuzz       run each fuzz target (FUZZ_SECONDS each, clang)
 #   make valgrind-check   the end-to-end suite under valgrind memcheck
-#   make install    honours PREFIX and DESTDIR
+#   make install    rpcchat, rpcchat-bench, rpcchat-check; PREFIX, DESTDIR
 #   make deps       install the Debian packages the build and tests need
 
 VERSION		= 1.0.0
@@ -97,11 +97,15 @@ fuzz:
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(BIN)/rpcchat $(BIN)/rpcchat-bench $(DESTDIR)$(BINDIR)/
-	install -m 644 docs/rpcchat.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 755 check/rpcchat-check $(DESTDIR)$(BINDIR)/
+	install -m 644 docs/rpcchat.1 docs/rpcchat-check.1 \
+	    $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/rpcchat $(DESTDIR)$(BINDIR)/rpcchat-bench \
-	    $(DESTDIR)$(MANDIR)/man1/rpcchat.1
+	    $(DESTDIR)$(BINDIR)/rpcchat-check \
+	    $(DESTDIR)$(MANDIR)/man1/rpcchat.1 \
+	    $(DESTDIR)$(MANDIR)/man1/rpcchat-check.1
 
 deps:
 	sh scripts/install-deps
