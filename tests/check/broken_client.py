@@ -7,13 +7,14 @@ rpcchat-check can fail.  Without switches rpcchat-check passes it.
     broken_client.py [--wire framed|unframed] [--BUG ...] [HOST]:PORT USER
 """
 
-import argparse
 import os
 import socket
 import struct
 import sys
 import threading
 import time
+
+import switches
 
 REGISTER, LIST, CHECK, TELL, SAY, QUIT, SHUTDOWN = range(7)
 HAS_LIST = [False, True, True, False, False, False, False]
@@ -188,18 +189,13 @@ class Client:
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--wire", choices=("framed", "unframed"),
-                    default="framed")
-    for bug, what in BUGS.items():
-        ap.add_argument("--" + bug, action="append_const", dest="bugs",
-                        const=bug, help=what)
+    ap = switches.parser(BUGS, __doc__.split("\n\n")[0])
     ap.add_argument("addr")
     ap.add_argument("user")
     a = ap.parse_args()
     host, _, port = a.addr.rpartition(":")
     c = Client((host or "localhost", int(port)), a.user.encode(), a.wire,
-               set(a.bugs or ()))
+               set(a.bugs))
     try:
         return c.run()
     except RPCError as e:

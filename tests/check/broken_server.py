@@ -11,7 +11,6 @@ BUGS below.  tests/e2e/test_check.py runs rpcchat-check against each and
 asserts that exactly the checks named there fail.
 """
 
-import argparse
 import os
 import socket
 import struct
@@ -19,6 +18,8 @@ import sys
 import threading
 import time
 import unicodedata
+
+import switches
 
 REGISTER, LIST, CHECK, TELL, SAY, QUIT, SHUTDOWN = range(7)
 NAMES = ["Register", "List", "CheckMessages", "Tell", "Say", "Quit",
@@ -345,15 +346,10 @@ class Server:
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--wire", choices=("framed", "unframed"),
-                    default="framed")
-    for bug, what in BUGS.items():
-        ap.add_argument("--" + bug, action="append_const", dest="bugs",
-                        const=bug, help=what)
+    ap = switches.parser(BUGS, __doc__.split("\n\n")[0])
     ap.add_argument("port", type=int)
     a = ap.parse_args()
-    Server(a.port, a.wire, set(a.bugs or ())).run()
+    Server(a.port, a.wire, set(a.bugs)).run()
 
 
 if __name__ == "__main__":
