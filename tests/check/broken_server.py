@@ -47,6 +47,7 @@ BUGS = {
     "say-not-to-sender": "Say skips the sender",
     "no-logout-notice": "Quit tells nobody",
     "quit-keeps-user": "Quit leaves the user in List",
+    "quit-keeps-queue": "Quit keeps the queue; CheckMessages still reads it",
     "serial": "one connection at a time, blocking on a silent one",
     "crash-on-empty-connection": "exits when a connection sends nothing",
     "crash-on-malformed": "exits on a request cut short",
@@ -102,6 +103,7 @@ class Chat:
         self.lock = threading.Lock()
         self.queues = {}
         self.order = []         # registration order, for unsorted-list
+        self.ghosts = {}        # queues Quit kept, for quit-keeps-queue
 
     def list_size(self, extra):
         names = list(self.queues) + [extra]
@@ -139,6 +141,8 @@ class Chat:
                 user = args[0]
                 if valid_name(user, ()) is not None:
                     return [], b"CheckMessages: invalid user name"
+                if user in self.ghosts:
+                    return self.ghosts.pop(user), b""
                 if user not in q:
                     if "not-logged-in-text" in bugs:
                         return [b"not logged in"], b""
@@ -183,6 +187,8 @@ class Chat:
                         q[u].append(text)
                 return None, b""
             if type_ == QUIT:
+                if "quit-keeps-queue" in bugs:
+                    self.ghosts[user] = q[user]
                 if "quit-keeps-user" not in bugs:
                     q.pop(user, None)
                 if "no-logout-notice" not in bugs:

@@ -44,6 +44,7 @@ TELL_TEXT = "tell: the text to the target only"
 TELL_UNKNOWN = "tell: unknown target notifies the sender"
 SAY = "say: to everyone, the sender included"
 QUIT = "quit: notice to the others, user gone from List"
+QUIT_DISCARDS = "quit: the user's queue is discarded"
 SILENT = "serving: a silent connection does not block others"
 EMPTY_CONN = "robustness: connection without a request"
 MAL_ANSWERED = "robustness: malformed request answered with an error"
@@ -79,7 +80,9 @@ SERVER_BUGS = {
     "tell-text": ("framed", {TELL_TEXT}),
     "say-not-to-sender": ("unframed", {SAY}),
     "no-logout-notice": ("framed", {QUIT}),
-    "quit-keeps-user": ("unframed", {QUIT}),
+    # Still logged in, it still has its queue.
+    "quit-keeps-user": ("unframed", {QUIT, QUIT_DISCARDS}),
+    "quit-keeps-queue": ("framed", {QUIT_DISCARDS}),
     "serial": ("framed", {SILENT}),
     "crash-on-empty-connection": ("unframed", {EMPTY_CONN}),
     # A frame under 2 bytes is cut short too: framed, the unknown-type
