@@ -299,3 +299,26 @@ def test_broken_clients(ctx):
             elif rc != (1 if failed(rep, "assignment") else 0):
                 problems.append("--%s: exit status %d" % (bug, rc))
     assert problems == [], "\n".join(problems)
+
+
+@lib.slow
+def test_text_report(ctx):
+    """The report people read: a line per check, the rule, the assignment's
+    words and the bytes of a failure, the closing count, the exit status."""
+    cmd = [sys.executable, CHECKER, "-k", TELL_BYTES, "-k", SAY,
+           "--server-cmd", py(BROKEN_SERVER, "--double-error-on-tell",
+                              "{port}")]
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=lib.scaled(120))
+    lines = p.stdout.splitlines()
+    assert p.returncode == 1, p.stdout
+    assert lines[0] == "FAIL assignment  " + TELL_BYTES, lines
+    assert lines[1].startswith("     rule: A successful Tell is answered")
+    assert lines[2].startswith('     assignment: "The server stub always')
+    assert "what happened: Tell(" in lines[3], lines[3]
+    assert "2 bytes follow the error string" in lines[3], lines[3]
+    assert lines[4].startswith("     sent:     00 "), lines[4]
+    assert lines[5].endswith(" 00 00 00 00"), lines[5]
+    assert lines[6] == "     expected: 00 02 00 00", lines[6]
+    assert lines[7] == "PASS assignment  " + SAY, lines
+    assert lines[-1] == "1 passed, 1 failed", lines
