@@ -27,6 +27,7 @@ NAMES = ["Register", "List", "CheckMessages", "Tell", "Say", "Quit",
 NARGS = [1, 0, 1, 3, 2, 1, 0]
 HAS_LIST = [False, True, True, False, False, False, False]
 FRAME_MAX = 65535
+QUEUE_LIMIT = 10000
 
 BUGS = {
     "no-error-string-on-list": "List response without its error string",
@@ -59,6 +60,7 @@ BUGS = {
     "no-message-limit": "no 'message too long'",
     "no-split": "CheckMessages returns everything; the frame length wraps",
     "no-user-limit": "Register never says 'too many users'",
+    "no-queue-limit": "queues grow without bound",
 }
 
 
@@ -102,8 +104,16 @@ class Chat:
         self.bugs = bugs
         self.lock = threading.Lock()
         self.queues = {}
+        self.dropped = {}       # user -> messages dropped since delivery
         self.order = []         # registration order, for unsorted-list
         self.ghosts = {}        # queues Quit kept, for quit-keeps-queue
+
+    def queue(self, user, text):
+        q = self.queues[user]
+        q.append(text)
+        if len(q) > QUEUE_LIMIT and "no-queue-limit" not in self.bugs:
+            del q[0]
+            self.dropped[user] = self.dropped.get(user, 0) + 1
 
     def list_size(self, extra):
         names = list(self.queues) + [extra]
@@ -125,11 +135,11 @@ class Chat:
                 note = b"*** %s has logged in" % user
                 for u in q:
                     if u != user:
-                        q[u].append(note)
+                        self.queue(u, note)
                 if "reregister-keeps-queue" not in bugs or user not in q:
                     q[user] = []
                 if "notice-to-sender" in bugs:
-                    q[user].append(note)
+                    self.queue(user, note)
                 if user not in self.order:
                     self.order.append(user)
                 return None, b""
@@ -147,6 +157,9 @@ class Chat:
                     if "not-logged-in-text" in bugs:
                         return [b"not logged in"], b""
                     return [b"*** You are not logged in, " + user], b""
+                if self.dropped.get(user):
+                    q[user].insert(0, b"*** %d messages were dropped"
+                                   % self.dropped.pop(user))
                 queue = q[user]
                 if "no-split" in bugs:
                     out, q[user] = queue, []
@@ -173,9 +186,9 @@ class Chat:
                         "no-message-limit" not in bugs:
                     return None, b"message too long"
                 if target in q:
-                    q[target].append(text)
+                    self.queue(target, text)
                 elif user in q and "tell-unknown-silent" not in bugs:
-                    q[user].append(b"*** No such user: " + target)
+                    self.queue(user, b"*** No such user: " + target)
                 return None, b""
             if type_ == SAY:
                 text = b"%s says %s" % (user, args[1])
@@ -184,7 +197,7 @@ class Chat:
                     return None, b"message too long"
                 for u in q:
                     if u != user or "say-not-to-sender" not in bugs:
-                        q[u].append(text)
+                        self.queue(u, text)
                 return None, b""
             if type_ == QUIT:
                 if "quit-keeps-queue" in bugs:
@@ -194,7 +207,7 @@ class Chat:
                 if "no-logout-notice" not in bugs:
                     for u in q:
                         if u != user:
-                            q[u].append(b"*** %s has logged out" % user)
+                            self.queue(u, b"*** %s has logged out" % user)
                 return None, b""
             return None, b""
 
