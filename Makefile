@@ -7,7 +7,7 @@
 #   make bench      measure, write docs/BENCHMARKS.md
 #   make fuzz       run each fuzz target (FUZZ_SECONDS each, clang)
 #   make valgrind-check   the end-to-end suite under valgrind memcheck
-#   make install    honours PREFIX and DESTDIR
+#   make install    rpcchat, rpcchat-bench, rpcchat-check; PREFIX, DESTDIR
 #   make deps       install the Debian packages the build and tests need
 
 VERSION		= 1.0.0
@@ -36,7 +36,7 @@ BENCH_OBJS	= $(BENCH_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS	= $(wildcard tests/unit/test_*.c)
 UNIT_OBJS	= $(UNIT_SRCS:%.c=$(B)/%.o)
 UNIT_BINS	= $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
-MANS		= docs/rpcchat.1 docs/rpcchat-bench.1
+MANS		= docs/rpcchat.1 docs/rpcchat-bench.1 docs/rpcchat-check.1
 
 PROGS		= $(BIN)/rpcchat $(BIN)/rpcchat-bench
 
@@ -103,12 +103,15 @@ fuzz:
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(BIN)/rpcchat $(BIN)/rpcchat-bench $(DESTDIR)$(BINDIR)/
+	install -m 755 check/rpcchat-check $(DESTDIR)$(BINDIR)/
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/rpcchat $(DESTDIR)$(BINDIR)/rpcchat-bench \
+	    $(DESTDIR)$(BINDIR)/rpcchat-check \
 	    $(DESTDIR)$(MANDIR)/man1/rpcchat.1 \
-	    $(DESTDIR)$(MANDIR)/man1/rpcchat-bench.1
+	    $(DESTDIR)$(MANDIR)/man1/rpcchat-bench.1 \
+	    $(DESTDIR)$(MANDIR)/man1/rpcchat-check.1
 
 deps:
 	sh scripts/install-deps
