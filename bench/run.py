@@ -390,16 +390,18 @@ def capacity(w, srv):
     w("")
     w("With the server's CPU per call measured above at 64 in flight, "
       "%.1f µs (the lowest at any point: %.1f µs), one thread on one core "
-      "carries about **%.0f calls/s**. A user who polls once a second "
+      "carries about **{:,.0f} calls/s**. A user who polls once a second "
       "(CheckMessages; the rest of the steady mix is a few percent on top) "
-      "makes about one call a second, so that is some **%.0f polling "
-      "users**." % (us, best, 1e6 / us, 1e6 / us))
+      "makes about one call a second, so that is some **{:,.0f} polling "
+      "users**. (CPU per call measured on a machine busy with other work, "
+      "see the load average above, is higher than on a quiet one.)".format(1e6 / us, 1e6 / us)
+      % (us, best))
     w("")
     w("The protocol has a ceiling of its own: List answers every user in "
       "one frame of at most %d bytes (SPEC §2.2), 2 bytes of length per "
       "name plus the name, so there can be at most %d users with 20-byte "
       "names and, with the shortest names possible (the 62 one-byte names, "
-      "then names of 2 bytes), at most %d. The thread's capacity is %.0f× "
+      "then names of 2 bytes), at most %d. The thread's capacity is %.1f× "
       "the larger figure: at the protocol's ceiling one thread is busy "
       "%.0f%% of one core." % (FRAME_MAX, LIST_CEILING_20, LIST_CEILING,
                                1e6 / us / LIST_CEILING,

@@ -64,7 +64,6 @@ struct conn {
 	int			 fd;
 	int			 writing;	/* request answered */
 	int			 unread;	/* input may follow the request */
-	int			 lingering;	/* answered; discarding input */
 	size_t			 linger_budget;
 	long long		 deadline;
 	struct buf		 in;
@@ -175,7 +174,6 @@ conn_linger(struct server *s, struct conn *c)
 		conn_close(s, c);
 		return;
 	}
-	c->lingering = 1;
 	c->linger_budget = ANET_LINGER_BYTES;
 	c->deadline = anet_now_ms() + ANET_LINGER_MS;
 	TAILQ_REMOVE(c->list, c, entry);
@@ -380,7 +378,6 @@ listener_readable(struct ae_loop *loop, int lfd, void *data, int mask)
 		c->fd = fd;
 		c->writing = 0;
 		c->unread = 0;
-		c->lingering = 0;
 		c->sent = 0;
 		c->peer = peer;
 		c->deadline = anet_now_ms() + s->opts->read_timeout_ms;
@@ -392,7 +389,7 @@ listener_readable(struct ae_loop *loop, int lfd, void *data, int mask)
 		 * to read it before paying for a trip through epoll.
 		 */
 		conn_readable(loop, fd, c, AE_READABLE);
-		if (c->fd == fd && !c->writing && !c->lingering &&
+		if (c->fd == fd && !c->writing &&
 		    ae_watch(loop, fd, AE_READABLE, conn_readable, c) == -1) {
 			log_msg("watch connection: %s", strerror(errno));
 			conn_close(s, c);
@@ -440,11 +437,11 @@ static long long
 expire_conns(struct server *s, long long now)
 {
 	char peer[ANET_ADDR_LEN];
-	struct conn *c;
+	struct conn *c, *l;
 
 	/* Past the bounds of a lingering close a reset is acceptable. */
-	while ((c = TAILQ_FIRST(&s->lingering)) != NULL && c->deadline <= now)
-		conn_close(s, c);
+	while ((l = TAILQ_FIRST(&s->lingering)) != NULL && l->deadline <= now)
+		conn_close(s, l);
 	while ((c = TAILQ_FIRST(&s->deadlines)) != NULL && c->deadline <= now) {
 		if (!c->writing)
 			log_msg("closed %s: no complete request within %d s",
@@ -455,7 +452,7 @@ expire_conns(struct server *s, long long now)
 		conn_close(s, c);
 	}
 	return earlier(c != NULL ? c->deadline : -1,
-	    TAILQ_EMPTY(&s->lingering) ? -1 : TAILQ_FIRST(&s->lingering)->deadline);
+	    l != NULL ? l->deadline : -1);
 }
 
 static int
