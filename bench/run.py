@@ -686,7 +686,15 @@ def report(r, res, args):
       "(1 s), read at once after `accept4`, the response sent with "
       "`MSG_MORE`, close; a client that sent more than its request gets a "
       "lingering close (FIN, then read and discard until its end of file, "
-      "at most 1 MB and 2 s) instead of a reset.")
+      "at most 1 MB and 2 s) instead of a reset. `MSG_MORE` rather than "
+      "`TCP_CORK`: the same held-back segment, but as a flag on the send "
+      "the call makes anyway, where the cork costs a `setsockopt` per "
+      "connection. `TCP_DEFER_ACCEPT` saves most at few calls in flight, "
+      "where the server would otherwise wake for the handshake, find no "
+      "request, register the socket and wait again; with it a silent "
+      "connection is accepted empty about 1 s after it connects (the "
+      "first SYN-ACK retransmission), and the read timeout and "
+      "`--max-connections` apply from then.")
     w("* The backlog and big-room scenarios collect the login notices with "
       "`--collect` (every user CheckMessages until empty); the Says carry a "
       "run number and a sequence number, so the collector checks each user "
