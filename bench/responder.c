@@ -67,10 +67,12 @@ on_signal(int sig)
  * The request's type once it has all arrived (-1 for a message too short
  * to hold one); 0 while more is to come; -2 for one to drop unanswered,
  * as the unframed servers do with an unknown type.  *extra: whether
- * bytes follow the request.
+ * input may follow the request (frame.h), read_filled saying whether the
+ * last read filled the buffer.
  */
 static int
-request_type(struct span in, enum wire wire, int *type, int *extra)
+request_type(struct span in, int read_filled, enum wire wire, int *type,
+    int *extra)
 {
 	char why[FRAME_WHY_LEN];
 	struct span msg;
@@ -86,7 +88,7 @@ request_type(struct span in, enum wire wire, int *type, int *extra)
 	case FRAME_COMPLETE:
 		break;
 	}
-	*extra = msg.p + msg.len < in.p + in.len;
+	*extra = frame_input_follows(in, msg, read_filled);
 	*type = get_u16(&msg, &t) == 0 ? t : -1;
 	return 1;
 }
@@ -140,13 +142,14 @@ conn_read(struct rconn *c, int fd, enum wire wire, char *scratch,
 			buf_append(&c->in, scratch, (size_t)n);
 			in = (struct span){ c->in.data, c->in.len };
 		}
-		if (request_type(in, wire, &type, &extra)) {
+		if (request_type(in, (size_t)n == scratchlen, wire, &type,
+		    &extra)) {
 			if (type == -2)
 				return 1;
 			respond(fd, wire, type);
 			(*calls)++;
 			/* The server's closing rule (server.c). */
-			if (!extra && (size_t)n < scratchlen)
+			if (!extra)
 				return 1;
 			buf_free(&c->in);
 			if (anet_linger_start(fd) == -1)

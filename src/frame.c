@@ -73,6 +73,12 @@ frame_request(enum wire wire, struct span in, struct span *msg, size_t *need,
 	return framed_request(in, msg, need);
 }
 
+int
+frame_input_follows(struct span in, struct span msg, int read_filled)
+{
+	return read_filled || msg.p + msg.len < in.p + in.len;
+}
+
 void
 frame_begin(enum wire wire, struct buf *out)
 {

@@ -278,12 +278,9 @@ conn_readable(struct ae_loop *loop, int fd, void *data, int mask)
 		switch (frame_request(s->opts->wire,
 		    (struct span){ c->in.data, c->in.len }, &msg, &need, why)) {
 		case FRAME_COMPLETE:
-			/*
-			 * Bytes past the request, or a read that filled what
-			 * it asked for: more may be on its way.
-			 */
-			c->unread = msg.p + msg.len < c->in.data + c->in.len ||
-			    (n > 0 && (size_t)n == ask);
+			c->unread = frame_input_follows((struct span){
+			    c->in.data, c->in.len }, msg, n > 0 &&
+			    (size_t)n == ask);
 			conn_answer(s, c, msg);
 			return;
 		case FRAME_BAD:
