@@ -367,6 +367,59 @@ def target_rows(res, args):
     return rows
 
 
+# The protocol's own ceiling on users: one List response is one frame of
+# at most 65,535 bytes (SPEC §2.2): an empty error string and a count (4
+# bytes), then each name as a u16 length and its bytes.  Names are 1 to 20
+# bytes of letters and digits; there are only 62 names of one byte, so
+# every other name costs at least 4 bytes.
+FRAME_MAX = 65535
+LIST_OVERHEAD = 4
+LIST_CEILING = 62 + (FRAME_MAX - LIST_OVERHEAD - 62 * 3) // 4
+LIST_CEILING_20 = (FRAME_MAX - LIST_OVERHEAD) // 22
+
+
+def capacity(w, srv):
+    """What one thread carries, on paper, from the measured CPU per call."""
+    best = min(d["server_us_per_call"] for d in srv.values())
+    at64 = srv.get(64, min(srv.values(),
+                           key=lambda d: d["server_us_per_call"]))
+    us = at64["server_us_per_call"]
+    if not us:
+        return
+    w("## One thread, on paper")
+    w("")
+    w("With the server's CPU per call measured above at 64 in flight, "
+      "%.1f µs (the lowest at any point: %.1f µs), one thread on one core "
+      "carries about **{:,.0f} calls/s**. A user who polls once a second "
+      "(CheckMessages; the rest of the steady mix is a few percent on top) "
+      "makes about one call a second, so that is some **{:,.0f} polling "
+      "users**. (CPU per call measured on a machine busy with other work, "
+      "see the load average above, is higher than on a quiet one.)".format(1e6 / us, 1e6 / us)
+      % (us, best))
+    w("")
+    w("The protocol has a ceiling of its own: List answers every user in "
+      "one frame of at most %d bytes (SPEC §2.2), 2 bytes of length per "
+      "name plus the name, so there can be at most %d users with 20-byte "
+      "names and, with the shortest names possible (the 62 one-byte names, "
+      "then names of 2 bytes), at most %d. The thread's capacity is %.1f× "
+      "the larger figure: at the protocol's ceiling one thread is busy "
+      "%.0f%% of one core." % (FRAME_MAX, LIST_CEILING_20, LIST_CEILING,
+                               1e6 / us / LIST_CEILING,
+                               100.0 * LIST_CEILING * us / 1e6))
+    w("")
+    w("So more threads would not help a real deployment. The calls are "
+      "independent and tiny, and the one thread is not what limits them: "
+      "the per-process figure leaves out the kernel's softirq work for the "
+      "loopback (and, on a real network, the NIC's interrupts), which runs "
+      "on whatever core the packets land on whether the server has one "
+      "thread or many; and a second thread would have to lock the chat "
+      "state that every call reads or changes (one shared message log, "
+      "every user's queue), adding cost to each call to buy a capacity the "
+      "protocol can never use. What more cores do buy is room for that "
+      "kernel work, which the single-threaded server already gets.")
+    w("")
+
+
 def report(r, res, args):
     L = []
     w = L.append
@@ -474,6 +527,22 @@ def report(r, res, args):
                           b["run"]["latency_ms"]["p99"]),
                     ratio(a["server_us_per_call"], b["server_us_per_call"])))
         w("")
+
+    if resp and srv:
+        w("CPU per call of the server process alone (utime+stime) next to "
+          "the responder's, the median of the runs:")
+        w("")
+        w("| in flight | responder µs/call | rpcchat µs/call | "
+          "rpcchat ÷ responder |")
+        w("|---|---|---|---|")
+        for c in args.concurrency:
+            if c in resp and c in srv:
+                a, b = srv[c], resp[c]
+                w("| %d | %.1f | %.1f | %s |" % (
+                    c, b["server_us_per_call"], a["server_us_per_call"],
+                    ratio(a["server_us_per_call"], b["server_us_per_call"])))
+        w("")
+        capacity(w, srv)
 
     if "bigroom" in res:
         reg, d = res["bigroom"]
@@ -601,11 +670,31 @@ def report(r, res, args):
       "in a log-linear histogram (under 1% error). Every failed call is "
       "counted by kind: refused, reset, timeout, connect, short, malformed, "
       "server error.")
-    w("* The responder (`rpcchat-bench --responder PORT`) is single-threaded "
-      "like the server: epoll, accept4 non-blocking, read at once (the "
-      "request is there on loopback nearly always; otherwise watch the fd), "
-      "one write of the smallest valid response of the call's shape, close. "
-      "It defines the transport limit.")
+    w("* The responder (`rpcchat-bench --responder PORT`) is the fastest "
+      "single-threaded stateless server we know how to write for this "
+      "protocol, so that any gap between it and the server is the "
+      "server's own cost: the listener defers accept until the request is "
+      "in (`TCP_DEFER_ACCEPT`), `accept4` without the peer address and "
+      "with the flags set, a read at once (no `epoll_ctl` unless the "
+      "request is incomplete), one `send` of the smallest valid response "
+      "of the call's shape with `MSG_MORE` so that `close()` sends it in "
+      "the FIN's segment, close: four system calls a call. It finds "
+      "request boundaries with the server's own code (`src/frame.c`) and "
+      "closes as the server does (a lingering close when input followed "
+      "the request).")
+    w("* The server does the same on the transport: `TCP_DEFER_ACCEPT` "
+      "(1 s), read at once after `accept4`, the response sent with "
+      "`MSG_MORE`, close; a client that sent more than its request gets a "
+      "lingering close (FIN, then read and discard until its end of file, "
+      "at most 1 MB and 2 s) instead of a reset. `MSG_MORE` rather than "
+      "`TCP_CORK`: the same held-back segment, but as a flag on the send "
+      "the call makes anyway, where the cork costs a `setsockopt` per "
+      "connection. `TCP_DEFER_ACCEPT` saves most at few calls in flight, "
+      "where the server would otherwise wake for the handshake, find no "
+      "request, register the socket and wait again; with it a silent "
+      "connection is accepted empty about 1 s after it connects (the "
+      "first SYN-ACK retransmission), and the read timeout and "
+      "`--max-connections` apply from then.")
     w("* The backlog and big-room scenarios collect the login notices with "
       "`--collect` (every user CheckMessages until empty); the Says carry a "
       "run number and a sequence number, so the collector checks each user "

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,43 @@ anet_set_nonblock(int fd)
 	if ((flags = fcntl(fd, F_GETFL)) == -1)
 		return -1;
 	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int
+anet_defer_accept(int fd, int seconds)
+{
+	return setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds,
+	    sizeof seconds);
+}
+
+int
+anet_linger_start(int fd)
+{
+	return shutdown(fd, SHUT_WR);
+}
+
+enum anet_drain
+anet_linger_drain(int fd, size_t *budget)
+{
+	char scratch[16384];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, scratch, sizeof scratch);
+		if (n > 0) {
+			if ((size_t)n > *budget)
+				return ANET_DRAIN_STOP;
+			*budget -= (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return ANET_DRAIN_EOF;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return ANET_DRAIN_WAIT;
+		return ANET_DRAIN_STOP;
+	}
 }
 
 static int

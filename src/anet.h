@@ -32,6 +32,37 @@ int	anet_is_loopback(const struct sockaddr_storage *);
 int	anet_set_nonblock(int fd);
 
 /*
+ * TCP_DEFER_ACCEPT on a listener (man 7 tcp): the kernel hands over a
+ * connection only once its first data is in, which saves the server a
+ * wake-up and a failed read on almost every call.  A connection that
+ * stays silent is still accepted, empty, when the SYN-ACK is resent about
+ * `seconds` later, so the server's own read timeout applies to it then.
+ */
+int	anet_defer_accept(int fd, int seconds);
+
+/*
+ * The lingering close of a connection whose response is written but whose
+ * peer may still be sending (nginx's lingering_close).  close() with
+ * input unread makes the kernel send a reset, which can destroy the
+ * response before the client has read it; instead anet_linger_start
+ * sends the FIN behind the response (shutdown SHUT_WR, which also pushes
+ * anything held back by MSG_MORE) and anet_linger_drain reads and
+ * discards what comes until end of file.  The caller bounds the time.
+ */
+#define ANET_LINGER_BYTES	(1024 * 1024)
+#define ANET_LINGER_MS		2000
+
+enum anet_drain {
+	ANET_DRAIN_WAIT,	/* nothing more now: wait until readable */
+	ANET_DRAIN_EOF,		/* orderly end: close() sends no reset */
+	ANET_DRAIN_STOP		/* error, or more than *budget bytes: close */
+};
+
+int		anet_linger_start(int fd);
+/* Discards input, taking what it reads off *budget. */
+enum anet_drain	anet_linger_drain(int fd, size_t *budget);
+
+/*
  * Splits "HOST:PORT", ":PORT" (host NULL) or "[V6]:PORT" into freshly
  * allocated parts.  -1 with a reason in err if it is none of those.
  */

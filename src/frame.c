@@ -107,6 +107,12 @@ frame_other_wire(enum wire wire, struct span in)
 	return whole_request(other, in) && !whole_request(wire, in);
 }
 
+int
+frame_input_follows(struct span in, struct span msg, int read_filled)
+{
+	return read_filled || msg.p + msg.len < in.p + in.len;
+}
+
 void
 frame_begin(enum wire wire, struct buf *out)
 {

@@ -35,6 +35,13 @@ enum frame_status	frame_request(enum wire, struct span in,
 int	frame_other_wire(enum wire, struct span in);
 
 /*
+ * Whether input may follow the request msg found in in: bytes past it, or
+ * a last read that filled all it asked for.  Then the response must end
+ * in a lingering close (anet.h), not in a close() that sends a reset.
+ */
+int	frame_input_follows(struct span in, struct span msg, int read_filled);
+
+/*
  * Response framing: frame_begin reserves the prefix before the stubs
  * append the message, frame_end fills it in.  frame_end returns -1 if the
  * message does not fit a frame (the stubs guarantee it does).

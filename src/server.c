@@ -6,6 +6,13 @@
  * closed.  No step ever blocks, so a slow, silent or hostile client costs
  * the others nothing but its own buffer; every connection has a deadline,
  * and the number of connections is bounded.
+ *
+ * The transport is kept to its minimum: the listener defers accept until
+ * the request is in (TCP_DEFER_ACCEPT), so accept is followed by a read
+ * that finds it; the response goes out with MSG_MORE, so that close()
+ * sends it in the same segment as the FIN.  A client that sent more than
+ * its request gets a lingering close instead (anet.h), so that the
+ * response it was given is not destroyed by a reset.
  */
 #include <errno.h>
 #include <signal.h>
@@ -47,19 +54,29 @@
 /* A peer speaking the other wire is logged once a minute (SPEC §6). */
 #define WIRE_NOTE_MS		60000
 #define WIRE_NOTE_PEERS		64
+/*
+ * How long the kernel holds a silent connection before accepting it
+ * anyway (TCP_DEFER_ACCEPT, rounded up to a SYN-ACK retransmission: the
+ * first is at 1 s); the read timeout counts from the accept.
+ */
+#define DEFER_ACCEPT_S		1
+
+TAILQ_HEAD(conn_list, conn);
 
 struct conn {
 	struct server		*srv;
 	int			 fd;
 	int			 writing;	/* request answered */
+	int			 unread;	/* input may follow the request */
+	size_t			 linger_budget;
 	long long		 deadline;
 	struct buf		 in;
 	struct buf		 out;
 	size_t			 sent;
 	struct sockaddr_storage	 peer;
 	TAILQ_ENTRY(conn)	 entry;		/* in deadline order */
+	struct conn_list	*list;		/* the list entry is on */
 };
-TAILQ_HEAD(conn_list, conn);
 
 struct server {
 	const struct server_opts *opts;
@@ -74,6 +91,8 @@ struct server {
 	int			 nconns;
 	/* Every connection has the same timeout, so FIFO is deadline order. */
 	struct conn_list	 deadlines;
+	/* Lingering closes: their own list, as their timeout is their own. */
+	struct conn_list	 lingering;
 	int			 stopping;
 	long long		 stop_deadline;
 	long long		 accept_resume;	/* 0: accepting normally */
@@ -87,6 +106,7 @@ struct server {
 
 static void	conn_readable(struct ae_loop *, int, void *, int);
 static void	conn_writable(struct ae_loop *, int, void *, int);
+static void	conn_lingering(struct ae_loop *, int, void *, int);
 static void	listener_readable(struct ae_loop *, int, void *, int);
 
 int
@@ -118,7 +138,7 @@ conn_close(struct server *s, struct conn *c)
 {
 	ae_unwatch(s->loop, c->fd, 1);
 	close(c->fd);
-	TAILQ_REMOVE(&s->deadlines, c, entry);
+	TAILQ_REMOVE(c->list, c, entry);
 	recycle(&c->in);
 	recycle(&c->out);
 	c->fd = -1;
@@ -198,7 +218,52 @@ conn_reject(struct server *s, struct conn *c, const char *why)
 	conn_close(s, c);
 }
 
-/* Writes what it can of the response; closes the connection when done. */
+/* Discards what the peer still sends; closes at its end or past bounds. */
+static void
+conn_linger_drain(struct server *s, struct conn *c)
+{
+	if (anet_linger_drain(c->fd, &c->linger_budget) == ANET_DRAIN_WAIT &&
+	    ae_watch(s->loop, c->fd, AE_READABLE, conn_lingering, c) == 0)
+		return;
+	/* End of file, or past the bounds where a reset is acceptable. */
+	conn_close(s, c);
+}
+
+/*
+ * The response is written but the peer may have sent more than its
+ * request: close our side only, and wait for its end of file.
+ */
+static void
+conn_linger(struct server *s, struct conn *c)
+{
+	if (anet_linger_start(c->fd) == -1) {
+		conn_close(s, c);
+		return;
+	}
+	c->linger_budget = ANET_LINGER_BYTES;
+	c->deadline = anet_now_ms() + ANET_LINGER_MS;
+	TAILQ_REMOVE(c->list, c, entry);
+	c->list = &s->lingering;
+	TAILQ_INSERT_TAIL(c->list, c, entry);
+	conn_linger_drain(s, c);
+}
+
+static void
+conn_lingering(struct ae_loop *loop, int fd, void *data, int mask)
+{
+	struct conn *c = data;
+
+	(void)loop;
+	(void)fd;
+	(void)mask;
+	conn_linger_drain(c->srv, c);
+}
+
+/*
+ * Writes what it can of the response; closes the connection when done.
+ * MSG_MORE holds back the last partial segment, so that close() sends it
+ * with the FIN: one segment fewer each way.
+ */
 static void
 conn_flush(struct server *s, struct conn *c)
 {
@@ -206,7 +271,7 @@ conn_flush(struct server *s, struct conn *c)
 
 	while (c->sent < c->out.len) {
 		n = send(c->fd, c->out.data + c->sent, c->out.len - c->sent,
-		    MSG_NOSIGNAL);
+		    MSG_NOSIGNAL | MSG_MORE);
 		if (n > 0) {
 			c->sent += (size_t)n;
 			continue;
@@ -219,9 +284,13 @@ conn_flush(struct server *s, struct conn *c)
 				return;
 		}
 		/* The peer went away, or we cannot wait for it: give up. */
-		break;
+		conn_close(s, c);
+		return;
 	}
-	conn_close(s, c);
+	if (c->unread)
+		conn_linger(s, c);
+	else
+		conn_close(s, c);
 }
 
 static void
@@ -254,8 +323,8 @@ conn_answer(struct server *s, struct conn *c, struct span msg)
 	recycle(&c->in);
 	c->writing = 1;
 	c->deadline = call.now_ms + s->opts->read_timeout_ms;
-	TAILQ_REMOVE(&s->deadlines, c, entry);
-	TAILQ_INSERT_TAIL(&s->deadlines, c, entry);
+	TAILQ_REMOVE(c->list, c, entry);
+	TAILQ_INSERT_TAIL(c->list, c, entry);
 	conn_flush(s, c);
 }
 
@@ -266,8 +335,8 @@ conn_readable(struct ae_loop *loop, int fd, void *data, int mask)
 	struct server *s = c->srv;
 	char why[FRAME_WHY_LEN];
 	struct span msg;
-	size_t need = READ_CHUNK;
-	ssize_t n;
+	size_t need = READ_CHUNK, ask = 0;
+	ssize_t n = 0;
 
 	(void)loop;
 	(void)mask;
@@ -276,6 +345,9 @@ conn_readable(struct ae_loop *loop, int fd, void *data, int mask)
 		    (struct span){ c->in.data, c->in.len }, &msg, &need, why)) {
 		case FRAME_COMPLETE:
 			note_other_wire(s, c);
+			c->unread = frame_input_follows((struct span){
+			    c->in.data, c->in.len }, msg, n > 0 &&
+			    (size_t)n == ask);
 			conn_answer(s, c, msg);
 			return;
 		case FRAME_BAD:
@@ -290,8 +362,8 @@ conn_readable(struct ae_loop *loop, int fd, void *data, int mask)
 		 */
 		if (need < READ_CHUNK)
 			need = READ_CHUNK;
-		n = read(fd, buf_reserve(&c->in, need - c->in.len),
-		    need - c->in.len);
+		ask = need - c->in.len;
+		n = read(fd, buf_reserve(&c->in, ask), ask);
 		if (n > 0) {
 			c->in.len += (size_t)n;
 			continue;
@@ -369,10 +441,12 @@ listener_readable(struct ae_loop *loop, int lfd, void *data, int mask)
 		c = &s->conns[fd];
 		c->fd = fd;
 		c->writing = 0;
+		c->unread = 0;
 		c->sent = 0;
 		c->peer = peer;
 		c->deadline = anet_now_ms() + s->opts->read_timeout_ms;
-		TAILQ_INSERT_TAIL(&s->deadlines, c, entry);
+		c->list = &s->deadlines;
+		TAILQ_INSERT_TAIL(c->list, c, entry);
 		s->nconns++;
 		/*
 		 * The request often arrives right behind the handshake: try
@@ -413,13 +487,25 @@ idle_user_expired(void *arg, struct span user)
 	    user.p, (long long)(s->opts->limits.idle_timeout_ms / 1000));
 }
 
+/* The earlier of two deadlines, -1 standing for none. */
+static long long
+earlier(long long a, long long b)
+{
+	if (a < 0)
+		return b;
+	return b < 0 || a < b ? a : b;
+}
+
 /* Closes connections past their deadline; returns the next deadline. */
 static long long
 expire_conns(struct server *s, long long now)
 {
 	char peer[ANET_ADDR_LEN];
-	struct conn *c;
+	struct conn *c, *l;
 
+	/* Past the bounds of a lingering close a reset is acceptable. */
+	while ((l = TAILQ_FIRST(&s->lingering)) != NULL && l->deadline <= now)
+		conn_close(s, l);
 	while ((c = TAILQ_FIRST(&s->deadlines)) != NULL && c->deadline <= now) {
 		if (!c->writing) {
 			note_other_wire(s, c);
@@ -431,7 +517,8 @@ expire_conns(struct server *s, long long now)
 			    peer_name(c, peer), s->opts->read_timeout_ms / 1000);
 		conn_close(s, c);
 	}
-	return c != NULL ? c->deadline : -1;
+	return earlier(c != NULL ? c->deadline : -1,
+	    l != NULL ? l->deadline : -1);
 }
 
 static int
@@ -523,6 +610,7 @@ server_run(const struct server_opts *opts)
 	int status = 1, timeout, i;
 
 	TAILQ_INIT(&s.deadlines);
+	TAILQ_INIT(&s.lingering);
 	s.max_conns = fit_descriptor_limit(opts->max_connections);
 	if ((s.sigfd = open_signals()) == -1) {
 		fprintf(stderr, "rpcchat: signals: %s\n", strerror(errno));
@@ -532,6 +620,8 @@ server_run(const struct server_opts *opts)
 		fprintf(stderr, "rpcchat: %s\n", err);
 		goto out;
 	}
+	/* An optimisation only: without it every accept just reads first. */
+	(void)anet_defer_accept(s.lfd, DEFER_ACCEPT_S);
 	s.setsize = s.max_conns + 64;
 	s.conns = xcalloc((size_t)s.setsize, sizeof *s.conns);
 	for (i = 0; i < s.setsize; i++) {
@@ -580,6 +670,8 @@ server_run(const struct server_opts *opts)
 out:
 	while (!TAILQ_EMPTY(&s.deadlines))
 		conn_close(&s, TAILQ_FIRST(&s.deadlines));
+	while (!TAILQ_EMPTY(&s.lingering))
+		conn_close(&s, TAILQ_FIRST(&s.lingering));
 	for (i = 0; s.conns != NULL && i < s.setsize; i++) {
 		buf_free(&s.conns[i].in);
 		buf_free(&s.conns[i].out);

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "anet.h"
 #include "server.h"
@@ -157,6 +158,47 @@ test_format_addr(void **state)
 	assert_string_equal(out, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe]:65535");
 }
 
+/* A lingering close discards input, waits when none is there, ends at EOF. */
+static void
+test_linger_drain(void **state)
+{
+	char junk[1000];
+	size_t budget = sizeof junk + 10;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	memset(junk, 7, sizeof junk);
+	assert_int_equal(write(sv[1], junk, sizeof junk), sizeof junk);
+	assert_int_equal(anet_linger_start(sv[0]), 0);
+	assert_int_equal(anet_linger_drain(sv[0], &budget), ANET_DRAIN_WAIT);
+	assert_int_equal(budget, 10);
+	/* Our FIN is out: the peer reads end of file. */
+	assert_int_equal(read(sv[1], junk, sizeof junk), 0);
+	close(sv[1]);
+	assert_int_equal(anet_linger_drain(sv[0], &budget), ANET_DRAIN_EOF);
+	close(sv[0]);
+}
+
+/* Past its byte budget the drain gives up. */
+static void
+test_linger_drain_budget(void **state)
+{
+	char junk[100];
+	size_t budget = 99;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	memset(junk, 7, sizeof junk);
+	assert_int_equal(write(sv[1], junk, sizeof junk), sizeof junk);
+	assert_int_equal(anet_linger_drain(sv[0], &budget), ANET_DRAIN_STOP);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int
 main(void)
 {
@@ -165,6 +207,8 @@ main(void)
 		cmocka_unit_test(test_is_loopback_other_families),
 		cmocka_unit_test(test_shutdown_policy),
 		cmocka_unit_test(test_format_addr),
+		cmocka_unit_test(test_linger_drain),
+		cmocka_unit_test(test_linger_drain_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
