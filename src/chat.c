@@ -2,20 +2,21 @@
  * chat.c - the chat state (see chat.h).
  *
  * Broadcasts (Say, login and logout notices) go to one shared log, a ring
- * of reference-counted entries numbered by an implicit sequence number;
- * each user reads it from its own position.  An entry's count is the
- * number of users whose position is at or before it, so it is freed when
- * the last of them reads, drops or leaves it.  Tells and "No such user"
- * notices have one reader and go to that user's private queue, stamped
- * with the log's next sequence number so CheckMessages can merge the two
- * streams in arrival order.
+ * of reference-counted entries in the order of their sequence numbers;
+ * each user reads it from its own position, the number of the next
+ * broadcast it has not passed.  An entry's count is the number of users
+ * whose position is at or before it, so it is freed when the last of them
+ * reads, drops or leaves it.  Numbers missing from the ring (an entry
+ * evicted from the middle, or trimmed from the head) are a gap a reader
+ * counts as dropped when its position passes it.  Tells and "No such
+ * user" notices have one reader and go to that user's private queue,
+ * stamped with the log's next sequence number so CheckMessages can merge
+ * the two streams in arrival order.
  *
  * A Say touches no user.  The queue limit is applied lazily: whenever a
  * user is looked at, the oldest messages of its merged stream are dropped
  * until at most queue_limit remain.  Since no user can keep more than
- * queue_limit broadcasts, the log is also trimmed to that many entries;
- * a user positioned before the trimmed head has simply dropped them.
- * Only entries still in the log (seq >= head) are ever decremented.
+ * queue_limit broadcasts, the log is also trimmed to that many entries.
  *
  * The byte budget (SPEC §4.4).  This is the policy a shared store must
  * mirror exactly:
@@ -50,9 +51,10 @@
  *    users".
  *
  * The account to evict from is the top of a max-heap keyed as above, so
- * every charge and eviction costs O(log accounts), never a scan.  The log
- * ring keeps at most max_memory / LOG_SLOT_DIVISOR entries, so its slots
- * (evicted ones included) stay within 1/16 of the budget.
+ * every charge and eviction costs O(log accounts), never a scan; an
+ * evicted broadcast leaves the ring by moving its shorter side (the
+ * oldest messages are usually near the head), so the ring holds only
+ * stored entries and its slots are covered by their charges.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -65,8 +67,6 @@
 #include "username.h"
 #include "xmalloc.h"
 
-/* Log ring slots: at most one per this many bytes of budget. */
-#define LOG_SLOT_DIVISOR	256
 #define NOT_IN_HEAP		SIZE_MAX
 
 struct acct;
@@ -130,12 +130,11 @@ struct chat {
 	size_t		 users_cap;
 	size_t		 list_bytes;	/* List response: count, names, error */
 
-	struct entry	**log;		/* power-of-two ring; NULL = evicted */
+	struct entry	**log;		/* power-of-two ring, in seq order */
 	size_t		 log_start;
 	size_t		 log_n;
 	size_t		 log_cap;
-	size_t		 log_max;	/* entries kept at most */
-	uint64_t	 head;		/* seq of log[log_start] */
+	uint64_t	 next_seq;	/* of the next broadcast */
 
 	/* Ordered by last, since time only moves forward. */
 	struct user_list idle;
@@ -450,24 +449,35 @@ msg_uncharge(struct chat *c, struct msg *m)
 	acct_maybe_free(c, a);
 }
 
-static uint64_t
-log_end(const struct chat *c)
-{
-	return c->head + c->log_n;
-}
-
-static struct entry **
-log_slot(const struct chat *c, uint64_t seq)
-{
-	return &c->log[(c->log_start + (size_t)(seq - c->head)) &
-	    (c->log_cap - 1)];
-}
-
-/* The broadcast numbered seq; NULL if it was evicted. */
+/* The broadcast k places after the oldest in the ring (k < log_n). */
 static struct entry *
-log_at(const struct chat *c, uint64_t seq)
+log_at(const struct chat *c, size_t k)
 {
-	return *log_slot(c, seq);
+	return c->log[(c->log_start + k) & (c->log_cap - 1)];
+}
+
+/*
+ * Where the first broadcast numbered seq or later is in the ring (log_n
+ * if none).  Without gaps it is at seq - first; otherwise a binary search.
+ */
+static size_t
+log_find(const struct chat *c, uint64_t seq)
+{
+	size_t lo = 0, hi = c->log_n, mid;
+	uint64_t first;
+
+	if (c->log_n == 0 || seq <= (first = log_at(c, 0)->m.seq))
+		return 0;
+	if (seq - first < c->log_n && log_at(c, seq - first)->m.seq == seq)
+		return (size_t)(seq - first);
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (log_at(c, mid)->m.seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 static void
@@ -475,26 +485,42 @@ log_pop(struct chat *c)
 {
 	struct entry *e = c->log[c->log_start];
 
-	if (e != NULL) {
-		msg_uncharge(c, &e->m);
-		free(e);
-	}
+	msg_uncharge(c, &e->m);
+	free(e);
 	c->log[c->log_start] = NULL;
 	c->log_start = (c->log_start + 1) & (c->log_cap - 1);
 	c->log_n--;
-	c->head++;
 }
 
 /*
- * Frees the entries every user has read, dropped or left, and evicted
- * slots at the head: a user still before them counts them as dropped
- * (pos < head), which they are.
+ * Takes the entry at k out of the ring, moving the shorter side by one;
+ * the caller frees it.  Readers before it see a gap.
  */
+static void
+log_remove_at(struct chat *c, size_t k)
+{
+	size_t mask = c->log_cap - 1, i;
+
+	if (k < c->log_n - 1 - k) {
+		for (i = k; i > 0; i--)
+			c->log[(c->log_start + i) & mask] =
+			    c->log[(c->log_start + i - 1) & mask];
+		c->log[c->log_start] = NULL;
+		c->log_start = (c->log_start + 1) & mask;
+	} else {
+		for (i = k; i + 1 < c->log_n; i++)
+			c->log[(c->log_start + i) & mask] =
+			    c->log[(c->log_start + i + 1) & mask];
+		c->log[(c->log_start + c->log_n - 1) & mask] = NULL;
+	}
+	c->log_n--;
+}
+
+/* Frees the entries every user has read, dropped or left. */
 static void
 log_collect(struct chat *c)
 {
-	while (c->log_n > 0 && (c->log[c->log_start] == NULL ||
-	    c->log[c->log_start]->refcnt == 0))
+	while (c->log_n > 0 && log_at(c, 0)->refcnt == 0)
 		log_pop(c);
 }
 
@@ -522,7 +548,7 @@ evict_one(struct chat *c)
 		p->owner->pq_n--;
 		p->owner->dropped++;
 	} else
-		*log_slot(c, m->seq) = NULL;
+		log_remove_at(c, log_find(c, m->seq));
 	msg_uncharge(c, m);
 	free(m);
 	c->evicted++;
@@ -588,7 +614,7 @@ log_append(struct chat *c, struct acct *payer, const struct span *v,
 	}
 	e = xmalloc(sizeof *e + len);
 	e->refcnt = (uint32_t)refcnt;
-	e->m.seq = log_end(c);
+	e->m.seq = c->next_seq++;
 	e->m.priv = 0;
 	e->m.len = len;
 	parts_copy(e->text, v, n);
@@ -599,58 +625,62 @@ log_append(struct chat *c, struct acct *payer, const struct span *v,
 	/*
 	 * An entry with queue_limit newer ones after it is beyond every
 	 * user's limit: free it now, whoever has not read it yet.  Those
-	 * users count it as dropped when next looked at (pos < head).
+	 * users count it as dropped when they pass the gap.
 	 */
-	while (c->log_n > c->log_max)
+	while (c->log_n > c->lim.queue_limit)
 		log_pop(c);
 	log_collect(c);
 }
 
-/* Undelivered messages, the lazily dropped ones still included. */
-static size_t
-raw_pending(const struct chat *c, const struct user *u)
+/*
+ * Moves the user over the gap before the broadcast at k (the first at or
+ * after its position), counting what was evicted or trimmed there as
+ * dropped.
+ */
+static void
+user_skip_gap(struct chat *c, struct user *u, size_t k)
 {
-	uint64_t from = u->pos > c->head ? u->pos : c->head;
+	uint64_t next = k < c->log_n ? log_at(c, k)->m.seq : c->next_seq;
 
-	return (size_t)(log_end(c) - from) + u->pq_n;
+	u->dropped += (size_t)(next - u->pos);
+	u->pos = next;
+}
+
+/* Passes the broadcast at k, where the user's position is. */
+static void
+user_pass(struct chat *c, struct user *u, size_t k)
+{
+	struct entry *e = log_at(c, k);
+
+	e->refcnt--;
+	u->pos = e->m.seq + 1;
 }
 
 /*
- * Whether the oldest message of the user's merged stream is private.  A
- * private message stamped s arrived before the broadcast numbered s.
- * Requires pos >= head and something pending.
+ * Whether the oldest message of the user's merged stream is private,
+ * the next broadcast being at k.  A private message stamped s arrived
+ * before the broadcast numbered s.
  */
 static int
-oldest_is_private(const struct chat *c, const struct user *u)
+oldest_is_private(const struct chat *c, const struct user *u, size_t k)
 {
-	return u->pq_n > 0 &&
-	    (u->pos == log_end(c) || TAILQ_FIRST(&u->pq)->m.seq <= u->pos);
-}
-
-/* Moves the user past the broadcast at its position. */
-static void
-user_pass(struct chat *c, struct user *u)
-{
-	struct entry *e = log_at(c, u->pos);
-
-	if (e != NULL)
-		e->refcnt--;
-	u->pos++;
+	return u->pq_n > 0 && (k == c->log_n ||
+	    TAILQ_FIRST(&u->pq)->m.seq <= log_at(c, k)->m.seq);
 }
 
 /* Applies the queue limit to the user: the newest queue_limit remain. */
 static void
 user_normalize(struct chat *c, struct user *u)
 {
-	if (u->pos < c->head) {
-		u->dropped += (size_t)(c->head - u->pos);
-		u->pos = c->head;
-	}
-	while (raw_pending(c, u) > c->lim.queue_limit) {
-		if (oldest_is_private(c, u))
+	size_t k = log_find(c, u->pos);
+
+	while ((c->log_n - k) + u->pq_n > c->lim.queue_limit) {
+		if (oldest_is_private(c, u, k))
 			pq_pop(c, u);
-		else
-			user_pass(c, u);
+		else {
+			user_skip_gap(c, u, k);
+			user_pass(c, u, k++);
+		}
 		u->dropped++;
 	}
 }
@@ -659,10 +689,11 @@ user_normalize(struct chat *c, struct user *u)
 static void
 user_release(struct chat *c, struct user *u)
 {
-	if (u->pos < c->head)
-		u->pos = c->head;
-	while (u->pos < log_end(c))
-		user_pass(c, u);
+	size_t k;
+
+	for (k = log_find(c, u->pos); k < c->log_n; k++)
+		log_at(c, k)->refcnt--;
+	u->pos = c->next_seq;
 	while (u->pq_n > 0)
 		pq_pop(c, u);
 	u->dropped = 0;
@@ -678,7 +709,7 @@ user_send(struct chat *c, struct acct *payer, struct user *u,
 	len = parts_len(v, n);
 	(void)make_room(c, len + CHAT_MSG_CHARGE, payer);
 	m = xmalloc(sizeof *m + len);
-	m->m.seq = log_end(c);
+	m->m.seq = c->next_seq;
 	m->m.priv = 1;
 	m->m.len = len;
 	m->owner = u;
@@ -740,9 +771,6 @@ chat_new(const struct chat_limits *lim)
 		c->lim.max_memory = CHAT_DEFAULT_MAX_MEMORY;
 	if (c->lim.max_memory < CHAT_MIN_MAX_MEMORY)
 		c->lim.max_memory = CHAT_MIN_MAX_MEMORY;
-	c->log_max = c->lim.max_memory / LOG_SLOT_DIVISOR;
-	if (c->log_max > c->lim.queue_limit)
-		c->log_max = c->lim.queue_limit;
 	c->list_bytes = LIST_OVERHEAD;
 	TAILQ_INIT(&c->idle);
 	return c;
@@ -823,7 +851,7 @@ chat_register(struct chat *c, struct span name, int64_t now, struct buf *err)
 
 	/* The others see the notice; the user starts after it. */
 	announce(c, u->acct, " has logged in", c->nusers - 1);
-	u->pos = log_end(c);
+	u->pos = c->next_seq;
 	log_collect(c);
 	return 0;
 }
@@ -865,10 +893,10 @@ chat_check_messages(struct chat *c, struct span name, int64_t now,
     struct buf *out, struct buf *err)
 {
 	struct user *u;
-	struct entry *e;
 	struct pmsg *m;
 	struct span text;
-	size_t count_at, msgs_at, used, n, grow, len;
+	size_t count_at, msgs_at, used, n, grow, len, k;
+	uint64_t gap;
 	char notice[64];
 
 	if ((u = user_lookup(c, name)) == NULL) {
@@ -897,25 +925,28 @@ chat_check_messages(struct chat *c, struct span name, int64_t now,
 	used = LIST_OVERHEAD + drop_notice_size(u->dropped);
 	n = 0;
 	/* The longest prefix that fits in one frame (SPEC §4.2). */
-	while (u->pos < log_end(c) || u->pq_n > 0) {
+	k = log_find(c, u->pos);
+	for (;;) {
 		m = NULL;
-		e = NULL;
-		if (oldest_is_private(c, u)) {
+		if (oldest_is_private(c, u, k)) {
 			m = TAILQ_FIRST(&u->pq);
 			text = (struct span){ m->text, m->m.len };
-		} else if ((e = log_at(c, u->pos)) == NULL) {
-			/* Evicted: one more for the notice, if it fits. */
-			grow = drop_notice_size(u->dropped + 1) -
+		} else {
+			/* Evicted before the next: more for the notice. */
+			gap = (k < c->log_n ? log_at(c, k)->m.seq :
+			    c->next_seq) - u->pos;
+			grow = drop_notice_size(u->dropped + gap) -
 			    drop_notice_size(u->dropped);
-			if ((u->dropped == 0 && n >= U16_MAX) ||
-			    grow > FRAME_MAX - used)
+			if (gap > 0 && ((u->dropped == 0 && n >= U16_MAX) ||
+			    grow > FRAME_MAX - used))
 				break;
 			used += grow;
-			u->dropped++;
-			u->pos++;
-			continue;
-		} else
-			text = (struct span){ e->text, e->m.len };
+			user_skip_gap(c, u, k);
+			if (k == c->log_n)
+				break;
+			text = (struct span){ log_at(c, k)->text,
+			    log_at(c, k)->m.len };
+		}
 		if (n + 1 + (u->dropped > 0) > U16_MAX ||
 		    str_wire_size(text.len) > FRAME_MAX - used)
 			break;
@@ -925,7 +956,7 @@ chat_check_messages(struct chat *c, struct span name, int64_t now,
 		if (m != NULL)
 			pq_pop(c, u);
 		else
-			user_pass(c, u);
+			user_pass(c, u, k++);
 	}
 	if (u->dropped > 0 &&
 	    (len = drop_notice(notice, sizeof notice, u->dropped)) > 0) {
@@ -1077,7 +1108,7 @@ chat_pending(const struct chat *c, struct span name)
 
 	if ((u = user_lookup(c, name)) == NULL)
 		return 0;
-	n = raw_pending(c, u);
+	n = (c->log_n - log_find(c, u->pos)) + u->pq_n;
 	return n < c->lim.queue_limit ? n : c->lim.queue_limit;
 }
 
@@ -1133,7 +1164,7 @@ chat_check_invariants(const struct chat *c)
 	const struct pmsg *m;
 	const char *broken;
 	uint64_t seq, stamp;
-	size_t i, j, bytes, refs, nidle;
+	size_t i, j, k, bytes, refs, nidle;
 
 	bytes = LIST_OVERHEAD;
 	for (i = 0; i < c->nusers; i++) {
@@ -1144,14 +1175,14 @@ chat_check_invariants(const struct chat *c)
 		    c->users[i - 1]->namelen, u->name, u->namelen) >= 0)
 			return "users not sorted and unique";
 		bytes += str_wire_size(u->namelen);
-		if (u->pos > log_end(c))
+		if (u->pos > c->next_seq)
 			return "user position past the log end";
 		if (u->pq_n > c->lim.queue_limit)
 			return "private queue over the queue limit";
 		stamp = 0;
 		j = 0;
 		TAILQ_FOREACH(m, &u->pq, q) {
-			if (m->m.seq < stamp || m->m.seq > log_end(c))
+			if (m->m.seq < stamp || m->m.seq > c->next_seq)
 				return "private message stamps out of order";
 			if (m->m.len > TEXT_MAX)
 				return "private message too long";
@@ -1187,20 +1218,23 @@ chat_check_invariants(const struct chat *c)
 	if (prev != TAILQ_LAST(&c->idle, user_list) || nidle != c->nusers)
 		return "idle list does not hold every user";
 
-	if (c->log_n > c->log_max || c->log_max > c->lim.queue_limit)
+	if (c->log_n > c->lim.queue_limit)
 		return "log longer than the queue limit";
 	if (c->log_n > c->log_cap)
 		return "log over its capacity";
-	if (c->log_n > 0 && (log_at(c, c->head) == NULL ||
-	    log_at(c, c->head)->refcnt == 0))
-		return "log head unreferenced or evicted";
-	for (seq = c->head; seq < log_end(c); seq++) {
-		if ((e = log_at(c, seq)) == NULL)
-			continue;
+	if (c->log_n > 0 && log_at(c, 0)->refcnt == 0)
+		return "log head unreferenced";
+	seq = 0;
+	for (k = 0; k < c->log_n; k++) {
+		e = log_at(c, k);
 		if (e->m.len > TEXT_MAX)
 			return "log entry too long";
-		if (e->m.priv || e->m.seq != seq)
-			return "log entry numbered wrong";
+		if (e->m.priv || (k > 0 && e->m.seq <= seq) ||
+		    e->m.seq >= c->next_seq)
+			return "log entries out of order";
+		if (log_find(c, e->m.seq) != k)
+			return "log entry not found where it is";
+		seq = e->m.seq;
 		refs = 0;
 		for (i = 0; i < c->nusers; i++)
 			if (c->users[i]->pos <= seq)
