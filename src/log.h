@@ -19,7 +19,7 @@
 #include "codec.h"
 
 /* Bytes of log waiting for stderr at most. */
-#define LOG_BUF_MAX		(64 * 1024)
+#define LOG_BUF_MAX		(16 * 1024)
 /* Lines caused by clients, per second, before they are suppressed. */
 #define LOG_CLIENT_PER_SEC	50
 
