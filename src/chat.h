@@ -94,10 +94,7 @@ size_t	chat_charged(const struct chat *);
 size_t	chat_budget(const struct chat *);
 /* Messages evicted for the budget since the start (for tests and logs). */
 uint64_t chat_evicted(const struct chat *);
-/*
- * Messages the user would be given (dropped ones excluded; an evicted
- * broadcast the user has not yet passed still counts); 0 if absent.
- */
+/* Messages the user would be given (dropped ones excluded); 0 if absent. */
 size_t	chat_pending(const struct chat *, struct span user);
 /*
  * Checks the internal invariants (every queue within its limit, the user
