@@ -466,6 +466,8 @@ log_find(const struct chat *c, uint64_t seq)
 	size_t lo = 0, hi = c->log_n, mid;
 	uint64_t first;
 
+	if (seq >= c->next_seq)
+		return c->log_n;
 	if (c->log_n == 0 || seq <= (first = log_at(c, 0)->m.seq))
 		return 0;
 	if (seq - first < c->log_n && log_at(c, seq - first)->m.seq == seq)
@@ -668,8 +670,11 @@ oldest_is_private(const struct chat *c, const struct user *u, size_t k)
 	    TAILQ_FIRST(&u->pq)->m.seq <= log_at(c, k)->m.seq);
 }
 
-/* Applies the queue limit to the user: the newest queue_limit remain. */
-static void
+/*
+ * Applies the queue limit to the user: the newest queue_limit remain.
+ * Returns where its next broadcast is in the ring.
+ */
+static size_t
 user_normalize(struct chat *c, struct user *u)
 {
 	size_t k = log_find(c, u->pos);
@@ -683,6 +688,7 @@ user_normalize(struct chat *c, struct user *u)
 		}
 		u->dropped++;
 	}
+	return k;
 }
 
 /* Lets go of everything the user has not read; log_collect afterwards. */
@@ -916,7 +922,7 @@ chat_check_messages(struct chat *c, struct span name, int64_t now,
 	TAILQ_REMOVE(&c->idle, u, idle);
 	u->last = now;
 	TAILQ_INSERT_TAIL(&c->idle, u, idle);
-	user_normalize(c, u);
+	k = user_normalize(c, u);
 
 	count_at = out->len;
 	put_u16(out, 0);
@@ -925,7 +931,6 @@ chat_check_messages(struct chat *c, struct span name, int64_t now,
 	used = LIST_OVERHEAD + drop_notice_size(u->dropped);
 	n = 0;
 	/* The longest prefix that fits in one frame (SPEC §4.2). */
-	k = log_find(c, u->pos);
 	for (;;) {
 		m = NULL;
 		if (oldest_is_private(c, u, k)) {
@@ -935,13 +940,15 @@ chat_check_messages(struct chat *c, struct span name, int64_t now,
 			/* Evicted before the next: more for the notice. */
 			gap = (k < c->log_n ? log_at(c, k)->m.seq :
 			    c->next_seq) - u->pos;
-			grow = drop_notice_size(u->dropped + gap) -
-			    drop_notice_size(u->dropped);
-			if (gap > 0 && ((u->dropped == 0 && n >= U16_MAX) ||
-			    grow > FRAME_MAX - used))
-				break;
-			used += grow;
-			user_skip_gap(c, u, k);
+			if (gap > 0) {
+				grow = drop_notice_size(u->dropped + gap) -
+				    drop_notice_size(u->dropped);
+				if ((u->dropped == 0 && n >= U16_MAX) ||
+				    grow > FRAME_MAX - used)
+					break;
+				used += grow;
+				user_skip_gap(c, u, k);
+			}
 			if (k == c->log_n)
 				break;
 			text = (struct span){ log_at(c, k)->text,
