@@ -73,6 +73,19 @@ put_line(const char *text, size_t len)
 	buf_append(&lg.pending, "\n", 1);
 }
 
+/* Counts the lines waiting as lost and forgets them. */
+static void
+lost_pending(void)
+{
+	const char *p = lg.pending.data, *end = p + lg.pending.len;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		lg.lost++;
+		p++;
+	}
+	lg.pending.len = 0;
+}
+
 /* Writes what stderr takes now; waits for the loop for the rest. */
 static void
 flush(void)
@@ -99,7 +112,7 @@ flush(void)
 					return;
 			}
 			/* Nowhere to write: the lines are lost. */
-			lg.pending.len = 0;
+			lost_pending();
 			return;
 		}
 		if (lg.watching) {
@@ -235,14 +248,13 @@ nonblocking_fd(int fd)
 	return fd;
 }
 
-int
+void
 log_attach(struct ae_loop *loop)
 {
 	if (lg.fd == -1)
-		return 0;
+		return;
 	lg.fd = nonblocking_fd(lg.fd);
 	lg.loop = loop;
-	return 0;
 }
 
 void

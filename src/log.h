@@ -30,10 +30,10 @@ void	log_set_output(FILE *);
 /*
  * From now on the log does not block: stderr is written without blocking
  * (a non-blocking descriptor of its own where the system gives one) and
- * what is left is written when the loop sees it writable.  Returns -1
- * with errno if the loop cannot watch it (the log then stays blocking).
+ * what is left is written when the loop sees it writable.  If the loop
+ * cannot watch it, what is left is dropped and counted instead.
  */
-int	log_attach(struct ae_loop *);
+void	log_attach(struct ae_loop *);
 /* One last try to write what is left, without blocking; then detach. */
 void	log_detach(void);
 /*
