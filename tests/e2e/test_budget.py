@@ -156,3 +156,17 @@ def test_flood_stays_within_budget(ctx):
     # Generous: the machine may be busy; a stalled loop would be seconds.
     assert r["latency_max"] < lib.scaled(2.0), \
         "an ordinary call took %.2f s during the flood" % r["latency_max"]
+
+
+def test_max_memory_option(ctx):
+    """--max-memory SIZE: K, M, G suffixes, at least 4M, else usage, 2."""
+    for bad in ["3M", "4095K", "4x", "", "M", "-4M", "99999999999999G",
+                "4MB"]:
+        code, out, err = lib.run_cli(ctx, "--max-memory", bad, "0")
+        assert code == 2, (bad, code, err)
+        assert "--max-memory" in err and "usage" in err, (bad, err)
+    code, _, err = lib.run_cli(ctx, "--max-memory", "4M", ":1", "alice")
+    assert code == 2 and "server option" in err, err
+    for good in ["4M", "4096K", "4194304", "1G", "256m"]:
+        with lib.Server(ctx, "--max-memory", good) as srv:
+            ok(srv.call(REGISTER, "alice"))
