@@ -28,7 +28,9 @@
  *    while messages charged to it remain leaves a lingering account; a
  *    later Register of the same name opens a new account (the two are not
  *    merged: names are not authenticated, so a sender is only a name for
- *    as long as it is logged in).
+ *    as long as it is logged in).  Registering a name that is logged in
+ *    keeps its account and adds no charge.  Register stores the account
+ *    first, then its login notice.
  *  - Who pays.  A Say (stored once in the log) is charged once, to its
  *    sender; a Tell to its sender; "*** X has logged in/out" to X; "***
  *    No such user: T" to the sender who got it.  A message nobody would
