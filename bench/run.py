@@ -419,6 +419,20 @@ def capacity(w, srv):
       "kernel work, which the single-threaded server already gets.")
     w("")
 
+# Sections measured by other scripts (bench/compare.py, bench/flood.py)
+# follow this line in the report; make bench keeps them as they are.
+KEEP_MARK = "<!-- sections below are not written by make bench -->"
+
+
+def kept_sections(path):
+    try:
+        with open(path) as f:
+            old = f.read()
+    except OSError:
+        return ""
+    i = old.find(KEEP_MARK)
+    return "\n" + old[i:] if i >= 0 else ""
+
 
 def report(r, res, args):
     L = []
@@ -770,7 +784,7 @@ def main():
     res["wall"] = time.monotonic() - t_start
     log("done in %.0f s" % res["wall"])
 
-    text = report(r, res, args)
+    text = report(r, res, args) + kept_sections(args.out)
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
         f.write(text)

@@ -12,6 +12,12 @@
  * other private notices go to a small per-user queue; CheckMessages merges
  * the two in arrival order.  Log entries are freed once every user has
  * read or dropped them.
+ *
+ * All stored state is charged against a byte budget by the fixed formula
+ * of SPEC §4.4 (the constants below); when a message would not fit, the
+ * oldest messages of the sender charged the most are evicted first.  The
+ * exact policy is written at the top of chat.c, which a shared store must
+ * mirror.
  */
 #ifndef RPCCHAT_CHAT_H
 #define RPCCHAT_CHAT_H
@@ -28,10 +34,20 @@ struct chat_limits {
 	size_t		max_users;	/* Register refused beyond; 0 = only §4.3 */
 	size_t		queue_limit;	/* messages kept per user (>= 1) */
 	int64_t		idle_timeout_ms; /* log out users who stop polling; 0 = never */
+	size_t		max_memory;	/* byte budget (§4.4); 0 = the default */
 };
 
 #define CHAT_DEFAULT_QUEUE_LIMIT	10000
 #define CHAT_DEFAULT_IDLE_TIMEOUT_MS	(300 * 1000)
+#define CHAT_DEFAULT_MAX_MEMORY		((size_t)256 << 20)
+#define CHAT_MIN_MAX_MEMORY		((size_t)4 << 20)
+/*
+ * The charges of SPEC §4.4, the same in every store: a stored message
+ * costs its text plus CHAT_MSG_CHARGE, an account (a user logged in, or a
+ * sender whose messages are still stored) its name plus CHAT_USER_CHARGE.
+ */
+#define CHAT_MSG_CHARGE			64
+#define CHAT_USER_CHARGE		128
 
 struct chat	*chat_new(const struct chat_limits *);
 void		 chat_free(struct chat *);
@@ -75,6 +91,11 @@ int64_t	chat_next_expiry(const struct chat *);
 size_t	chat_nusers(const struct chat *);
 /* Whether the user is logged in. */
 int	chat_logged_in(const struct chat *, struct span user);
+/* Bytes charged against the budget now, and the budget. */
+size_t	chat_charged(const struct chat *);
+size_t	chat_budget(const struct chat *);
+/* Messages evicted for the budget since the start (for tests and logs). */
+uint64_t chat_evicted(const struct chat *);
 /* Messages the user would be given (dropped ones excluded); 0 if absent. */
 size_t	chat_pending(const struct chat *, struct span user);
 /*

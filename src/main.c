@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@ static const char help_text[] =
     "  --read-timeout SECS    close connections with no full request (10)\n"
     "  --max-connections N    connections open at once (1024)\n"
     "  --allow-shutdown WHO   who may call Shutdown: any, local or none (any)\n"
+    "  --max-memory SIZE      bytes of chat state kept at most (256M; K, M,\n"
+    "                         G suffixes; at least 4M)\n"
     "\n"
     "Client options:\n"
     "  -c COMMAND             run COMMAND (repeatable), then log out;\n"
@@ -62,6 +65,7 @@ enum {
 	OPT_READ_TIMEOUT,
 	OPT_MAX_CONNECTIONS,
 	OPT_ALLOW_SHUTDOWN,
+	OPT_MAX_MEMORY,
 	OPT_NO_HISTORY,
 	OPT_NO_COLOR,
 	OPT_TIMESTAMPS,
@@ -78,6 +82,7 @@ static const struct option longopts[] = {
 	{ "read-timeout",	required_argument, NULL, OPT_READ_TIMEOUT },
 	{ "max-connections",	required_argument, NULL, OPT_MAX_CONNECTIONS },
 	{ "allow-shutdown",	required_argument, NULL, OPT_ALLOW_SHUTDOWN },
+	{ "max-memory",		required_argument, NULL, OPT_MAX_MEMORY },
 	{ "no-history",		no_argument,	   NULL, OPT_NO_HISTORY },
 	{ "no-color",		no_argument,	   NULL, OPT_NO_COLOR },
 	{ "timestamps",		no_argument,	   NULL, OPT_TIMESTAMPS },
@@ -117,6 +122,34 @@ number(const char *opt, const char *s, long min, long max)
 		usage(NULL, NULL);
 	}
 	return v;
+}
+
+/* A byte count with an optional K, M or G suffix, at least min. */
+static size_t
+size_arg(const char *opt, const char *s, size_t min)
+{
+	unsigned long long v;
+	size_t shift = 0;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift != 0)
+		end++;
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno == ERANGE ||
+	    v > (SIZE_MAX / 2) >> shift || (size_t)v << shift < min) {
+		fprintf(stderr, "rpcchat: --%s: '%s' is not a size of at least "
+		    "%zuM (a number of bytes, or with a K, M or G suffix)\n",
+		    opt, s, min >> 20);
+		usage(NULL, NULL);
+	}
+	return (size_t)v << shift;
 }
 
 static const char *
@@ -160,6 +193,7 @@ main(int argc, char **argv)
 			.max_users = 0,
 			.queue_limit = CHAT_DEFAULT_QUEUE_LIMIT,
 			.idle_timeout_ms = CHAT_DEFAULT_IDLE_TIMEOUT_MS,
+			.max_memory = CHAT_DEFAULT_MAX_MEMORY,
 		},
 		.read_timeout_ms = SERVER_DEFAULT_READ_TIMEOUT_MS,
 		.max_connections = SERVER_DEFAULT_MAX_CONNECTIONS,
@@ -215,6 +249,11 @@ main(int argc, char **argv)
 				usage("--allow-shutdown: '%s' is not any, "
 				    "local or none", optarg);
 			server_opt = "--allow-shutdown";
+			break;
+		case OPT_MAX_MEMORY:
+			so.limits.max_memory = size_arg("max-memory", optarg,
+			    CHAT_MIN_MAX_MEMORY);
+			server_opt = "--max-memory";
 			break;
 		case OPT_NO_HISTORY:
 			co.history = 0;

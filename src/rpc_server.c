@@ -1,5 +1,6 @@
 /* rpc_server.c - server stubs and dispatcher (see rpc_server.h). */
 #include <stdio.h>
+#include <string.h>
 
 #include "anet.h"
 #include "log.h"
@@ -22,20 +23,23 @@ stub_register(struct rpc_call *c, struct args *a, struct buf *resp,
     struct buf *err)
 {
 	char peer[ANET_ADDR_LEN] = "?";
+	struct buf name = BUF_INIT;
 	int again = chat_logged_in(c->chat, a->v[0]);
 
 	(void)resp;
 	if (chat_register(c->chat, a->v[0], c->now_ms, err) != 0)
 		return;
-	if (!again) {
-		log_msg("*** %.*s has logged in", (int)a->v[0].len, a->v[0].p);
-		return;
+	log_quote(&name, a->v[0], LOG_ERROR_MAX);
+	if (!again)
+		log_msg("*** %s has logged in", name.data);
+	else {
+		/* Two clients with one name split its messages: say who came. */
+		if (c->peer != NULL)
+			anet_format_addr(c->peer, peer, sizeof peer);
+		log_msg("*** %s has logged in from %s, replacing a session of "
+		    "that name", name.data, peer);
 	}
-	/* Two clients with one name split its messages: say who came. */
-	if (c->peer != NULL)
-		anet_format_addr(c->peer, peer, sizeof peer);
-	log_msg("*** %.*s has logged in from %s, replacing a session of that "
-	    "name", (int)a->v[0].len, a->v[0].p, peer);
+	buf_free(&name);
 }
 
 static void
@@ -74,9 +78,13 @@ static void
 stub_quit(struct rpc_call *c, struct args *a, struct buf *resp,
     struct buf *err)
 {
+	struct buf name = BUF_INIT;
+
 	(void)resp;
 	if (chat_quit(c->chat, a->v[0], err) == 0)
-		log_msg("*** %.*s has logged out", (int)a->v[0].len, a->v[0].p);
+		log_msg("*** %s has logged out",
+		    log_quote(&name, a->v[0], LOG_ERROR_MAX));
+	buf_free(&name);
 }
 
 static void
@@ -105,21 +113,33 @@ static stub_fn *const stubs[MSG_NTYPES] = {
 	[MSG_SHUTDOWN]		= stub_shutdown,
 };
 
-/* The response's error string; the rejection goes to the log. */
+/*
+ * The response's error string; the rejection goes to the log, without
+ * the call's name in front of the error when the line already says it
+ * ("rejected Shutdown from PEER: not allowed").
+ */
 static void
 put_error(struct rpc_call *c, const char *call, struct buf *resp,
     struct span err)
 {
 	char peer[ANET_ADDR_LEN] = "?";
+	struct buf shown = BUF_INIT;
+	size_t n;
 
 	put_str(resp, err);
 	if (err.len == 0)
 		return;
 	if (c->peer != NULL)
 		anet_format_addr(c->peer, peer, sizeof peer);
-	log_msg("rejected %s from %s: %.*s%s", call ? call : "request", peer,
-	    err.len > LOG_ERROR_MAX ? LOG_ERROR_MAX : (int)err.len, err.p,
-	    err.len > LOG_ERROR_MAX ? "..." : "");
+	n = call != NULL ? strlen(call) : 0;
+	if (n > 0 && err.len > n + 2 && memcmp(err.p, call, n) == 0 &&
+	    err.p[n] == ':' && err.p[n + 1] == ' ') {
+		err.p += n + 2;
+		err.len -= n + 2;
+	}
+	log_client("rejected %s from %s: %s", call ? call : "request", peer,
+	    log_quote(&shown, err, LOG_ERROR_MAX));
+	buf_free(&shown);
 }
 
 void

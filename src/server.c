@@ -198,7 +198,7 @@ note_other_wire(struct server *s, struct conn *c)
 	}
 	s->wire_notes[slot].peer = c->peer;
 	s->wire_notes[slot].at = now;
-	log_msg("%s sent %s request (the %s generation of the protocol), but "
+	log_client("%s sent %s request (the %s generation of the protocol), but "
 	    "this server is --wire %s: that client needs --wire %s, or this "
 	    "server --wire %s (rpcchat's client, --wire auto, finds out by "
 	    "itself)", peer_name(c, peer),
@@ -214,7 +214,7 @@ conn_reject(struct server *s, struct conn *c, const char *why)
 	char peer[ANET_ADDR_LEN];
 
 	note_other_wire(s, c);
-	log_msg("rejected request from %s: %s", peer_name(c, peer), why);
+	log_client("rejected request from %s: %s", peer_name(c, peer), why);
 	conn_close(s, c);
 }
 
@@ -466,13 +466,15 @@ signal_readable(struct ae_loop *loop, int fd, void *data, int mask)
 {
 	struct server *s = data;
 	struct signalfd_siginfo si;
+	const char *name;
 
 	(void)loop;
 	(void)mask;
 	if (read(fd, &si, sizeof si) != sizeof si)
 		return;
 	if (!s->stopping) {
-		log_msg("shutting down (%s)", strsignal((int)si.ssi_signo));
+		name = sigabbrev_np((int)si.ssi_signo);
+		log_msg("shutting down (SIG%s)", name != NULL ? name : "?");
 		s->stopping = 1;
 		s->stop_deadline = anet_now_ms() + STOP_GRACE_MS;
 	}
@@ -482,9 +484,12 @@ static void
 idle_user_expired(void *arg, struct span user)
 {
 	const struct server *s = arg;
+	struct buf name = BUF_INIT;
 
-	log_msg("*** %.*s has logged out (idle for %lld s)", (int)user.len,
-	    user.p, (long long)(s->opts->limits.idle_timeout_ms / 1000));
+	log_msg("*** %s has logged out (idle for %lld s)",
+	    log_quote(&name, user, USER_MAX),
+	    (long long)(s->opts->limits.idle_timeout_ms / 1000));
+	buf_free(&name);
 }
 
 /* The earlier of two deadlines, -1 standing for none. */
@@ -509,11 +514,11 @@ expire_conns(struct server *s, long long now)
 	while ((c = TAILQ_FIRST(&s->deadlines)) != NULL && c->deadline <= now) {
 		if (!c->writing) {
 			note_other_wire(s, c);
-			log_msg("closed %s: no complete request within %d s",
+			log_client("closed %s: no complete request within %d s",
 			    peer_name(c, peer),
 			    s->opts->read_timeout_ms / 1000);
 		} else
-			log_msg("closed %s: response not read within %d s",
+			log_client("closed %s: response not read within %d s",
 			    peer_name(c, peer), s->opts->read_timeout_ms / 1000);
 		conn_close(s, c);
 	}
@@ -595,6 +600,7 @@ open_signals(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
@@ -638,6 +644,7 @@ server_run(const struct server_opts *opts)
 		goto out;
 	}
 	s.chat = chat_new(&opts->limits);
+	log_attach(s.loop);
 	log_msg("Listening on :%d", anet_local_port(s.lfd));
 	if (s.max_conns < opts->max_connections)
 		log_msg("descriptor limit too low: holding at most %d "
@@ -661,6 +668,7 @@ server_run(const struct server_opts *opts)
 			timeout = wait_ms(now, s.stop_deadline, timeout);
 		if (s.accept_resume != 0)
 			timeout = wait_ms(now, s.accept_resume, timeout);
+		timeout = wait_ms(now, log_tick(), timeout);
 		if (ae_poll(s.loop, timeout) == -1 && errno != EINTR) {
 			log_msg("epoll_wait: %s", strerror(errno));
 			goto out;
@@ -680,6 +688,7 @@ out:
 	stop_listening(&s);
 	if (s.sigfd != -1)
 		close(s.sigfd);
+	log_detach();
 	ae_destroy(s.loop);
 	if (s.chat != NULL)
 		chat_free(s.chat);

@@ -28,7 +28,7 @@ struct server_opts {
 #define SERVER_DEFAULT_READ_TIMEOUT_MS	(10 * 1000)
 #define SERVER_DEFAULT_MAX_CONNECTIONS	1024
 
-/* Serves until Shutdown, SIGINT or SIGTERM; returns the exit status. */
+/* Serves until Shutdown, SIGINT, SIGTERM or SIGHUP; returns the status. */
 int	server_run(const struct server_opts *);
 
 /* Whether a peer may call Shutdown under the policy. */

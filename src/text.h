@@ -12,10 +12,17 @@
 #include "codec.h"
 
 /*
- * Appends s with every C0 control character and DEL shown as ^X (NUL as
- * ^@, DEL as ^?) and every C1 control, U+0080-U+009F in UTF-8, as M-^X,
- * so the result is one line that cannot move the cursor.  Other bytes,
- * the rest of UTF-8 and invalid sequences included, pass unchanged.
+ * Appends s shown so that it is one line that cannot move the cursor or
+ * reorder what follows (SPEC §5.4), the one function for the client's
+ * screen and the server's log:
+ *   C0 controls and DEL		^X (NUL ^@, ESC ^[, DEL ^?)
+ *   C1 controls U+0080-U+009F (UTF-8)	M-^X, like cat -v (CSI M-^[)
+ *   bytes 0x80-0x9F outside UTF-8	\xHH (CSI \x9B)
+ *   bidi U+202A-U+202E, U+2066-U+2069	<U+XXXX>
+ * Everything else passes unchanged: valid UTF-8 (E4 B8 80 stays), and
+ * invalid bytes from 0xA0 up.  NUL never cuts the text short.  b->data is
+ * never NULL afterwards, even for an empty s, and a NUL follows the text
+ * (not counted in b->len).
  */
 void	text_escape(struct buf *, struct span s);
 

@@ -50,10 +50,10 @@
 #define ORACLE_USERS	200
 
 static const struct chat_limits configs[] = {
-	{ 50, 5, 30 * 1000 },
-	{ 0, 5, 30 * 1000 },
-	{ 3, 1, 0 },
-	{ 0, CHAT_DEFAULT_QUEUE_LIMIT, CHAT_DEFAULT_IDLE_TIMEOUT_MS },
+	{ 50, 5, 30 * 1000, 0 },
+	{ 0, 5, 30 * 1000, 0 },
+	{ 3, 1, 0, 0 },
+	{ 0, CHAT_DEFAULT_QUEUE_LIMIT, CHAT_DEFAULT_IDLE_TIMEOUT_MS, 0 },
 };
 
 struct snapshot {

@@ -32,7 +32,7 @@ inv(const struct chat *c)
 static struct chat *
 mk(size_t max_users, size_t queue_limit, int64_t idle_ms)
 {
-	struct chat_limits lim = { max_users, queue_limit, idle_ms };
+	struct chat_limits lim = { max_users, queue_limit, idle_ms, 0 };
 	struct chat *c;
 
 	c = chat_new(&lim);
@@ -1436,6 +1436,309 @@ test_random_walk(void **state)
 		random_walk(seed, limits[seed % 6], 1500);
 }
 
+/* The byte budget of SPEC §4.4 (chat.c's top states the policy). */
+
+static struct chat *
+mk_budget(size_t max_memory)
+{
+	struct chat_limits lim = { 0, CHAT_DEFAULT_QUEUE_LIMIT, 0, max_memory };
+	struct chat *c;
+
+	c = chat_new(&lim);
+	assert_non_null(c);
+	assert_int_equal(chat_budget(c), max_memory);
+	inv(c);
+	return c;
+}
+
+/*
+ * Reads everything the user has, over as many calls as it takes: the
+ * messages in *out (a list of spans into bufs kept in *keep), the drop
+ * notices summed.
+ */
+struct drained {
+	struct got	*calls;
+	size_t		 ncalls;
+	struct span	*v;
+	size_t		 n;
+	size_t		 dropped;
+};
+
+static void
+drain(struct chat *c, const char *name, struct drained *d)
+{
+	static const char pre[] = "*** ", post[] = " messages were dropped";
+	struct got *g;
+	size_t i, got;
+
+	memset(d, 0, sizeof *d);
+	for (;;) {
+		d->calls = realloc(d->calls, (d->ncalls + 1) * sizeof *d->calls);
+		assert_non_null(d->calls);
+		g = &d->calls[d->ncalls++];
+		check_quiet(c, S(name), 0, g);
+		got = 0;
+		for (i = 0; i < g->n; i++) {
+			if (g->v[i].len > sizeof pre + sizeof post - 2 &&
+			    memcmp(g->v[i].p, pre, sizeof pre - 1) == 0 &&
+			    memcmp(g->v[i].p + g->v[i].len - (sizeof post - 1),
+			    post, sizeof post - 1) == 0) {
+				assert_int_equal(i, 0);
+				d->dropped += strtoul(g->v[i].p + 4, NULL, 10);
+				continue;
+			}
+			d->v = realloc(d->v, (d->n + 1) * sizeof *d->v);
+			assert_non_null(d->v);
+			d->v[d->n++] = g->v[i];
+			got++;
+		}
+		if (g->n == 0)
+			break;
+	}
+	inv(c);
+}
+
+static void
+drained_free(struct drained *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->ncalls; i++)
+		got_free(&d->calls[i]);
+	free(d->calls);
+	free(d->v);
+}
+
+static int
+starts(struct span s, const char *prefix)
+{
+	return s.len >= strlen(prefix) && memcmp(s.p, prefix,
+	    strlen(prefix)) == 0;
+}
+
+/* The fixed charges, exactly: a shared store must give the same. */
+static void
+test_budget_charges(void **state)
+{
+	struct chat *c = mk_budget(CHAT_MIN_MAX_MEMORY);
+
+	assert_int_equal(CHAT_MSG_CHARGE, 64);
+	assert_int_equal(CHAT_USER_CHARGE, 128);
+	reg(c, "alice");
+	assert_int_equal(chat_charged(c), 5 + 128);
+	reg(c, "bob");			/* + "*** bob has logged in" for alice */
+	assert_int_equal(chat_charged(c), 133 + 131 + 21 + 64);
+	say(c, "alice", S("hi"));	/* "alice says hi", once */
+	assert_int_equal(chat_charged(c), 349 + 13 + 64);
+	tell(c, "bob", S("alice"), S("yo"));	/* "bob tells you yo" */
+	assert_int_equal(chat_charged(c), 426 + 16 + 64);
+	tell(c, "alice", S("zed"), S("x"));	/* "*** No such user: zed" */
+	assert_int_equal(chat_charged(c), 506 + 21 + 64);
+	EXPECT(c, "alice", "*** bob has logged in", "alice says hi",
+	    "bob tells you yo", "*** No such user: zed");
+	/* "alice says hi" waits for bob. */
+	assert_int_equal(chat_charged(c), 133 + 131 + 77);
+	quit(c, "bob");
+	/* bob's account lingers with its logout notice for alice. */
+	assert_int_equal(chat_charged(c), 133 + 131 + 22 + 64);
+	EXPECT(c, "alice", "*** bob has logged out");
+	assert_int_equal(chat_charged(c), 133);
+	assert_int_equal(chat_evicted(c), 0);
+	chat_free(c);
+}
+
+/* A Say flood evicts the flooder's own messages, never the others'. */
+static void
+test_budget_say_flood(void **state)
+{
+	struct chat *c = mk_budget(CHAT_MIN_MAX_MEMORY);
+	struct drained d;
+	char *big = rep('m', 60000);
+	size_t i, flood = 0, last = 0;
+	char tag[16];
+
+	reg(c, "alice");
+	reg(c, "bob");
+	reg(c, "mal");
+	EXPECT(c, "bob", "*** mal has logged in");
+	say(c, "alice", S("hi"));
+	for (i = 0; i < 200; i++) {
+		snprintf(big, sizeof tag, "%05zu", i);
+		big[5] = 'm';
+		say(c, "mal", (struct span){ big, 60000 });
+		assert_true(chat_charged(c) <= chat_budget(c));
+	}
+	say(c, "bob", S("yo"));
+	assert_true(chat_evicted(c) > 100);
+
+	drain(c, "bob", &d);
+	assert_true(span_eq(d.v[0], S("alice says hi")));
+	assert_true(span_eq(d.v[d.n - 1], S("bob says yo")));
+	for (i = 1; i + 1 < d.n; i++) {
+		assert_true(starts(d.v[i], "mal says "));
+		snprintf(tag, sizeof tag, "%.5s", d.v[i].p + 9);
+		if (i > 1)
+			assert_true(strtoul(tag, NULL, 10) > last);
+		last = strtoul(tag, NULL, 10);
+		flood++;
+	}
+	/* The newest are kept; every lost one is counted. */
+	assert_int_equal(last, 199);
+	assert_int_equal(flood + d.dropped, 200);
+	assert_true(flood > 60);
+	drained_free(&d);
+	free(big);
+	chat_free(c);
+}
+
+/* A Tell flood at one user: the other sender's Tell survives. */
+static void
+test_budget_tell_flood(void **state)
+{
+	struct chat *c = mk_budget(CHAT_MIN_MAX_MEMORY);
+	struct drained d;
+	char *big = rep('m', 60000);
+	size_t i, flood = 0;
+
+	reg(c, "alice");
+	reg(c, "bob");
+	reg(c, "mal");
+	EXPECT(c, "bob", "*** mal has logged in");
+	EXPECT(c, "alice", "*** bob has logged in", "*** mal has logged in");
+	for (i = 0; i < 200; i++) {
+		if (i == 100)
+			tell(c, "alice", S("bob"), S("hi"));
+		tell(c, "mal", S("bob"), (struct span){ big, 60000 });
+		assert_true(chat_charged(c) <= chat_budget(c));
+	}
+	drain(c, "bob", &d);
+	for (i = 0; i < d.n; i++) {
+		if (span_eq(d.v[i], S("alice tells you hi")))
+			continue;
+		assert_true(starts(d.v[i], "mal tells you mmm"));
+		flood++;
+	}
+	assert_int_equal(flood + 1, d.n);
+	assert_int_equal(flood + d.dropped, 200);
+	drained_free(&d);
+	free(big);
+	chat_free(c);
+}
+
+/*
+ * Ties go to the smaller name: ann and bo are charged the same, the
+ * budget is full to 11 bytes, and cy's small Say evicts ann's oldest.
+ */
+static void
+test_budget_tie(void **state)
+{
+	struct chat *c = mk_budget(CHAT_MIN_MAX_MEMORY);
+	struct drained d;
+	size_t i, s = 59911, accounts = 132 + 131 + 130 + 130;
+	char *big = rep('x', s);
+
+	reg(c, "dora");
+	reg(c, "ann");
+	reg(c, "bo");
+	reg(c, "cy");
+	drain(c, "dora", &d);
+	drained_free(&d);
+	drain(c, "ann", &d);
+	drained_free(&d);
+	drain(c, "bo", &d);
+	drained_free(&d);
+	assert_int_equal(chat_charged(c), accounts);
+	/* "ann says " + 59838 and "bo says " + 59839 both cost s. */
+	for (i = 0; i < 35; i++) {
+		say(c, "ann", (struct span){ big, s - 64 - 9 });
+		say(c, "bo", (struct span){ big, s - 64 - 8 });
+	}
+	assert_int_equal(chat_evicted(c), 0);
+	assert_int_equal(chat_budget(c) - chat_charged(c), 11);
+	say(c, "cy", S(""));
+	assert_int_equal(chat_evicted(c), 1);
+	assert_int_equal(chat_charged(c), accounts + 69 * s + 8 + 64);
+	drain(c, "dora", &d);
+	assert_int_equal(d.dropped, 1);
+	assert_true(starts(d.v[0], "bo says "));
+	assert_true(starts(d.v[1], "ann says "));
+	assert_true(span_eq(d.v[d.n - 1], S("cy says ")));
+	drained_free(&d);
+	free(big);
+	chat_free(c);
+}
+
+/* Register evicts like a message; the budget is never exceeded. */
+static void
+test_budget_register_evicts(void **state)
+{
+	struct chat *c = mk_budget(CHAT_MIN_MAX_MEMORY);
+	char *big = rep('m', 65000);
+	size_t i;
+
+	reg(c, "alice");
+	reg(c, "mal");
+	for (i = 0; i < 70; i++)
+		say(c, "mal", (struct span){ big, 65000 });
+	assert_true(chat_budget(c) - chat_charged(c) < 65000 + 64);
+	for (i = 0; i < 600; i++) {
+		char name[8];
+
+		snprintf(name, sizeof name, "u%zu", i);
+		reg(c, name);
+		assert_true(chat_charged(c) <= chat_budget(c));
+	}
+	assert_true(chat_evicted(c) > 0);
+	free(big);
+	chat_free(c);
+}
+
+/*
+ * Random calls with big messages against the smallest budget: the
+ * invariants (charges add up, within the budget, the heap in order)
+ * after every step.
+ */
+static void
+test_budget_random(void **state)
+{
+	static const char *names[] = { "a", "bb", "ccc", "dddd", "e" };
+	struct chat *c = mk_budget(CHAT_MIN_MAX_MEMORY);
+	struct buf err = BUF_INIT;
+	struct got g;
+	char *big = rep('z', 65000);
+	size_t step, len;
+	int op, a, b;
+
+	rng_state = 12345;
+	for (step = 0; step < 3000; step++) {
+		op = (int)(rng() % 100);
+		a = (int)(rng() % 5);
+		b = (int)(rng() % 5);
+		len = rng() % 3 == 0 ? rng() % 65000 : rng() % 30;
+		if (op < 3 || step < 5)
+			(void)chat_register(c, S(names[step < 5 ? (int)step : a]), 0,
+			    &err);
+		else if (op < 50)
+			(void)chat_say(c, S(names[a]),
+			    (struct span){ big, len }, &err);
+		else if (op < 97)
+			(void)chat_tell(c, S(names[a]), S(names[b]),
+			    (struct span){ big, len }, &err);
+		else if (op < 98)
+			(void)chat_quit(c, S(names[a]), &err);
+		else {
+			check_quiet(c, S(names[a]), 0, &g);
+			got_free(&g);
+		}
+		buf_clear(&err);
+		inv(c);
+	}
+	assert_true(chat_evicted(c) > 0);
+	buf_free(&err);
+	free(big);
+	chat_free(c);
+}
+
 int
 main(void)
 {
@@ -1464,6 +1767,12 @@ main(void)
 		cmocka_unit_test(test_idle_timeout_disabled),
 		cmocka_unit_test(test_big_room),
 		cmocka_unit_test(test_random_walk),
+		cmocka_unit_test(test_budget_charges),
+		cmocka_unit_test(test_budget_say_flood),
+		cmocka_unit_test(test_budget_tell_flood),
+		cmocka_unit_test(test_budget_tie),
+		cmocka_unit_test(test_budget_register_evicts),
+		cmocka_unit_test(test_budget_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

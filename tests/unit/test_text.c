@@ -54,6 +54,57 @@ test_c1_controls(void **state)
 	assert_escaped("\xff\xfe", 2, "\xff\xfe");
 }
 
+/* Bytes 0x80-0x9F that are not part of valid UTF-8: 8-bit C1 controls. */
+static void
+test_raw_c1_bytes(void **state)
+{
+	(void)state;
+	/* 0x9b alone is CSI on an 8-bit terminal. */
+	assert_escaped("a\x9b" "31mb", 6, "a\\x9B31mb");
+	assert_escaped("\x80\x9f", 2, "\\x80\\x9F");
+	/* A continuation byte after a cut sequence is still shown. */
+	assert_escaped("\xe4\xb8" "x\x85", 4, "\xe4\xb8" "x\\x85");
+	/* Inside valid UTF-8 the same bytes are left alone: 一 = E4 B8 80. */
+	assert_escaped("\xe4\xb8\x80", 3, "\xe4\xb8\x80");
+	assert_escaped("\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80");
+	/* Other invalid bytes are no control: unchanged. */
+	assert_escaped("\xa0\xff", 2, "\xa0\xff");
+}
+
+/* Bidi embeddings, overrides and isolates would reorder the line. */
+static void
+test_bidi_controls(void **state)
+{
+	(void)state;
+	assert_escaped("a\xe2\x80\xae" "b", 5, "a<U+202E>b");
+	assert_escaped("\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad", 12,
+	    "<U+202A><U+202B><U+202C><U+202D>");
+	assert_escaped("\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9", 12,
+	    "<U+2066><U+2067><U+2068><U+2069>");
+	/* Their neighbours are ordinary: U+2029, U+202F, U+2065, U+206A. */
+	assert_escaped("\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa", 12,
+	    "\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa");
+}
+
+/* NUL never cuts the text; an empty span gives a usable C string. */
+static void
+test_nul_and_empty(void **state)
+{
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	assert_escaped("ev\0il\x1b[31m", 10, "ev^@il^[[31m");
+	assert_escaped("\0\0", 2, "^@^@");
+	text_escape(&b, (struct span){ NULL, 0 });
+	assert_non_null(b.data);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.data[0], '\0');
+	text_escape(&b, (struct span){ "a\nb", 3 });
+	assert_int_equal(b.len, 4);
+	assert_string_equal(b.data, "a^Jb");
+	buf_free(&b);
+}
+
 static void
 test_trim(void **state)
 {
@@ -74,6 +125,9 @@ main(void)
 		cmocka_unit_test(test_plain_text_unchanged),
 		cmocka_unit_test(test_c0_controls_and_del),
 		cmocka_unit_test(test_c1_controls),
+		cmocka_unit_test(test_raw_c1_bytes),
+		cmocka_unit_test(test_bidi_controls),
+		cmocka_unit_test(test_nul_and_empty),
 		cmocka_unit_test(test_trim),
 	};
 
