@@ -34,6 +34,8 @@ static const char help_text[] =
     "  --read-timeout SECS    close connections with no full request (10)\n"
     "  --max-connections N    connections open at once (1024)\n"
     "  --allow-shutdown WHO   who may call Shutdown: any, local or none (any)\n"
+    "  --store URL            where the chat lives: memory (default) or\n"
+    "                         redis://HOST:PORT[/DB], shared by front ends\n"
     "\n"
     "Client options:\n"
     "  --no-history           do not keep line history across runs\n"
@@ -50,6 +52,7 @@ enum {
 	OPT_READ_TIMEOUT,
 	OPT_MAX_CONNECTIONS,
 	OPT_ALLOW_SHUTDOWN,
+	OPT_STORE,
 	OPT_NO_HISTORY,
 	OPT_NO_COLOR,
 	OPT_WIRE,
@@ -64,6 +67,7 @@ static const struct option longopts[] = {
 	{ "read-timeout",	required_argument, NULL, OPT_READ_TIMEOUT },
 	{ "max-connections",	required_argument, NULL, OPT_MAX_CONNECTIONS },
 	{ "allow-shutdown",	required_argument, NULL, OPT_ALLOW_SHUTDOWN },
+	{ "store",		required_argument, NULL, OPT_STORE },
 	{ "no-history",		no_argument,	   NULL, OPT_NO_HISTORY },
 	{ "no-color",		no_argument,	   NULL, OPT_NO_COLOR },
 	{ "wire",		required_argument, NULL, OPT_WIRE },
@@ -195,6 +199,14 @@ main(int argc, char **argv)
 				usage("--allow-shutdown: '%s' is not any, "
 				    "local or none", optarg);
 			server_opt = "--allow-shutdown";
+			break;
+		case OPT_STORE:
+			if (strcmp(optarg, "memory") != 0 &&
+			    strncmp(optarg, "redis://", 8) != 0)
+				usage("--store: '%s' is not memory or "
+				    "redis://HOST:PORT[/DB]", optarg);
+			so.store_url = optarg;
+			server_opt = "--store";
 			break;
 		case OPT_NO_HISTORY:
 			co.history = 0;
