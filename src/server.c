@@ -510,13 +510,14 @@ server_run(const struct server_opts *opts)
 		fprintf(stderr, "rpcchat: epoll: %s\n", strerror(errno));
 		goto out;
 	}
+	/* Before any call can come: a store may use the loop to connect. */
+	if ((s.store = open_store(&s)) == NULL)
+		goto out;
 	if (ae_watch(s.loop, s.lfd, AE_READABLE, listener_readable, &s) == -1 ||
 	    ae_watch(s.loop, s.sigfd, AE_READABLE, signal_readable, &s) == -1) {
 		fprintf(stderr, "rpcchat: epoll: %s\n", strerror(errno));
 		goto out;
 	}
-	if ((s.store = open_store(&s)) == NULL)
-		goto out;
 	log_msg("Listening on :%d", anet_local_port(s.lfd));
 	if (s.max_conns < opts->max_connections)
 		log_msg("descriptor limit too low: holding at most %d "

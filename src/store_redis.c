@@ -24,6 +24,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "ae.h"
 #include "anet.h"
 #include "log.h"
 #include "proto.h"
@@ -217,11 +218,8 @@ went_down(struct rstore *rs, const char *why)
 
 	if (rs->state == RS_DOWN)
 		return;
-	if (!rs->down_logged) {
-		log_msg("store: redis at %s:%d unavailable (%s); calls fail "
-		    "until it is back", rs->host, rs->port, why);
-		rs->down_logged = 1;
-	}
+	if (why != rs->why)
+		snprintf(rs->why, sizeof rs->why, "%s", why);
 	rs->state = RS_DOWN;
 	rs->expiring = 0;
 	rs->retry_at = now + rs->retry_ms;
@@ -434,8 +432,19 @@ rstore_open(const struct store_params *p, char *err, size_t errlen)
 		free(rs);
 		return NULL;
 	}
-	/* The loop connects at its first turn, after "Listening on". */
 	rs->retry_at = 0;
+	if (rs->why[0] == '\0') {
+		/*
+		 * It answered: be ready before the first call.  The loop
+		 * watches nothing else yet.  A failure here is logged by the
+		 * first tick, after "Listening on".
+		 */
+		start_connect(rs, anet_now_ms());
+		while (rs->state == RS_CONNECTING && !rs->drop &&
+		    anet_now_ms() < rs->connect_deadline)
+			if (ae_poll(rs->loop, 100) == -1 && errno != EINTR)
+				break;
+	}
 	return rs;
 }
 
@@ -786,18 +795,21 @@ rstore_tick(void *impl, long long now)
 	}
 	if (late && rs->ac != NULL)
 		drop_connection(rs, "a call passed its deadline");
-	if (rs->state == RS_CONNECTING && now >= rs->connect_deadline)
+	if (rs->state == RS_CONNECTING && now >= rs->connect_deadline) {
+		snprintf(rs->why, sizeof rs->why, "not ready within %d ms",
+		    CONNECT_TIMEOUT_MS);
 		rs->drop = 1;
+	}
 	if (rs->drop)
 		drop_connection(rs, rs->why[0] != '\0' ? rs->why :
 		    "connection failed");
-	if (rs->state == RS_DOWN && now >= rs->retry_at) {
+	if (rs->state == RS_DOWN && now >= rs->retry_at)
 		start_connect(rs, now);
-		if (rs->state == RS_DOWN && !rs->down_logged) {
-			log_msg("store: redis at %s:%d unavailable (%s); "
-			    "retrying", rs->host, rs->port, rs->why);
-			rs->down_logged = 1;
-		}
+	/* Once per outage, however many attempts it takes. */
+	if (rs->state == RS_DOWN && !rs->down_logged) {
+		log_msg("store: redis at %s:%d unavailable (%s); calls fail "
+		    "until it is back", rs->host, rs->port, rs->why);
+		rs->down_logged = 1;
 	}
 	if (rs->state == RS_READY && !rs->expiring &&
 	    now >= rs->next_expire && rs->lim.idle_timeout_ms != 0) {
