@@ -626,11 +626,23 @@ send_call(struct rstore *rs, int type, const char *fn, int nargs,
 	TAILQ_INSERT_TAIL(&rs->calls, &ru->rc, entry);
 }
 
+static struct span
+buf_span(const struct buf *b)
+{
+	return b->len > 0 ? (struct span){ b->data, b->len } : SPAN_LIT("");
+}
+
+static void
+set_arg(const char **argv, size_t *lens, int i, struct span s)
+{
+	argv[i] = s.p;
+	lens[i] = s.len;
+}
+
 static void
 answer_now(struct rstore *rs, store_done *done, void *arg, uint64_t tag)
 {
-	done(arg, tag, (struct span){ rs->results.data, rs->results.len },
-	    (struct span){ rs->err.data, rs->err.len });
+	done(arg, tag, buf_span(&rs->results), buf_span(&rs->err));
 }
 
 static void
@@ -700,12 +712,9 @@ rstore_call(void *impl, int type, const struct span *a, int64_t now,
 		buf_clear(&rs->text);
 		if (!too_long)
 			rules_say_text(a[0], a[1], &rs->text);
-		argv[0] = a[0].p;
-		lens[0] = a[0].len;
-		argv[1] = rs->text.len ? rs->text.data : "";
-		lens[1] = rs->text.len;
-		argv[2] = too_long ? "1" : "0";
-		lens[2] = 1;
+		set_arg(argv, lens, 0, a[0]);
+		set_arg(argv, lens, 1, buf_span(&rs->text));
+		set_arg(argv, lens, 2, too_long ? SPAN_LIT("1") : SPAN_LIT("0"));
 		send_call(rs, type, "rpcchat_say", 3, argv, lens, a[0], done,
 		    arg, tag);
 		break;
@@ -719,16 +728,11 @@ rstore_call(void *impl, int type, const struct span *a, int64_t now,
 			rules_tell_text(a[0], a[2], &rs->text);
 		if (!too_long)
 			rules_no_such_user(a[1], &rs->notice);
-		argv[0] = a[0].p;
-		lens[0] = a[0].len;
-		argv[1] = rs->text.len ? a[1].p : "";
-		lens[1] = rs->text.len ? a[1].len : 0;
-		argv[2] = rs->text.len ? rs->text.data : "";
-		lens[2] = rs->text.len;
-		argv[3] = rs->notice.len ? rs->notice.data : "";
-		lens[3] = rs->notice.len;
-		argv[4] = too_long ? "1" : "0";
-		lens[4] = 1;
+		set_arg(argv, lens, 0, a[0]);
+		set_arg(argv, lens, 1, rs->text.len ? a[1] : SPAN_LIT(""));
+		set_arg(argv, lens, 2, buf_span(&rs->text));
+		set_arg(argv, lens, 3, buf_span(&rs->notice));
+		set_arg(argv, lens, 4, too_long ? SPAN_LIT("1") : SPAN_LIT("0"));
 		send_call(rs, type, "rpcchat_tell", 5, argv, lens, a[0], done,
 		    arg, tag);
 		break;

@@ -63,8 +63,15 @@ local function nusers()
   return redis.call('ZCARD', K .. 'users')
 end
 
+-- Every logged-in user has a read position: its score, or nil.
+local function position(name)
+  local p = redis.call('ZSCORE', K .. 'pos', name)
+  if p then return tonumber(p) end
+  return nil
+end
+
 local function logged_in(name)
-  return redis.call('ZSCORE', K .. 'users', name) ~= false
+  return position(name) ~= nil
 end
 
 local function seq_of(m)
@@ -77,9 +84,10 @@ local function text_of(m)
   return string.sub(m, i + 1)
 end
 
--- Frees the broadcasts every user has read, dropped or left.
-local function collect()
-  local h, n = head(), log_len()
+-- Frees the broadcasts every user has read, dropped or left (h and n:
+-- the head and the log's length, when the caller has them).
+local function collect(h, n)
+  if not h then h, n = head(), log_len() end
   local m = redis.call('ZRANGE', K .. 'pos', 0, 0, 'WITHSCORES')
   local minpos = h + n
   if m[2] then minpos = tonumber(m[2]) end
@@ -106,12 +114,13 @@ local function announce(name, what, readers, c)
   log_append('*** ' .. name .. what, readers, c)
 end
 
--- Applies the queue limit to the user; returns its position and the
--- messages dropped since its last notice.
-local function normalize(name, c)
+-- Applies the queue limit to the user (at position pos, or looked up);
+-- returns its position, the messages dropped since its last notice, the
+-- log's head and end, and the length of its private queue.
+local function normalize(name, c, pos)
   local h = head()
   local le = h + log_len()
-  local pos = tonumber(redis.call('ZSCORE', K .. 'pos', name))
+  pos = pos or position(name)
   local dropped = tonumber(redis.call('HGET', K .. 'drop', name) or '0')
   local before_pos, before_dropped = pos, dropped
   if pos < h then
@@ -119,7 +128,8 @@ local function normalize(name, c)
     pos = h
   end
   local qk = K .. 'q:' .. name
-  local excess = (le - pos) + redis.call('LLEN', qk) - c.ql
+  local pqn = redis.call('LLEN', qk)
+  local excess = (le - pos) + pqn - c.ql
   if excess > 0 then
     local front = redis.call('LRANGE', qk, 0, excess - 1)
     local i, npriv = 1, 0
@@ -133,6 +143,7 @@ local function normalize(name, c)
       dropped = dropped + 1
     end
     if npriv > 0 then redis.call('LTRIM', qk, npriv, -1) end
+    pqn = pqn - npriv
   end
   if pos ~= before_pos then
     redis.call('ZADD', K .. 'pos', I(pos), name)
@@ -140,7 +151,7 @@ local function normalize(name, c)
   if dropped ~= before_dropped then
     redis.call('HSET', K .. 'drop', name, I(dropped))
   end
-  return pos, dropped, h, le
+  return pos, dropped, h, le, pqn
 end
 
 -- A private message for a logged-in user.
@@ -232,9 +243,11 @@ local function f_check(keys, args)
   local c = config()
   if c.err then return c end
   local name = args[1]
-  if not logged_in(name) then return { 1 } end
+  local orig = position(name)
+  if not orig then return { 1 } end
   redis.call('ZADD', K .. 'idle', I(now_ms()), name)
-  local pos, dropped, h, le = normalize(name, c)
+  local pos, dropped, h, le, pqn = normalize(name, c, orig)
+  local start = pos
   local out = { 0 }
   local used, n = LIST_OVERHEAD, 0
   if dropped > 0 then
@@ -245,7 +258,6 @@ local function f_check(keys, args)
     redis.call('HDEL', K .. 'drop', name)
   end
   local qk = K .. 'q:' .. name
-  local pqn = redis.call('LLEN', qk)
   local CHUNK = 32
   local priv, pi = {}, 1              -- priv[pi] is private number taken+1
   local logc, li = {}, 1              -- logc[li] is seq pos
@@ -280,8 +292,10 @@ local function f_check(keys, args)
     end
   end
   if taken > 0 then redis.call('LTRIM', qk, taken, -1) end
-  redis.call('ZADD', K .. 'pos', I(pos), name)
-  collect()
+  if pos ~= start then
+    redis.call('ZADD', K .. 'pos', I(pos), name)
+  end
+  if pos ~= orig then collect(h, le - h) end
   return out
 end
 

@@ -211,6 +211,7 @@ def load_says(port, sender, stop, acked):
         i += 1
 
 
+@lib.slow
 @lib.timeout(120)
 def test_kill_front_end_under_load(ctx):
     """kill -9 a front end mid-load: acknowledged Says arrive once, in order."""
@@ -262,6 +263,7 @@ HAPROXY_CFG = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                            "..", "..", "docs", "haproxy.cfg")
 
 
+@lib.slow
 def test_clients_through_haproxy(ctx):
     haproxy = shutil.which("haproxy")
     if haproxy is None:
