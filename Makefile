@@ -21,7 +21,7 @@ WARNFLAGS	= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		  -Wmissing-prototypes -Wno-unused-parameter
 ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -DRPCCHAT_VERSION='"$(VERSION)"' \
 		  -Isrc $(WARNFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS		= -ledit -lunistring -pthread
+LDLIBS		= -ledit -lunistring -lhiredis -pthread
 TEST_LDLIBS	= -lcmocka
 
 # Objects of a build live under $(B); binaries in $(BIN).  The sanitizer
@@ -30,7 +30,9 @@ B		?= build/release
 BIN		?= .
 
 LIB_SRCS	= $(filter-out src/main.c,$(wildcard src/*.c))
-LIB_OBJS	= $(LIB_SRCS:src/%.c=$(B)/src/%.o)
+# The Redis functions travel inside the binary (scripts/embed).
+GEN_OBJS	= $(B)/gen/store_redis_lua.o
+LIB_OBJS	= $(LIB_SRCS:src/%.c=$(B)/src/%.o) $(GEN_OBJS)
 BENCH_SRCS	= $(wildcard bench/*.c)
 BENCH_OBJS	= $(BENCH_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS	= $(wildcard tests/unit/test_*.c)
@@ -52,6 +54,13 @@ all: $(PROGS)
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/gen/store_redis_lua.c: src/store_redis.lua scripts/embed
+	@mkdir -p $(@D)
+	sh scripts/embed store_redis_lua < src/store_redis.lua > $@
+
+$(B)/gen/%.o: $(B)/gen/%.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/librpcchat.a: $(LIB_OBJS)
 	rm -f $@

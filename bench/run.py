@@ -18,7 +18,9 @@ import datetime
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -100,20 +102,38 @@ class Runner:
     def rpcchat(self, *opts):
         return Target("rpcchat", [self.server] + list(opts) + ["0"])
 
+    def argv(self, target, *opts):
+        return [self.bench, "--json", "-q", "-p", str(target.port),
+                "-t", str(self.threads)] + [str(o) for o in opts]
+
     def run(self, target, *opts, timeout=120):
         """One rpcchat-bench run against target; its JSON as a dict."""
-        argv = [self.bench, "--json", "-q", "-p", str(target.port),
-                "-t", str(self.threads)] + [str(o) for o in opts]
+        return self.run_parallel([target], *opts, timeout=timeout)[0]
+
+    def run_parallel(self, targets, *opts, timeout=120):
+        """The same rpcchat-bench run against each target at once."""
         t0 = time.monotonic()
-        p = subprocess.run(argv, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=timeout)
-        wall = time.monotonic() - t0
+        procs = [(self.argv(t, *opts), subprocess.Popen(
+            self.argv(t, *opts), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)) for t in targets]
+        out = []
+        for (argv, p), target in zip(procs, targets):
+            try:
+                so, se = p.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                so, se = p.communicate()
+            out.append(self._parse(target, argv, p.returncode, so, se, opts,
+                                   time.monotonic() - t0))
+        return out
+
+    def _parse(self, target, argv, rc, stdout, stderr, opts, wall):
         try:
-            d = json.loads(p.stdout)
+            d = json.loads(stdout)
         except ValueError:
-            raise RuntimeError("rpcchat-bench %s: exit %d, %s" % (
-                " ".join(argv[1:]), p.returncode,
-                p.stderr.decode(errors="replace")[-500:]))
+            raise RuntimeError("rpcchat-bench %s: exit %s, %s" % (
+                " ".join(argv[1:]), rc,
+                stderr.decode(errors="replace")[-500:]))
         d["wall"] = wall
         if d.get("failed"):
             self.failures.append("%s: %s: %s" % (
@@ -276,6 +296,98 @@ def backlog(r, users, says):
         t.stop()
     log("  backlog: peak %d KiB" % out["hwm"])
     return out
+
+
+class BenchRedis:
+    """A redis-server of the bench's own: loopback, a free port, no
+    persistence (the figures are the store's cost, not the disk's)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="rpcchat-bench-redis-")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", self.dir, "--save", "", "--appendonly", "no",
+             "--maxmemory-policy", "noeviction", "--logfile",
+             os.path.join(self.dir, "redis.log")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("redis-server did not start")
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    cpu = Target.cpu
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def store_column(r, conc, repeat):
+    """Steady chat at conc in flight on the memory store, one front end
+    + Redis, two front ends + Redis (each given half the calls); CPU per
+    call of the front ends and of Redis, each from /proc."""
+    if shutil.which("redis-server") is None:
+        return None
+    rows = []
+    for name, nfe in (("memory", 1), ("redis, 1 front end", 1),
+                      ("redis, 2 front ends", 2)):
+        redis = BenchRedis() if name != "memory" else None
+        opts = ("--store", redis.url) if redis else ()
+        fes = []
+        try:
+            fes = [r.rpcchat(*opts) for _ in range(nfe)]
+            r.run(fes[0], "--register-only", "-u", 100, "-c", 16)
+            runs = []
+            for _ in range(repeat):
+                c0 = [t.cpu() for t in fes]
+                r0 = redis.cpu() if redis else (0, 0)
+                ds = r.run_parallel(fes, "--no-register", "-u", 100, "-c",
+                                    conc // nfe, "-d", r.duration, "--mix",
+                                    STEADY_MIX)
+                c1 = [t.cpu() for t in fes]
+                r1 = redis.cpu() if redis else (0, 0)
+                calls = sum(d["run"]["ok"] + d["run"]["errors"] for d in ds)
+                fe_s = sum(sum(b) - sum(a) for a, b in zip(c0, c1))
+                run = {
+                    "calls_per_sec": sum(d["run"]["calls_per_sec"]
+                                         for d in ds),
+                    "p99": max(d["run"]["latency_ms"]["p99"] for d in ds),
+                    "fe_us": fe_s * 1e6 / calls if calls else 0,
+                    "redis_us": (sum(r1) - sum(r0)) * 1e6 / calls
+                    if calls else 0,
+                    "errors": sum(d["run"]["errors"] for d in ds),
+                }
+                log("  %s: %.0f calls/s p99 %.2f ms, front end %.1f us/call, "
+                    "redis %.1f us/call" % (name, run["calls_per_sec"],
+                                            run["p99"], run["fe_us"],
+                                            run["redis_us"]))
+                runs.append(run)
+            runs.sort(key=lambda x: x["calls_per_sec"])
+            med = dict(runs[len(runs) // 2])
+            med["errors"] = sum(x["errors"] for x in runs)
+            med["rates"] = [x["calls_per_sec"] for x in runs]
+            rows.append((name, med))
+        finally:
+            for t in fes:
+                t.stop()
+            if redis:
+                redis.stop()
+    return rows
 
 
 def proc_stat():
@@ -654,6 +766,43 @@ def report(r, res, args):
               "yes" if ok else "NO", dr["notices"], n * (n - 1) // 2))
         w("")
 
+    if res.get("store"):
+        rows = res["store"]
+        w("## Stores")
+        w("")
+        w("Steady chat (100 users, mix %s) at %d calls in flight with the "
+          "chat in memory and in Redis (`--store redis://`, one Redis "
+          "without persistence); with two front ends each gets half the "
+          "calls from its own `rpcchat-bench`. CPU per call is from "
+          "`/proc/PID/stat` of the front ends (together) and of "
+          "redis-server, divided by all calls; the median of %d runs by "
+          "calls/s." % (STEADY_MIX, args.store_concurrency, args.repeat_store))
+        w("")
+        w("| store | calls/s | range | p99 ms | front end CPU µs/call | "
+          "Redis CPU µs/call | errors |")
+        w("|---|---|---|---|---|---|---|")
+        for name, d in rows:
+            w("| %s | %.0f | %.0f–%.0f | %.2f | %.1f | %s | %d |" % (
+                name, d["calls_per_sec"], min(d["rates"]), max(d["rates"]),
+                d["p99"], d["fe_us"],
+                "%.1f" % d["redis_us"] if name != "memory" else "–",
+                d["errors"]))
+        w("")
+        red = [d for name, d in rows if name != "memory"]
+        if red:
+            rus = max(d["redis_us"] for d in red)
+            w("Where Redis becomes the limit: at %.1f µs of Redis CPU per "
+              "call, one Redis core carries at most about %.0f calls/s for "
+              "all front ends together; more front ends add calls/s only "
+              "until then. On this %d-core machine the front ends, Redis "
+              "and the load generator share the cores, so the machine is "
+              "the limit first: a second front end here moves calls/s by "
+              "%s. The Redis store buys durability and several front ends, "
+              "not speed." % (rus, 1e6 / rus if rus else 0, os.cpu_count(),
+                              ratio(red[-1]["calls_per_sec"],
+                                    red[0]["calls_per_sec"])))
+            w("")
+
     if res.get("notes"):
         w("## Notes")
         w("")
@@ -741,14 +890,16 @@ def main():
     ap.add_argument("--users", type=int, default=10000)
     ap.add_argument("--says", type=int, default=100)
     ap.add_argument("--says-for-cost", type=int, default=10000)
+    ap.add_argument("--store-concurrency", type=int, default=64)
+    ap.add_argument("--repeat-store", type=int, default=3)
     ap.add_argument("--only", nargs="+",
                     choices=["steady", "bigroom", "saycost", "storm",
-                             "backlog"])
+                             "backlog", "store"])
     ap.add_argument("--json-out", help="also write the raw results here")
     args = ap.parse_args()
     r = Runner(args)
     want = set(args.only or ["steady", "bigroom", "saycost", "storm",
-                             "backlog"])
+                             "backlog", "store"])
     res = {"steady": {}, "notes": []}
     have_server = os.access(r.server, os.X_OK)
     if not have_server:
@@ -780,6 +931,13 @@ def main():
     if have_server and "backlog" in want:
         log("backlog")
         res["backlog"] = backlog(r, args.users, args.says)
+    if have_server and "store" in want:
+        log("stores")
+        res["store"] = store_column(r, args.store_concurrency,
+                                    args.repeat_store)
+        if res["store"] is None:
+            res["notes"].append("redis-server not found: the store "
+                                "comparison was skipped")
     res["machine"] = machine_share(stat0, proc_stat())
     res["wall"] = time.monotonic() - t_start
     log("done in %.0f s" % res["wall"])

@@ -66,7 +66,7 @@
 
 #include "chat.h"
 #include "proto.h"
-#include "username.h"
+#include "rules.h"
 #include "xmalloc.h"
 
 #define NOT_IN_HEAP		SIZE_MAX
@@ -151,12 +151,9 @@ struct chat {
 	uint64_t	 evicted;
 };
 
-#define EMPTY_SPAN	((struct span){ "", 0 })
 /* Count and empty error around a string list response. */
 #define LIST_OVERHEAD	4
 
-static const char say_infix[] = " says ";
-static const char tell_infix[] = " tells you ";
 
 /* Text assembled from pieces: user bytes may hold NULs, so no printf. */
 static size_t
@@ -181,64 +178,6 @@ parts_copy(char *dst, const struct span *v, size_t n)
 		memcpy(dst, v[i].p, v[i].len);
 		dst += v[i].len;
 	}
-}
-
-static void
-parts_append(struct buf *b, const struct span *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		buf_append(b, v[i].p, v[i].len);
-}
-
-/*
- * Fills v[0..3] with prefix, value, an ellipsis or nothing, suffix, so the
- * whole is at most max bytes: a value too long keeps its first bytes and
- * is followed by "...".  The caller guarantees prefix + suffix + 3 <= max.
- */
-static void
-elide(struct span v[4], struct span prefix, struct span value,
-    struct span suffix, size_t max)
-{
-	size_t fixed = prefix.len + suffix.len;
-
-	v[0] = prefix;
-	v[1] = value;
-	v[2] = EMPTY_SPAN;
-	v[3] = suffix;
-	if (value.len > max - fixed) {
-		v[1].len = max - fixed - 3;
-		v[2] = SPAN_LIT("...");
-	}
-}
-
-static int
-fail(struct buf *err, const char *text)
-{
-	buf_append(err, text, strlen(text));
-	return -1;
-}
-
-/*
- * "<Call>: user <user> is not logged in".  The name comes off the wire
- * and may be up to 65535 bytes: it is elided so the error still fits in
- * a response (its own 2-byte length included).
- */
-static int
-fail_not_logged_in(const char *call, struct span user, struct buf *err)
-{
-	struct span v[4];
-	char prefix[32];
-	int n;
-
-	n = snprintf(prefix, sizeof prefix, "%s: user ", call);
-	if (n < 0 || (size_t)n >= sizeof prefix)
-		return fail(err, "internal error");
-	elide(v, (struct span){ prefix, (size_t)n }, user,
-	    SPAN_LIT(" is not logged in"), FRAME_MAX - 2);
-	parts_append(err, v, 4);
-	return -1;
 }
 
 static int
@@ -814,16 +753,8 @@ chat_register(struct chat *c, struct span name, int64_t now, struct buf *err)
 	size_t i;
 	int found;
 
-	switch (username_check(name)) {
-	case USERNAME_OK:
-		break;
-	case USERNAME_BAD_LENGTH:
-		return fail(err,
-		    "Register: user must be between 1 and 20 letters");
-	default:
-		return fail(err,
-		    "Register: user must only contain letters and digits");
-	}
+	if (rules_register_name(name, err) == -1)
+		return -1;
 
 	i = user_find(c, name, &found);
 	if (found) {
@@ -835,7 +766,7 @@ chat_register(struct chat *c, struct span name, int64_t now, struct buf *err)
 		if ((c->lim.max_users != 0 && c->nusers >= c->lim.max_users) ||
 		    c->list_bytes + str_wire_size(name.len) > FRAME_MAX ||
 		    make_room(c, name.len + CHAT_USER_CHARGE, NULL) == -1)
-			return fail(err, "Register: too many users");
+			return buf_appendf(err, "Register: too many users"), -1;
 		u = xcalloc(1, sizeof *u);
 		memcpy(u->name, name.p, name.len);
 		u->namelen = name.len;
@@ -908,16 +839,11 @@ chat_check_messages(struct chat *c, struct span name, int64_t now,
 	char notice[64];
 
 	if ((u = user_lookup(c, name)) == NULL) {
-		if (username_check(name) != USERNAME_OK) {
+		if (!rules_valid_name(name)) {
 			put_u16(out, 0);
-			return fail(err, "CheckMessages: invalid user name");
+			return rules_invalid_check(err);
 		}
-		put_u16(out, 1);
-		put_u16(out, sizeof "*** You are not logged in, " - 1 +
-		    name.len);
-		buf_append(out, "*** You are not logged in, ",
-		    sizeof "*** You are not logged in, " - 1);
-		buf_append(out, name.p, name.len);
+		rules_not_logged_in_list(name, out);
 		return 0;
 	}
 
@@ -991,26 +917,23 @@ chat_tell(struct chat *c, struct span user, struct span target,
     struct span message, struct buf *err)
 {
 	struct user *u, *t;
-	struct span v[4];
+	struct buf notice = BUF_INIT;
+	struct span v[3];
 
 	if ((u = user_lookup(c, user)) == NULL)
-		return fail_not_logged_in("Tell", user, err);
-	if (message.len > TEXT_MAX - u->namelen - (sizeof tell_infix - 1))
-		return fail(err, "message too long");
+		return rules_not_logged_in("Tell", user, err);
+	if (rules_message_too_long(user, RULES_TELL_INFIX, message))
+		return rules_too_long(err);
 
 	if ((t = user_lookup(c, target)) == NULL) {
-		/*
-		 * The target may be up to 65535 bytes; a name that long is
-		 * never a user, so the notice keeps its first bytes and ends
-		 * in "..." to stay within one message.
-		 */
-		elide(v, SPAN_LIT("*** No such user: "), target, EMPTY_SPAN,
-		    TEXT_MAX);
-		user_send(c, u->acct, u, v, 4);
+		rules_no_such_user(target, &notice);
+		v[0] = (struct span){ notice.data, notice.len };
+		user_send(c, u->acct, u, v, 1);
+		buf_free(&notice);
 		return 0;
 	}
 	v[0] = (struct span){ u->name, u->namelen };
-	v[1] = SPAN_LIT(tell_infix);
+	v[1] = RULES_TELL_INFIX;
 	v[2] = message;
 	user_send(c, u->acct, t, v, 3);
 	return 0;
@@ -1024,12 +947,12 @@ chat_say(struct chat *c, struct span user, struct span message,
 	struct span v[3];
 
 	if ((u = user_lookup(c, user)) == NULL)
-		return fail_not_logged_in("Say", user, err);
-	if (message.len > TEXT_MAX - u->namelen - (sizeof say_infix - 1))
-		return fail(err, "message too long");
+		return rules_not_logged_in("Say", user, err);
+	if (rules_message_too_long(user, RULES_SAY_INFIX, message))
+		return rules_too_long(err);
 
 	v[0] = (struct span){ u->name, u->namelen };
-	v[1] = SPAN_LIT(say_infix);
+	v[1] = RULES_SAY_INFIX;
 	v[2] = message;
 	log_append(c, u->acct, v, 3, c->nusers);
 	return 0;
@@ -1041,7 +964,7 @@ chat_quit(struct chat *c, struct span user, struct buf *err)
 	size_t i;
 
 	if (user_index(c, user, &i) == -1)
-		return fail_not_logged_in("Quit", user, err);
+		return rules_not_logged_in("Quit", user, err);
 	user_remove(c, i);
 	return 0;
 }

@@ -39,6 +39,8 @@ static const char help_text[] =
     "  --allow-shutdown WHO   who may call Shutdown: any, local or none (any)\n"
     "  --max-memory SIZE      bytes of chat state kept at most (256M; K, M,\n"
     "                         G suffixes; at least 4M)\n"
+    "  --store URL            where the chat lives: memory (default) or\n"
+    "                         redis://HOST:PORT[/DB], shared by front ends\n"
     "\n"
     "Client options:\n"
     "  -c COMMAND             run COMMAND (repeatable), then log out;\n"
@@ -66,6 +68,7 @@ enum {
 	OPT_MAX_CONNECTIONS,
 	OPT_ALLOW_SHUTDOWN,
 	OPT_MAX_MEMORY,
+	OPT_STORE,
 	OPT_NO_HISTORY,
 	OPT_NO_COLOR,
 	OPT_TIMESTAMPS,
@@ -83,6 +86,7 @@ static const struct option longopts[] = {
 	{ "max-connections",	required_argument, NULL, OPT_MAX_CONNECTIONS },
 	{ "allow-shutdown",	required_argument, NULL, OPT_ALLOW_SHUTDOWN },
 	{ "max-memory",		required_argument, NULL, OPT_MAX_MEMORY },
+	{ "store",		required_argument, NULL, OPT_STORE },
 	{ "no-history",		no_argument,	   NULL, OPT_NO_HISTORY },
 	{ "no-color",		no_argument,	   NULL, OPT_NO_COLOR },
 	{ "timestamps",		no_argument,	   NULL, OPT_TIMESTAMPS },
@@ -254,6 +258,14 @@ main(int argc, char **argv)
 			so.limits.max_memory = size_arg("max-memory", optarg,
 			    CHAT_MIN_MAX_MEMORY);
 			server_opt = "--max-memory";
+			break;
+		case OPT_STORE:
+			if (strcmp(optarg, "memory") != 0 &&
+			    strncmp(optarg, "redis://", 8) != 0)
+				usage("--store: '%s' is not memory or "
+				    "redis://HOST:PORT[/DB]", optarg);
+			so.store_url = optarg;
+			server_opt = "--store";
 			break;
 		case OPT_NO_HISTORY:
 			co.history = 0;

@@ -13,106 +13,6 @@
  */
 #define LOG_ERROR_MAX	200
 
-/* Arguments of a request, parsed by the dispatcher for every stub alike. */
-struct args {
-	struct span	v[3];
-};
-
-static void
-stub_register(struct rpc_call *c, struct args *a, struct buf *resp,
-    struct buf *err)
-{
-	char peer[ANET_ADDR_LEN] = "?";
-	struct buf name = BUF_INIT;
-	int again = chat_logged_in(c->chat, a->v[0]);
-
-	(void)resp;
-	if (chat_register(c->chat, a->v[0], c->now_ms, err) != 0)
-		return;
-	log_quote(&name, a->v[0], LOG_ERROR_MAX);
-	if (!again)
-		log_msg("*** %s has logged in", name.data);
-	else {
-		/* Two clients with one name split its messages: say who came. */
-		if (c->peer != NULL)
-			anet_format_addr(c->peer, peer, sizeof peer);
-		log_msg("*** %s has logged in from %s, replacing a session of "
-		    "that name", name.data, peer);
-	}
-	buf_free(&name);
-}
-
-static void
-stub_list(struct rpc_call *c, struct args *a, struct buf *resp,
-    struct buf *err)
-{
-	(void)a;
-	(void)err;
-	chat_list(c->chat, resp);
-}
-
-static void
-stub_check_messages(struct rpc_call *c, struct args *a, struct buf *resp,
-    struct buf *err)
-{
-	chat_check_messages(c->chat, a->v[0], c->now_ms, resp, err);
-}
-
-static void
-stub_tell(struct rpc_call *c, struct args *a, struct buf *resp,
-    struct buf *err)
-{
-	(void)resp;
-	chat_tell(c->chat, a->v[0], a->v[1], a->v[2], err);
-}
-
-static void
-stub_say(struct rpc_call *c, struct args *a, struct buf *resp,
-    struct buf *err)
-{
-	(void)resp;
-	chat_say(c->chat, a->v[0], a->v[1], err);
-}
-
-static void
-stub_quit(struct rpc_call *c, struct args *a, struct buf *resp,
-    struct buf *err)
-{
-	struct buf name = BUF_INIT;
-
-	(void)resp;
-	if (chat_quit(c->chat, a->v[0], err) == 0)
-		log_msg("*** %s has logged out",
-		    log_quote(&name, a->v[0], LOG_ERROR_MAX));
-	buf_free(&name);
-}
-
-static void
-stub_shutdown(struct rpc_call *c, struct args *a, struct buf *resp,
-    struct buf *err)
-{
-	(void)a;
-	(void)resp;
-	if (!c->shutdown_allowed) {
-		buf_appendf(err, "Shutdown: not allowed");
-		return;
-	}
-	c->shutdown_requested = 1;
-}
-
-typedef void stub_fn(struct rpc_call *, struct args *, struct buf *,
-    struct buf *);
-
-static stub_fn *const stubs[MSG_NTYPES] = {
-	[MSG_REGISTER]		= stub_register,
-	[MSG_LIST]		= stub_list,
-	[MSG_CHECK_MESSAGES]	= stub_check_messages,
-	[MSG_TELL]		= stub_tell,
-	[MSG_SAY]		= stub_say,
-	[MSG_QUIT]		= stub_quit,
-	[MSG_SHUTDOWN]		= stub_shutdown,
-};
-
 /*
  * The response's error string; the rejection goes to the log, without
  * the call's name in front of the error when the line already says it
@@ -142,18 +42,67 @@ put_error(struct rpc_call *c, const char *call, struct buf *resp,
 	buf_free(&shown);
 }
 
+/* Logins and logouts, the user's name escaped (SPEC §3.3). */
+static void
+log_session(struct rpc_call *c, int flags)
+{
+	char peer[ANET_ADDR_LEN] = "?";
+	struct buf name = BUF_INIT;
+
+	log_quote(&name, c->user, LOG_ERROR_MAX);
+	if (c->type == MSG_QUIT)
+		log_msg("*** %s has logged out", name.data);
+	else if (!(flags & STORE_REPLACED))
+		log_msg("*** %s has logged in", name.data);
+	else {
+		/* Two clients with one name split its messages: say who came. */
+		if (c->peer != NULL)
+			anet_format_addr(c->peer, peer, sizeof peer);
+		log_msg("*** %s has logged in from %s, replacing a session of "
+		    "that name", name.data, peer);
+	}
+	buf_free(&name);
+}
+
+/* The store's answer: results, the error string, the log line. */
+static void
+answered(void *arg, uint64_t tag, struct span results, struct span err,
+    int flags)
+{
+	struct rpc_call *c = arg;
+
+	if (!c->pending || c->tag != tag)
+		return;		/* its connection is gone */
+	c->pending = 0;
+	/* A failed store still answers in the call's shape. */
+	if (results.len == 0 && msg_type_has_list((unsigned)c->type))
+		put_u16(c->resp, 0);
+	buf_append(c->resp, results.p, results.len);
+	put_error(c, msg_type_name((unsigned)c->type), c->resp, err);
+	if (err.len == 0 && (c->type == MSG_REGISTER || c->type == MSG_QUIT))
+		log_session(c, flags);
+	if (!c->dispatching && c->done != NULL)
+		c->done(c);
+}
+
 void
+rpc_abandon(struct rpc_call *c)
+{
+	c->pending = 0;
+}
+
+int
 rpc_dispatch(struct rpc_call *c, struct span req, struct buf *resp)
 {
 	struct buf err = BUF_INIT;
-	struct args a;
+	struct span a[3] = { { "", 0 }, { "", 0 }, { "", 0 } };
 	const char *name;
 	uint16_t type;
 	int i, nargs;
 
 	if (get_u16(&req, &type) == -1) {
 		put_error(c, NULL, resp, SPAN_LIT("request too short"));
-		return;
+		return 1;
 	}
 	if ((name = msg_type_name(type)) == NULL) {
 		buf_appendf(&err, "unknown message type %u", type);
@@ -161,7 +110,7 @@ rpc_dispatch(struct rpc_call *c, struct span req, struct buf *resp)
 	}
 	nargs = msg_type_nargs(type);
 	for (i = 0; i < nargs; i++) {
-		if (get_str(&req, &a.v[i]) == -1) {
+		if (get_str(&req, &a[i]) == -1) {
 			buf_appendf(&err, "%s: request too short", name);
 			break;
 		}
@@ -175,8 +124,25 @@ rpc_dispatch(struct rpc_call *c, struct span req, struct buf *resp)
 			put_u16(resp, 0);
 		goto done;
 	}
-	stubs[type](c, &a, resp, &err);
+	if (type == MSG_SHUTDOWN) {
+		if (c->shutdown_allowed)
+			c->shutdown_requested = 1;
+		else
+			buf_appendf(&err, "Shutdown: not allowed");
+		goto done;
+	}
+
+	c->resp = resp;
+	c->type = type;
+	c->user = nargs > 0 ? a[0] : (struct span){ "", 0 };
+	c->tag++;
+	c->pending = 1;
+	c->dispatching = 1;
+	store_call(c->store, type, a, c->now_ms, answered, c, c->tag);
+	c->dispatching = 0;
+	return !c->pending;
 done:
 	put_error(c, name, resp, (struct span){ err.data, err.len });
 	buf_free(&err);
+	return 1;
 }

@@ -2,8 +2,8 @@
  * server.c - the chat server: one epoll loop over non-blocking sockets.
  *
  * A connection carries one call.  It is read until a whole request is in
- * (frame.c says when), answered at once by the dispatcher, written, and
- * closed.  No step ever blocks, so a slow, silent or hostile client costs
+ * (frame.c says when), handed to the dispatcher, answered when the store
+ * answers (at once for the memory store), written, and closed.  No step ever blocks, so a slow, silent or hostile client costs
  * the others nothing but its own buffer; every connection has a deadline,
  * and the number of connections is bounded.
  *
@@ -15,6 +15,7 @@
  * response it was given is not destroyed by a reset.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #include "log.h"
 #include "rpc_server.h"
 #include "server.h"
+#include "store.h"
 #include "xmalloc.h"
 
 /* Time the server gives calls in flight once it is told to stop. */
@@ -74,6 +76,7 @@ struct conn {
 	struct buf		 out;
 	size_t			 sent;
 	struct sockaddr_storage	 peer;
+	struct rpc_call		 call;		/* pending while the store works */
 	TAILQ_ENTRY(conn)	 entry;		/* in deadline order */
 	struct conn_list	*list;		/* the list entry is on */
 };
@@ -84,7 +87,7 @@ struct server {
 	struct conn		*conns;
 	int			 setsize;
 	struct ae_loop		*loop;
-	struct chat		*chat;
+	struct store		*store;
 	int			 lfd;
 	int			 sigfd;
 	int			 max_conns;
@@ -138,6 +141,7 @@ conn_close(struct server *s, struct conn *c)
 {
 	ae_unwatch(s->loop, c->fd, 1);
 	close(c->fd);
+	rpc_abandon(&c->call);
 	TAILQ_REMOVE(c->list, c, entry);
 	recycle(&c->in);
 	recycle(&c->out);
@@ -293,20 +297,15 @@ conn_flush(struct server *s, struct conn *c)
 		conn_close(s, c);
 }
 
+/* The response is complete: frame it and start writing. */
 static void
-conn_answer(struct server *s, struct conn *c, struct span msg)
+conn_answered(struct rpc_call *call)
 {
+	struct conn *c = (struct conn *)(void *)((char *)call -
+	    offsetof(struct conn, call));
+	struct server *s = c->srv;
 	char peer[ANET_ADDR_LEN];
-	struct rpc_call call = {
-		.chat = s->chat,
-		.now_ms = anet_now_ms(),
-		.peer = &c->peer,
-		.shutdown_allowed =
-		    server_shutdown_allowed(s->opts->allow_shutdown, &c->peer),
-	};
 
-	frame_begin(s->opts->wire, &c->out);
-	rpc_dispatch(&call, msg, &c->out);
 	if (frame_end(s->opts->wire, &c->out) == -1) {
 		/* The stubs bound every response; this is a bug, not input. */
 		log_msg("internal error: response to %s of %zu bytes "
@@ -314,18 +313,38 @@ conn_answer(struct server *s, struct conn *c, struct span msg)
 		conn_close(s, c);
 		return;
 	}
-	if (call.shutdown_requested && !s->stopping) {
+	if (call->shutdown_requested && !s->stopping) {
 		log_msg("shutting down (Shutdown from %s)", peer_name(c, peer));
 		s->stopping = 1;
-		s->stop_deadline = call.now_ms + STOP_GRACE_MS;
+		s->stop_deadline = call->now_ms + STOP_GRACE_MS;
 	}
 	/* The request is no longer needed; the write gets a fresh deadline. */
 	recycle(&c->in);
 	c->writing = 1;
-	c->deadline = call.now_ms + s->opts->read_timeout_ms;
+	c->deadline = call->now_ms + s->opts->read_timeout_ms;
 	TAILQ_REMOVE(c->list, c, entry);
 	TAILQ_INSERT_TAIL(c->list, c, entry);
 	conn_flush(s, c);
+}
+
+static void
+conn_answer(struct server *s, struct conn *c, struct span msg)
+{
+	struct rpc_call *call = &c->call;
+
+	call->store = s->store;
+	call->now_ms = anet_now_ms();
+	call->peer = &c->peer;
+	call->shutdown_allowed =
+	    server_shutdown_allowed(s->opts->allow_shutdown, &c->peer);
+	call->shutdown_requested = 0;
+	call->done = conn_answered;
+	frame_begin(s->opts->wire, &c->out);
+	if (rpc_dispatch(call, msg, &c->out))
+		conn_answered(call);
+	else
+		/* Whatever else the peer sends waits for the answer. */
+		ae_unwatch(s->loop, c->fd, 0);
 }
 
 static void
@@ -453,7 +472,7 @@ listener_readable(struct ae_loop *loop, int lfd, void *data, int mask)
 		 * to read it before paying for a trip through epoll.
 		 */
 		conn_readable(loop, fd, c, AE_READABLE);
-		if (c->fd == fd && !c->writing &&
+		if (c->fd == fd && !c->writing && !c->call.pending &&
 		    ae_watch(loop, fd, AE_READABLE, conn_readable, c) == -1) {
 			log_msg("watch connection: %s", strerror(errno));
 			conn_close(s, c);
@@ -592,6 +611,24 @@ resume_accepting(struct server *s, long long now)
 	}
 }
 
+static struct store *
+open_store(struct server *s)
+{
+	struct store_params p = {
+		.url = s->opts->store_url,
+		.limits = s->opts->limits,
+		.loop = s->loop,
+		.expired = idle_user_expired,
+		.arg = s,
+	};
+	char err[256];
+	struct store *st;
+
+	if ((st = store_open(&p, err, sizeof err)) == NULL)
+		fprintf(stderr, "rpcchat: %s\n", err);
+	return st;
+}
+
 static int
 open_signals(void)
 {
@@ -612,7 +649,7 @@ server_run(const struct server_opts *opts)
 {
 	struct server s = { .opts = opts, .lfd = -1, .sigfd = -1 };
 	char err[ANET_ERR_LEN];
-	long long now, next;
+	long long now, next, next_store;
 	int status = 1, timeout, i;
 
 	TAILQ_INIT(&s.deadlines);
@@ -638,13 +675,15 @@ server_run(const struct server_opts *opts)
 		fprintf(stderr, "rpcchat: epoll: %s\n", strerror(errno));
 		goto out;
 	}
+	log_attach(s.loop);
+	/* Before any call can come: a store may use the loop to connect. */
+	if ((s.store = open_store(&s)) == NULL)
+		goto out;
 	if (ae_watch(s.loop, s.lfd, AE_READABLE, listener_readable, &s) == -1 ||
 	    ae_watch(s.loop, s.sigfd, AE_READABLE, signal_readable, &s) == -1) {
 		fprintf(stderr, "rpcchat: epoll: %s\n", strerror(errno));
 		goto out;
 	}
-	s.chat = chat_new(&opts->limits);
-	log_attach(s.loop);
 	log_msg("Listening on :%d", anet_local_port(s.lfd));
 	if (s.max_conns < opts->max_connections)
 		log_msg("descriptor limit too low: holding at most %d "
@@ -653,7 +692,7 @@ server_run(const struct server_opts *opts)
 	for (;;) {
 		now = anet_now_ms();
 		next = expire_conns(&s, now);
-		chat_expire_idle(s.chat, now, idle_user_expired, &s);
+		next_store = store_tick(s.store, now);
 		if (s.stopping) {
 			stop_listening(&s);
 			if (s.nconns == 0 || now >= s.stop_deadline)
@@ -662,8 +701,7 @@ server_run(const struct server_opts *opts)
 		if (s.accept_resume != 0 && now >= s.accept_resume)
 			resume_accepting(&s, now);
 		timeout = wait_ms(now, next, -1);
-		if (chat_next_expiry(s.chat) != INT64_MAX)
-			timeout = wait_ms(now, chat_next_expiry(s.chat), timeout);
+		timeout = wait_ms(now, next_store, timeout);
 		if (s.stopping)
 			timeout = wait_ms(now, s.stop_deadline, timeout);
 		if (s.accept_resume != 0)
@@ -684,13 +722,13 @@ out:
 		buf_free(&s.conns[i].in);
 		buf_free(&s.conns[i].out);
 	}
+	/* Calls still pending are answered to slots already closed. */
+	store_close(s.store);
 	free(s.conns);
 	stop_listening(&s);
 	if (s.sigfd != -1)
 		close(s.sigfd);
 	log_detach();
 	ae_destroy(s.loop);
-	if (s.chat != NULL)
-		chat_free(s.chat);
 	return status;
 }

@@ -23,6 +23,7 @@ struct server_opts {
 	int			 max_connections;
 	enum shutdown_policy	 allow_shutdown;
 	enum wire		 wire;
+	const char		*store_url;	/* NULL: memory (SPEC §7) */
 };
 
 #define SERVER_DEFAULT_READ_TIMEOUT_MS	(10 * 1000)

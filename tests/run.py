@@ -114,14 +114,21 @@ def run_unit(path, totals, timeout, verbose):
 # -- end-to-end tests -------------------------------------------------------
 
 class E2ETest:
-    def __init__(self, module, func, wire, fn):
+    def __init__(self, module, func, wire, fn, store="memory"):
         self.module = module
         self.func = func
         self.wire = wire
+        self.store = store
         self.slow = getattr(fn, "slow", False)
         self.timeout = getattr(fn, "timeout", DEFAULT_TIMEOUT)
         multi = len(getattr(fn, "wires", ("framed",))) > 1
-        self.id = "%s::%s%s" % (module, func, "[%s]" % wire if multi else "")
+        self.id = "%s::%s%s%s" % (module, func,
+                                  "[%s]" % wire if multi else "",
+                                  "[redis]" if store == "redis" else "")
+
+
+# Whole files whose tests also run against the Redis store.
+REDIS_MODULES = ("test_calls", "test_chat", "test_limits")
 
 
 def discover(pattern):
@@ -147,6 +154,14 @@ def discover(pattern):
                 t = E2ETest(modname, fname, wire, fn)
                 if selected(t.id, pattern):
                     tests.append(t)
+            # Once more against the Redis store (SPEC §7), first wire only.
+            if (getattr(fn, "redis", False) or modname in REDIS_MODULES) \
+                    and not getattr(fn, "memory_only", None):
+                t = E2ETest(modname, fname, getattr(fn, "wires",
+                                                    ("framed",))[0], fn,
+                            store="redis")
+                if selected(t.id, pattern):
+                    tests.append(t)
     return tests, errors
 
 
@@ -159,6 +174,7 @@ def run_e2e(t, args, scale):
     env["RPCCHAT_TIMEOUT_SCALE"] = str(scale)
     env["RPCCHAT_VALGRIND"] = "1" if args.valgrind else "0"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["RPCCHAT_STORE"] = t.store
     cmd = [sys.executable, os.path.abspath(__file__), "--child",
            t.module, t.func, t.wire, result_path, "--bin", args.bin,
            "--e2e-dir", E2E_DIR]

@@ -14,10 +14,12 @@ first.  Every socket has a timeout; every wait is bounded.
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -73,6 +75,20 @@ def timeout(seconds):
     """A per-test time limit other than run.py's default."""
     def mark(fn):
         fn.timeout = seconds
+        return fn
+    return mark
+
+
+def redis_tests(fn):
+    """Run the test once more with every Server on the Redis store."""
+    fn.redis = True
+    return fn
+
+
+def memory_only(why):
+    """Not run against the Redis store, for the reason given."""
+    def mark(fn):
+        fn.memory_only = why
         return fn
     return mark
 
@@ -405,6 +421,12 @@ class Server:
         self.ctx = ctx
         self.wire = wire or ctx.wire
         self.args = [str(a) for a in args]
+        self.redis = None
+        if STORE == "redis" and not any(a.startswith("--store")
+                                        for a in self.args):
+            # This run is against the Redis store: a Redis of its own.
+            self.redis = Redis()
+            self.args = ["--store", self.redis.url] + self.args
         self.cmd = wrapper() + [ctx.rpcchat, "--wire", self.wire] + \
             self.args + [str(port)]
         self.returncode = None
@@ -490,11 +512,20 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 pass
+        if self.redis is not None:
+            self.redis.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, etype, e, tb):
+        try:
+            return self._exit(etype)
+        finally:
+            if self.redis is not None:
+                self.redis.close()
+
+    def _exit(self, etype):
         if self.proc.poll() is None:
             if etype is not None:
                 # The test already failed: stop without masking why.
@@ -679,9 +710,159 @@ def report_tails(n=20):
 
 
 def kill_everything():
+    for r in _redises:
+        r.close()
     for p in _servers + _clients:
         try:
             if p.proc.poll() is None:
                 p.proc.kill()
         except OSError:
             pass
+
+
+# -- Redis, for the Redis store (SPEC §7) -----------------------------------
+
+# "redis": every Server started without --store gets a Redis of its own
+# (run.py sets it for the [redis] runs of the tests marked redis_tests).
+STORE = os.environ.get("RPCCHAT_STORE", "memory")
+_redises = []
+
+
+def free_port():
+    """A loopback port nobody listens on now (the caller races for it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def resp_encode(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = _bytes(str(a) if isinstance(a, int) else a)
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
+
+
+class RedisError(Exception):
+    pass
+
+
+def _resp_read(f):
+    line = f.readline()
+    if not line.endswith(b"\r\n"):
+        raise ConnectionError("redis closed the connection")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        return RedisError(rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)
+        return data[:-2]
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_resp_read(f) for _ in range(n)]
+    raise ConnectionError("bad reply from redis: %r" % line)
+
+
+class Redis:
+    """
+    A redis-server of the test's own on a free loopback port, in a
+    temporary directory (never a system service).  aof=True keeps an
+    append-only file with appendfsync always, so acknowledged writes
+    survive a restart.  Skips the test when redis-server is missing.
+    """
+
+    def __init__(self, aof=False):
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            skip("redis-server is not installed (make deps installs it)")
+        self.aof = aof
+        self.dir = tempfile.mkdtemp(prefix="rpcchat-redis-")
+        self.proc = None
+        self.port = None
+        _redises.append(self)
+        self.start()
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+    def start(self, timeout=10.0):
+        """Starts (again, on the same port and files once it has one)."""
+        for _ in range(5):
+            port = self.port or free_port()
+            cmd = [self.binary, "--port", str(port), "--bind", "127.0.0.1",
+                   "--dir", self.dir, "--save", "", "--daemonize", "no",
+                   "--maxmemory-policy", "noeviction",
+                   "--logfile", os.path.join(self.dir, "redis.log"),
+                   "--appendonly", "yes" if self.aof else "no",
+                   "--appendfsync", "always"]
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + scaled(timeout)
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    if self.call_on(port, "PING") == "PONG":
+                        self.port = port
+                        return
+                except OSError:
+                    pass
+                time.sleep(0.02)
+            self.proc.kill()
+            self.proc.wait()
+            if self.port is not None:
+                break   # its own port is taken: no point trying again
+        raise AssertionError("redis-server did not start; its log:\n%s"
+                             % self.log_tail())
+
+    def log_tail(self, n=20):
+        try:
+            with open(os.path.join(self.dir, "redis.log")) as f:
+                return _tail(f.read().splitlines(), n)
+        except OSError:
+            return "    | (no log)"
+
+    @staticmethod
+    def call_on(port, *args, timeout=5.0):
+        with socket.create_connection(("127.0.0.1", port),
+                                      timeout=scaled(timeout)) as s:
+            s.sendall(resp_encode(*args))
+            with s.makefile("rb") as f:
+                return _resp_read(f)
+
+    def call(self, *args, timeout=5.0):
+        return self.call_on(self.port, *args, timeout=timeout)
+
+    def stop(self, timeout=10.0):
+        """A clean shutdown (the AOF is flushed); waits for the exit."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(scaled(timeout))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self):
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

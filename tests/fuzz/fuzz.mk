@@ -17,14 +17,14 @@ FUZZ_FLAGS	= -g -O1 -fsanitize=fuzzer,address,undefined \
 		  -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -DRPCCHAT_VERSION='"fuzz"' -Isrc \
 		  -Wall -Wextra -Wno-unused-parameter $(FUZZ_FLAGS)
-FUZZ_LDLIBS	= -ledit -lunistring -pthread
+FUZZ_LDLIBS	= -ledit -lunistring -lhiredis -pthread
 # Arguments for every run; more can be added on the command line.
 FUZZ_ARGS	?=
 
 FB		= build/fuzz
 TARGETS		= fuzz_dispatch fuzz_codec fuzz_client_response
 LIB_SRCS	= $(filter-out src/main.c,$(wildcard src/*.c))
-LIB_OBJS	= $(LIB_SRCS:src/%.c=$(FB)/src/%.o)
+LIB_OBJS	= $(LIB_SRCS:src/%.c=$(FB)/src/%.o) $(FB)/gen/store_redis_lua.o
 BINS		= $(TARGETS:%=$(FB)/%)
 
 .PHONY: fuzz-all fuzz-build fuzz-regress $(TARGETS:%=%.run)
@@ -38,6 +38,13 @@ fuzz-build: $(BINS)
 $(FB)/src/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FB)/gen/store_redis_lua.c: src/store_redis.lua scripts/embed
+	@mkdir -p $(@D)
+	sh scripts/embed store_redis_lua < src/store_redis.lua > $@
+
+$(FB)/gen/%.o: $(FB)/gen/%.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FB)/%.o: tests/fuzz/%.c
 	@mkdir -p $(@D)

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "proto.h"
 #include "rpc_server.h"
+#include "store.h"
 #include "text.h"
 #include "username.h"
 #include "xmalloc.h"
@@ -65,6 +66,7 @@ struct snapshot {
 
 struct session {
 	struct chat		*chat;
+	struct store		*store;		/* the memory store over chat */
 	const struct chat_limits *limits;
 	int64_t			 now;
 	size_t			 expired;
@@ -532,7 +534,7 @@ step(struct session *s, struct span req, int shutdown_allowed, enum wire wire)
 		g.target_in = snapshot_has(&before, g.arg[1]);
 
 	memset(&call, 0, sizeof call);
-	call.chat = s->chat;
+	call.store = s->store;
 	call.now_ms = s->now;
 	call.peer = s->peer;
 	call.shutdown_allowed = shutdown_allowed;
@@ -809,7 +811,7 @@ crowd(struct session *s, struct span *in)
 		count %= 64;
 
 	memset(&call, 0, sizeof call);
-	call.chat = s->chat;
+	call.store = s->store;
 	call.now_ms = s->now;
 	call.peer = s->peer;
 	for (i = 0; i < count; i++) {
@@ -863,6 +865,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg = take_u8(&in);
 	s.limits = &configs[cfg % (sizeof configs / sizeof configs[0])];
 	s.chat = chat_new(s.limits);
+	s.store = store_memory_wrap(s.chat);
 	s.now = START_MS;
 	s.crowded = 0;
 	s.peer = (cfg & 0x30) == 0x10 ? &peer6 : (cfg & 0x30) == 0x20 ? NULL :
@@ -890,6 +893,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
+	store_close(s.store);
 	chat_free(s.chat);
 	return 0;
 }

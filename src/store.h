@@ -1,0 +1,86 @@
+/*
+ * store.h - where the chat state lives (SPEC §7): in this process's
+ * memory (store_memory.c, the default) or in Redis (store_redis.c),
+ * chosen at start as Redis picks ae_epoll.c or ae_kqueue.c behind ae.h.
+ *
+ * A call is handed to the store with the request's arguments and
+ * completes through a callback with the response's results (the wire
+ * bytes before the error string) and the error text.  The memory store
+ * calls back before store_call returns; the Redis store later, from the
+ * event loop, so a connection waiting for its answer holds up no other.
+ * A call that cannot reach the store, or passes its deadline, completes
+ * with the error "store unavailable" and is never retried.
+ *
+ * The caller has parsed the request (rpc_server.c); the stores apply the
+ * stateless rules through rules.h and keep the rest of SPEC §3-§4.
+ */
+#ifndef RPCCHAT_STORE_H
+#define RPCCHAT_STORE_H
+
+#include <stdint.h>
+
+#include "chat.h"
+#include "codec.h"
+
+struct ae_loop;
+struct store;
+
+#define STORE_UNAVAILABLE	"store unavailable"
+/* How long a call may wait for Redis before it fails. */
+#define STORE_CALL_TIMEOUT_MS	2000
+
+struct store_params {
+	const char		*url;		/* "memory" or "redis://..." */
+	struct chat_limits	 limits;
+	struct ae_loop		*loop;		/* for stores that do I/O */
+	/* Called once per user the idle timeout logs out. */
+	void			(*expired)(void *arg, struct span user);
+	void			*arg;
+};
+
+/*
+ * The completion of a call: results are the wire bytes before the error
+ * string (a string list for List and CheckMessages, nothing otherwise).
+ * tag is the caller's, passed back untouched; flags are STORE_* bits.
+ */
+typedef void store_done(void *arg, uint64_t tag, struct span results,
+    struct span err, int flags);
+/* flags: a Register of a name that was logged in already, for the log. */
+#define STORE_REPLACED	1
+
+/*
+ * Opens the store the URL names.  NULL with the reason in err when the
+ * URL is bad or the store refuses this configuration; a Redis that is
+ * only unreachable is not a failure (calls fail until it is back).
+ */
+struct store	*store_open(const struct store_params *, char *err,
+		    size_t errlen);
+/* A memory store over a chat the caller keeps (tests, fuzzing). */
+struct store	*store_memory_wrap(struct chat *);
+void		 store_close(struct store *);
+
+/* One call of type (MSG_REGISTER..MSG_QUIT) with its parsed arguments. */
+void		 store_call(struct store *, int type, const struct span *args,
+		    int64_t now_ms, store_done *, void *arg, uint64_t tag);
+/*
+ * Runs what is due at now_ms (idle logouts, call deadlines, reconnects);
+ * returns when it wants to run next, or -1 for never.
+ */
+long long	 store_tick(struct store *, long long now_ms);
+
+/* A backend: what store.c dispatches to. */
+struct store_type {
+	const char	*name;
+	void		*(*open)(const struct store_params *, char *err,
+			    size_t errlen);
+	void		 (*close)(void *);
+	void		 (*call)(void *, int type, const struct span *args,
+			    int64_t now_ms, store_done *, void *arg,
+			    uint64_t tag);
+	long long	 (*tick)(void *, long long now_ms);
+};
+
+extern const struct store_type store_memory_type;
+extern const struct store_type store_redis_type;
+
+#endif

@@ -1,0 +1,312 @@
+"""
+The Redis store (SPEC §7): the same answers as the memory store, several
+front ends on one chat, and what happens when a front end or Redis dies.
+Each test starts its own redis-server (lib.Redis) and skips without one.
+"""
+
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+import lib
+from lib import (REGISTER, LIST, CHECK_MESSAGES, TELL, SAY, QUIT, Redis,
+                 Server, ok, wait_until)
+
+UNAVAILABLE = "store unavailable"
+
+
+# -- the differential test --------------------------------------------------
+
+NAMES = ["alice", "bob", "carol", "dave", "eve", "Zoë", "x" * 20, "b0b"]
+BAD_NAMES = ["", "x" * 21, "bad name", "a\x00b"]
+
+
+def random_call(rng):
+    """One request message: mostly valid, with the limits' edges."""
+    name = rng.choice(NAMES) if rng.random() < 0.93 else rng.choice(BAD_NAMES)
+    kind = rng.random()
+    if kind < 0.12:
+        return lib.request(REGISTER, name)
+    if kind < 0.17:
+        return lib.request(LIST)
+    if kind < 0.40:
+        return lib.request(CHECK_MESSAGES, name)
+    size = rng.choice([1, 5, 20, 1000, 20000, 30000,
+                       lib.TEXT_MAX - 20 - 11, lib.TEXT_MAX - 5, 65535])
+    msg = bytes([rng.randrange(32, 127)]) * size
+    if kind < 0.65:
+        r = rng.random()
+        target = (rng.choice(NAMES) if r < 0.7 else
+                  "nobody" if r < 0.85 else "t" * 65000)
+        # The whole request fits in one frame.
+        room = 65535 - 8 - len(name.encode()) - len(target.encode())
+        return lib.request(TELL, name, target, msg[:room])
+    if kind < 0.95:
+        return lib.request(SAY, name, msg[:65535 - 6 - len(name.encode())])
+    return lib.request(QUIT, name)
+
+
+def test_differential_memory_and_redis(ctx):
+    """The same random calls give byte-identical responses in both stores."""
+    configs = [["--queue-limit", "3", "--max-users", "4"],
+               ["--queue-limit", "40"],
+               []]
+    with Redis() as redis:
+        for n, opts in enumerate(configs):
+            # A fresh chat in Redis for each configuration.
+            redis.call("FLUSHALL")
+            with Server(ctx, "--store", "memory", *opts) as mem, \
+                    Server(ctx, "--store", redis.url, *opts) as red:
+                rng = random.Random(1500 + n)
+                for i in range(400):
+                    req = lib.frame(random_call(rng))
+                    a = mem.raw(req)
+                    b = red.raw(req)
+                    assert a == b, (
+                        "config %s, call %d (%r...): memory answered %r..., "
+                        "redis %r..." % (opts, i, req[:40], a[:80], b[:80]))
+
+
+# -- several front ends -----------------------------------------------------
+
+def test_two_front_ends_one_chat(ctx):
+    with Redis() as redis, \
+            Server(ctx, "--store", redis.url) as a, \
+            Server(ctx, "--store", redis.url) as b:
+        ok(a.call(REGISTER, "alice"))
+        ok(b.call(REGISTER, "bob"))
+        assert ok(a.call(LIST)) == ["alice", "bob"]
+        assert ok(b.call(LIST)) == ["alice", "bob"]
+        ok(a.call(TELL, "alice", "bob", "psst"))
+        ok(b.call(SAY, "bob", "hello all"))
+        assert ok(a.call(CHECK_MESSAGES, "bob")) == [
+            "alice tells you psst", "bob says hello all"]
+        assert ok(b.call(CHECK_MESSAGES, "alice")) == [
+            "*** bob has logged in", "bob says hello all"]
+        ok(b.call(QUIT, "alice"))
+        assert ok(a.call(LIST)) == ["bob"]
+        a.wait_log(r"\*\*\* alice has logged in")
+        b.wait_log(r"\*\*\* alice has logged out")
+
+
+def test_front_end_with_other_limits_refuses_to_start(ctx):
+    with Redis() as redis, Server(ctx, "--store", redis.url,
+                                  "--queue-limit", "50"):
+        status, out, err = lib.run_cli(ctx, "--store", redis.url,
+                                       "--queue-limit", "60", "0")
+        assert status != 0
+        assert re.search(r"queue limit is 50 in the store, 60 here", err), err
+
+
+def test_idle_users_logged_out_once_across_front_ends(ctx):
+    with Redis() as redis, \
+            Server(ctx, "--store", redis.url, "--idle-timeout", "2") as a, \
+            Server(ctx, "--store", redis.url, "--idle-timeout", "2") as b:
+        ok(a.call(REGISTER, "sleepy"))
+        ok(b.call(REGISTER, "awake"))
+        deadline = time.monotonic() + lib.scaled(20)
+        seen = []
+        while time.monotonic() < deadline:
+            seen += ok(b.call(CHECK_MESSAGES, "awake"))
+            if "*** sleepy has logged out" in seen:
+                break
+            time.sleep(0.2)
+        assert seen.count("*** sleepy has logged out") == 1, seen
+
+        def logs():
+            return [l for s in (a, b) for l in s.log
+                    if re.search(r"sleepy has logged out \(idle", l)]
+        # The log line may still be on its way from the front end's stderr.
+        wait_until(logs, timeout=5, what="the logout in a front end's log")
+        assert ok(a.call(LIST)) == ["awake"]
+        # Logged out once: one log line, by whichever front end did it.
+        assert len(logs()) == 1, logs()
+
+
+# -- failures -----------------------------------------------------------------
+
+def test_redis_restart_keeps_acknowledged_messages(ctx):
+    with Redis(aof=True) as redis, Server(ctx, "--store", redis.url) as srv:
+        ok(srv.call(REGISTER, "alice"))
+        ok(srv.call(REGISTER, "bob"))
+        ok(srv.call(SAY, "alice", "before the outage"))
+        redis.stop()
+        assert srv.call(SAY, "alice", "during") == (None, UNAVAILABLE)
+        assert srv.call(CHECK_MESSAGES, "bob") == ([], UNAVAILABLE)
+        assert srv.call(LIST) == ([], UNAVAILABLE)
+        srv.wait_log(r"store: redis at .* unavailable")
+        redis.start()
+        wait_until(lambda: srv.call(LIST)[1] == "", timeout=15,
+                   what="the front end to serve again")
+        srv.wait_log(r"store: redis at .* is back")
+        assert ok(srv.call(CHECK_MESSAGES, "bob")) == [
+            "alice says before the outage"]
+        ok(srv.call(SAY, "bob", "after"))
+        assert ok(srv.call(CHECK_MESSAGES, "alice")) == [
+            "*** bob has logged in", "alice says before the outage",
+            "bob says after"]
+        # The outage was logged once, however many calls failed.
+        assert len([l for l in srv.log if "unavailable (" in l]) == 1
+
+
+def test_redis_emptied_comes_back(ctx):
+    """A Redis that returns empty gets the functions and limits again."""
+    with Redis() as redis, Server(ctx, "--store", redis.url) as srv:
+        ok(srv.call(REGISTER, "alice"))
+        redis.kill()
+        redis.start()
+        wait_until(lambda: srv.call(LIST)[1] == "", timeout=15,
+                   what="the front end to serve again")
+        assert ok(srv.call(LIST)) == []
+        assert srv.call(CHECK_MESSAGES, "alice") == (
+            ["*** You are not logged in, alice"], "")
+
+
+def test_front_end_started_while_redis_is_down(ctx):
+    with Redis() as redis:
+        redis.stop()
+        with Server(ctx, "--store", redis.url) as srv:
+            srv.wait_log(r"store: redis at .* unavailable")
+            assert srv.call(REGISTER, "alice") == (None, UNAVAILABLE)
+            redis.start()
+            wait_until(lambda: srv.call(REGISTER, "alice")[1] == "",
+                       timeout=15, what="the front end to connect")
+            assert ok(srv.call(LIST)) == ["alice"]
+
+
+def test_call_past_its_deadline_fails(ctx):
+    """A Redis that stops answering: 'store unavailable', not a hang."""
+    with Redis() as redis, Server(ctx, "--store", redis.url) as srv:
+        ok(srv.call(REGISTER, "alice"))
+        os.kill(redis.proc.pid, signal.SIGSTOP)
+        try:
+            start = time.monotonic()
+            assert srv.call(SAY, "alice", "hello?") == (None, UNAVAILABLE)
+            assert time.monotonic() - start < lib.scaled(10)
+        finally:
+            os.kill(redis.proc.pid, signal.SIGCONT)
+        wait_until(lambda: srv.call(LIST)[1] == "", timeout=15,
+                   what="the front end to serve again")
+        # Never retried: the Say was applied once, or not at all.
+        got = ok(srv.call(CHECK_MESSAGES, "alice"))
+        assert got in ([], ["alice says hello?"]), got
+
+
+def says(messages, sender):
+    """The numbers of sender's Says in a list of messages."""
+    pat = re.compile(r"^%s says (\d+)$" % sender)
+    return [int(m.group(1)) for m in map(pat.match, messages) if m]
+
+
+def load_says(port, sender, stop, acked, seconds=90):
+    """Says numbered 0, 1, ... until stop (or a deadline); records those
+    acknowledged.  While the front end is down, tries again every 10 ms."""
+    deadline = time.monotonic() + lib.scaled(seconds)
+    i = 0
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            if lib.call(port, SAY, sender, str(i), timeout=5) == (None, ""):
+                acked.append(i)
+        except (OSError, AssertionError):
+            time.sleep(0.01)
+        i += 1
+
+
+@lib.slow
+@lib.timeout(120)
+def test_kill_front_end_under_load(ctx):
+    """kill -9 a front end mid-load: acknowledged Says arrive once, in order."""
+    users = ["ann", "ben", "cat"]
+    with Redis() as redis, Server(ctx, "--store", redis.url) as b:
+        a = Server(ctx, "--store", redis.url)
+        for u in users:
+            ok(b.call(REGISTER, u))
+        stop = threading.Event()
+        acked_a, acked_b = [], []
+        ta = threading.Thread(target=load_says,
+                              args=(a.port, "ann", stop, acked_a))
+        tb = threading.Thread(target=load_says,
+                              args=(b.port, "ben", stop, acked_b))
+        ta.start()
+        tb.start()
+        wait_until(lambda: len(acked_a) >= 50, timeout=30,
+                   what="Says through the first front end")
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait()
+        n = len(acked_b)
+        wait_until(lambda: len(acked_b) >= n + 50, timeout=30,
+                   what="Says through the other front end")
+        n = len(acked_a)
+        with Server(ctx, "--store", redis.url, port=a.port) as a2:
+            wait_until(lambda: len(acked_a) >= n + 50, timeout=30,
+                       what="Says through the restarted front end")
+            stop.set()
+            ta.join(30)
+            tb.join(30)
+            for u in users:
+                got = []
+                while True:
+                    batch = ok(a2.call(CHECK_MESSAGES, u))
+                    if not batch:
+                        break
+                    got += batch
+                for sender, acked in (("ann", acked_a), ("ben", acked_b)):
+                    seen = says(got, sender)
+                    assert seen == sorted(set(seen)), \
+                        "%s got %s's Says out of order or twice" % (u, sender)
+                    missing = set(acked) - set(seen)
+                    assert not missing, "%s lost %d acknowledged Says of %s" \
+                        % (u, len(missing), sender)
+
+
+# -- a balancer in front --------------------------------------------------------
+
+HAPROXY_CFG = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "..", "..", "docs", "haproxy.cfg")
+
+
+@lib.slow
+def test_clients_through_haproxy(ctx):
+    haproxy = shutil.which("haproxy")
+    if haproxy is None:
+        lib.skip("haproxy is not installed (make deps installs it)")
+    with Redis() as redis, \
+            Server(ctx, "--store", redis.url) as a, \
+            Server(ctx, "--store", redis.url) as b:
+        port = lib.free_port()
+        env = dict(os.environ, RPCCHAT_LISTEN="127.0.0.1:%d" % port,
+                   RPCCHAT_A="127.0.0.1:%d" % a.port,
+                   RPCCHAT_B="127.0.0.1:%d" % b.port)
+        proc = subprocess.Popen([haproxy, "-db", "-f", HAPROXY_CFG], env=env,
+                                stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: _answers(port), timeout=10,
+                       what="haproxy to listen")
+            with lib.Client(ctx, port, "alice", host="127.0.0.1") as alice, \
+                    lib.Client(ctx, port, "bob", host="127.0.0.1") as bob:
+                alice.expect(r"logged in")
+                bob.expect(r"logged in")
+                alice.send("say hello through the balancer")
+                bob.expect(r"alice says hello through the balancer",
+                           timeout=10)
+                bob.send("tell alice and back")
+                alice.expect(r"bob tells you and back", timeout=10)
+            # Both front ends served some of it.
+            assert any("logged in" in l for l in a.log + b.log)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _answers(port):
+    try:
+        return lib.call(port, LIST, timeout=2)[1] == ""
+    except (OSError, AssertionError):
+        return False
