@@ -55,6 +55,14 @@ anet_defer_accept(int fd, int seconds)
 }
 
 int
+anet_input_pending(int fd)
+{
+	char b;
+
+	return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
+int
 anet_linger_start(int fd)
 {
 	return shutdown(fd, SHUT_WR);

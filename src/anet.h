@@ -59,6 +59,8 @@ enum anet_drain {
 };
 
 int		anet_linger_start(int fd);
+/* Whether input is waiting to be read now (a peek: nothing is taken). */
+int		anet_input_pending(int fd);
 /* Discards input, taking what it reads off *budget. */
 enum anet_drain	anet_linger_drain(int fd, size_t *budget);
 

@@ -364,9 +364,14 @@ conn_readable(struct ae_loop *loop, int fd, void *data, int mask)
 		    (struct span){ c->in.data, c->in.len }, &msg, &need, why)) {
 		case FRAME_COMPLETE:
 			note_other_wire(s, c);
+			/*
+			 * A read that took all it asked for proves nothing
+			 * when it asked for exactly the rest of the request:
+			 * look before paying for a lingering close.
+			 */
 			c->unread = frame_input_follows((struct span){
 			    c->in.data, c->in.len }, msg, n > 0 &&
-			    (size_t)n == ask);
+			    (size_t)n == ask && anet_input_pending(fd));
 			conn_answer(s, c, msg);
 			return;
 		case FRAME_BAD:
