@@ -349,7 +349,9 @@ class Server:
                 except OSError:
                     pass
             sock.close()
-            if self.stopping:
+            # Only the thread that answered Shutdown stops the server:
+            # another one ending now must not cut that answer off.
+            if type_ == SHUTDOWN and self.stopping:
                 if "shutdown-never-stops" not in self.bugs:
                     self.log("shutting down")
                     os._exit(0)
