@@ -157,6 +157,14 @@ def test_front_end_with_other_limits_refuses_to_start(ctx):
                                        "--queue-limit", "60", "0")
         assert status != 0
         assert re.search(r"queue limit is 50 in the store, 60 here", err), err
+    # The byte budget as well (SPEC §4.4), in bytes.
+    with Redis() as redis, Server(ctx, "--store", redis.url,
+                                  "--max-memory", "4M"):
+        status, out, err = lib.run_cli(ctx, "--store", redis.url,
+                                       "--max-memory", "5M", "0")
+        assert status != 0
+        assert re.search(r"max memory is 4194304 in the store, 5242880 here",
+                         err), err
 
 
 def test_idle_users_logged_out_once_across_front_ends(ctx):
