@@ -30,7 +30,8 @@
 --
 --   aname    HASH account id -> name, while the account exists.
 --   uacct    HASH logged-in user -> its account id.
---   a:ID     LIST of the message ids charged to the account, oldest first.
+--   a:ID     ZSET of the message ids charged to the account, each scored
+--            by itself: oldest first, and any one removed in O(log n).
 --   acctz    ZSET of accounts with messages, "NAME\0%016x(ID)" scored
 --            by minus their message bytes: the first is the one to evict
 --            from (most bytes, then smallest name, then older account).
@@ -136,7 +137,7 @@ local function acct_maybe_free(aid, pinned)
   if aid == pinned then return end
   local name = redis.call('HGET', K .. 'aname', aid)
   if redis.call('HGET', K .. 'uacct', name) == aid or
-    redis.call('LLEN', K .. 'a:' .. aid) > 0 then
+    redis.call('ZCARD', K .. 'a:' .. aid) > 0 then
     return
   end
   redis.call('HDEL', K .. 'aname', aid)
@@ -155,7 +156,7 @@ end
 local function msg_charge(mid, aid, seq, owner, text)
   redis.call('HSET', K .. 'mtext', mid, text)
   redis.call('HSET', K .. 'mown', mid, aid .. ':' .. I(seq) .. ':' .. owner)
-  redis.call('RPUSH', K .. 'a:' .. aid, mid)
+  redis.call('ZADD', K .. 'a:' .. aid, mid, mid)
   acct_bytes_add(aid, #text + MSG_CHARGE)
 end
 
@@ -165,7 +166,7 @@ local function msg_free(mid, pinned)
   local len = redis.call('HSTRLEN', K .. 'mtext', mid)
   redis.call('HDEL', K .. 'mtext', mid)
   redis.call('HDEL', K .. 'mown', mid)
-  redis.call('LREM', K .. 'a:' .. aid, 1, mid)
+  redis.call('ZREM', K .. 'a:' .. aid, mid)
   acct_bytes_add(aid, -(len + MSG_CHARGE))
   acct_maybe_free(aid, pinned)
 end
@@ -194,7 +195,7 @@ end
 local function evict_one(pinned)
   local top = redis.call('ZRANGE', K .. 'acctz', 0, 0)[1]
   local aid = I(tonumber(string.sub(top, -16), 16))
-  local mid = redis.call('LINDEX', K .. 'a:' .. aid, 0)
+  local mid = redis.call('ZRANGE', K .. 'a:' .. aid, 0, 0)[1]
   local _, seq, owner = owner_of(mid)
   if owner ~= '' then
     redis.call('LREM', K .. 'q:' .. owner, 1, I(seq) .. ':' .. mid)

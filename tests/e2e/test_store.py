@@ -108,6 +108,7 @@ def test_differential_memory_and_redis(ctx):
     """The same random calls give byte-identical responses in both stores."""
     configs = [["--queue-limit", "3", "--max-users", "4"],
                ["--queue-limit", "40"],
+               ["--max-memory", "4M"],
                []]
     with Redis() as redis:
         for n, opts in enumerate(configs):
