@@ -148,14 +148,19 @@ struct cfg_args {
 static void
 config_argv(const struct rstore *rs, struct cfg_args *a)
 {
+	size_t mem;
 	int i;
 
 	snprintf(a->v[0], sizeof a->v[0], "%zu", rs->lim.queue_limit);
 	snprintf(a->v[1], sizeof a->v[1], "%lld",
 	    (long long)rs->lim.idle_timeout_ms);
 	snprintf(a->v[2], sizeof a->v[2], "%zu", rs->lim.max_users);
-	/* The byte budget (SPEC §4.4) is not kept by this store yet. */
-	snprintf(a->v[3], sizeof a->v[3], "0");
+	/* As chat_new reads it, so both stores keep the same budget. */
+	mem = rs->lim.max_memory == 0 ? CHAT_DEFAULT_MAX_MEMORY :
+	    rs->lim.max_memory;
+	if (mem < CHAT_MIN_MAX_MEMORY)
+		mem = CHAT_MIN_MAX_MEMORY;
+	snprintf(a->v[3], sizeof a->v[3], "%zu", mem);
 	a->argv[0] = "FCALL";
 	a->argv[1] = "rpcchat_config";
 	a->argv[2] = "0";

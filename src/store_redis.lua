@@ -5,20 +5,36 @@
 -- LOAD REPLACE and calls it with FCALL).  It keeps the model of chat.c so
 -- that both stores answer byte for byte alike:
 --
---   log      LIST of broadcasts (Say, login and logout notices), read by
---            every user from its own position; head = seq of its first
---            element.  Entries no user still needs are trimmed.
+--   log      ZSET of broadcasts (Say, login and logout notices): message
+--            id scored by its seq.  Every user reads it from its own
+--            position; an evicted entry leaves a gap its readers count
+--            as dropped.  Entries no user still needs are trimmed.
 --   pos      ZSET user -> seq of the next broadcast to read; its smallest
 --            score says how much of the log is still needed.
---   q:USER   LIST of private messages ("SEQ:TEXT"), stamped with the log
+--   q:USER   LIST of private messages ("SEQ:ID"), stamped with the log
 --            end when queued, so CheckMessages merges them in order.
+--   mtext    HASH message id -> text.
+--   mown     HASH message id -> "ACCOUNT:SEQ:OWNER" (OWNER empty for a
+--            broadcast): who pays for it and where it is stored.
 --   users    ZSET of names with score 0: ZRANGE gives byte order (never
 --            sort in Lua, whose comparison follows the locale).
 --   idle     ZSET user -> ms of the last Register or CheckMessages, time
 --            from Redis (TIME), so every front end agrees.
 --   drop     HASH user -> messages dropped since the last notice.
---   meta     HASH head, listbytes (the List response's size).
+--   meta     HASH next (seq of the next broadcast), mid and aid (the last
+--            message and account ids), charged (bytes charged against
+--            the budget), listbytes (the List response's size).
 --   cfg      HASH of the limits every front end must share.
+--
+-- The byte budget (SPEC §4.4) follows the policy at the top of chat.c:
+--
+--   aname    HASH account id -> name, while the account exists.
+--   uacct    HASH logged-in user -> its account id.
+--   a:ID     ZSET of the message ids charged to the account, each scored
+--            by itself: oldest first, and any one removed in O(log n).
+--   acctz    ZSET of accounts with messages, "NAME\0%016x(ID)" scored
+--            by minus their message bytes: the first is the one to evict
+--            from (most bytes, then smallest name, then older account).
 --
 -- The stateless rules (name checks, message sizes, the texts built from
 -- a request) stay in C (rules.c); a function answers with a status:
@@ -47,16 +63,23 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function head()
-  return tonumber(redis.call('HGET', K .. 'meta', 'head') or '0')
+local MSG_CHARGE = 64
+local USER_CHARGE = 128
+
+local function meta_num(f)
+  return tonumber(redis.call('HGET', K .. 'meta', f) or '0')
 end
 
-local function set_head(h)
-  redis.call('HSET', K .. 'meta', 'head', I(h))
+local function next_seq()
+  return meta_num('next')
 end
 
-local function log_len()
-  return redis.call('LLEN', K .. 'log')
+local function charged()
+  return meta_num('charged')
+end
+
+local function charge_add(n)
+  redis.call('HINCRBY', K .. 'meta', 'charged', I(n))
 end
 
 local function nusers()
@@ -74,76 +97,184 @@ local function logged_in(name)
   return position(name) ~= nil
 end
 
+-- A private message "SEQ:ID": its seq and its id.
 local function seq_of(m)
   local i = string.find(m, ':', 1, true)
-  return tonumber(string.sub(m, 1, i - 1)), i
+  return tonumber(string.sub(m, 1, i - 1)), string.sub(m, i + 1)
 end
 
-local function text_of(m)
-  local _, i = seq_of(m)
-  return string.sub(m, i + 1)
+local function mid_of(m)
+  local _, mid = seq_of(m)
+  return mid
 end
 
--- Frees the broadcasts every user has read, dropped or left (h and n:
--- the head and the log's length, when the caller has them).
-local function collect(h, n)
-  if not h then h, n = head(), log_len() end
-  local m = redis.call('ZRANGE', K .. 'pos', 0, 0, 'WITHSCORES')
-  local minpos = h + n
-  if m[2] then minpos = tonumber(m[2]) end
-  if minpos > h then
-    local k = math.min(minpos - h, n)
-    redis.call('LTRIM', K .. 'log', k, -1)
-    set_head(h + k)
+-- "ACCOUNT:SEQ:OWNER" of a stored message.
+local function owner_of(mid)
+  local v = redis.call('HGET', K .. 'mown', mid)
+  local i = string.find(v, ':', 1, true)
+  local j = string.find(v, ':', i + 1, true)
+  return string.sub(v, 1, i - 1), tonumber(string.sub(v, i + 1, j - 1)),
+    string.sub(v, j + 1)
+end
+
+-- The account's entry in acctz: names hold no NUL, so the name decides
+-- before the id, and a name before any longer one it begins.
+local function amember(aid, name)
+  return name .. '\0' .. string.format('%016x', tonumber(aid))
+end
+
+local function acct_new(name)
+  local aid = I(redis.call('HINCRBY', K .. 'meta', 'aid', 1))
+  redis.call('HSET', K .. 'aname', aid, name)
+  redis.call('HSET', K .. 'uacct', name, aid)
+  charge_add(#name + USER_CHARGE)
+  return aid
+end
+
+-- Frees an account nobody is logged in as and nothing is charged to
+-- (but not pinned, the one being charged for a new item).
+local function acct_maybe_free(aid, pinned)
+  if aid == pinned then return end
+  local name = redis.call('HGET', K .. 'aname', aid)
+  if redis.call('HGET', K .. 'uacct', name) == aid or
+    redis.call('ZCARD', K .. 'a:' .. aid) > 0 then
+    return
   end
+  redis.call('HDEL', K .. 'aname', aid)
+  charge_add(-(#name + USER_CHARGE))
 end
 
--- A broadcast for readers users (none: nobody would read it).
-local function log_append(text, readers, c)
+local function acct_bytes_add(aid, n)
+  local m = amember(aid, redis.call('HGET', K .. 'aname', aid))
+  if tonumber(redis.call('ZINCRBY', K .. 'acctz', I(-n), m)) == 0 then
+    redis.call('ZREM', K .. 'acctz', m)
+  end
+  charge_add(n)
+end
+
+-- Stores the text of a new message and charges it to the account.
+local function msg_charge(mid, aid, seq, owner, text)
+  redis.call('HSET', K .. 'mtext', mid, text)
+  redis.call('HSET', K .. 'mown', mid, aid .. ':' .. I(seq) .. ':' .. owner)
+  redis.call('ZADD', K .. 'a:' .. aid, mid, mid)
+  acct_bytes_add(aid, #text + MSG_CHARGE)
+end
+
+-- Frees a message its caller took off the log or a queue.
+local function msg_free(mid, pinned)
+  local aid = owner_of(mid)
+  local len = redis.call('HSTRLEN', K .. 'mtext', mid)
+  redis.call('HDEL', K .. 'mtext', mid)
+  redis.call('HDEL', K .. 'mown', mid)
+  redis.call('ZREM', K .. 'a:' .. aid, mid)
+  acct_bytes_add(aid, -(len + MSG_CHARGE))
+  acct_maybe_free(aid, pinned)
+end
+
+local function new_mid()
+  return I(redis.call('HINCRBY', K .. 'meta', 'mid', 1))
+end
+
+-- Stored broadcasts numbered from or later.
+local function log_count(from)
+  return redis.call('ZCOUNT', K .. 'log', I(from), '+inf')
+end
+
+-- Frees the broadcasts every user has read, dropped or left.
+local function collect(pinned)
+  local m = redis.call('ZRANGE', K .. 'pos', 0, 0, 'WITHSCORES')
+  local lim = '+inf'
+  if m[2] then lim = '(' .. m[2] end
+  local r = redis.call('ZRANGEBYSCORE', K .. 'log', '-inf', lim)
+  if #r == 0 then return end
+  redis.call('ZREMRANGEBYSCORE', K .. 'log', '-inf', lim)
+  for _, mid in ipairs(r) do msg_free(mid, pinned) end
+end
+
+-- Evicts the oldest message of the account charged the most.
+local function evict_one(pinned)
+  local top = redis.call('ZRANGE', K .. 'acctz', 0, 0)[1]
+  local aid = I(tonumber(string.sub(top, -16), 16))
+  local mid = redis.call('ZRANGE', K .. 'a:' .. aid, 0, 0)[1]
+  local _, seq, owner = owner_of(mid)
+  if owner ~= '' then
+    redis.call('LREM', K .. 'q:' .. owner, 1, I(seq) .. ':' .. mid)
+    redis.call('HINCRBY', K .. 'drop', owner, 1)
+  else
+    redis.call('ZREM', K .. 'log', mid)
+  end
+  msg_free(mid, pinned)
+  collect(pinned)
+end
+
+-- Evicts until need more bytes fit in the budget, keeping the account
+-- payer; whether they fit.
+local function make_room(need, payer, c)
+  local ch = charged()
+  while (ch > c.mem or need > c.mem - ch) and
+    redis.call('ZCARD', K .. 'acctz') > 0 do
+    evict_one(payer)
+    ch = charged()
+  end
+  return ch <= c.mem and need <= c.mem - ch
+end
+
+-- A broadcast for readers users (none: nobody would read it), charged
+-- to the account payer.
+local function log_append(text, readers, c, payer)
   if readers == 0 then return end
-  local n = redis.call('RPUSH', K .. 'log', text)
+  make_room(#text + MSG_CHARGE, payer, c)
+  local seq = next_seq()
+  redis.call('HSET', K .. 'meta', 'next', I(seq + 1))
+  local mid = new_mid()
+  redis.call('ZADD', K .. 'log', I(seq), mid)
+  msg_charge(mid, payer, seq, '', text)
   -- Beyond every user's limit: gone, whoever has not read it yet.
+  local n = redis.call('ZCARD', K .. 'log')
   if n > c.ql then
-    redis.call('LTRIM', K .. 'log', n - c.ql, -1)
-    set_head(head() + n - c.ql)
+    local r = redis.call('ZRANGE', K .. 'log', 0, n - c.ql - 1)
+    redis.call('ZREMRANGEBYRANK', K .. 'log', 0, n - c.ql - 1)
+    for _, m in ipairs(r) do msg_free(m) end
   end
   collect()
 end
 
-local function announce(name, what, readers, c)
-  log_append('*** ' .. name .. what, readers, c)
+local function announce(name, what, readers, c, aid)
+  log_append('*** ' .. name .. what, readers, c, aid)
 end
 
 -- Applies the queue limit to the user (at position pos, or looked up);
--- returns its position, the messages dropped since its last notice, the
--- log's head and end, and the length of its private queue.
+-- returns its position, the messages dropped since its last notice and
+-- the length of its private queue.
 local function normalize(name, c, pos)
-  local h = head()
-  local le = h + log_len()
   pos = pos or position(name)
   local dropped = tonumber(redis.call('HGET', K .. 'drop', name) or '0')
   local before_pos, before_dropped = pos, dropped
-  if pos < h then
-    dropped = dropped + (h - pos)
-    pos = h
-  end
   local qk = K .. 'q:' .. name
   local pqn = redis.call('LLEN', qk)
-  local excess = (le - pos) + pqn - c.ql
+  local excess = log_count(pos) + pqn - c.ql
   if excess > 0 then
     local front = redis.call('LRANGE', qk, 0, excess - 1)
-    local i, npriv = 1, 0
+    local logs = redis.call('ZRANGEBYSCORE', K .. 'log', I(pos), '+inf',
+      'WITHSCORES', 'LIMIT', 0, excess)
+    local i, li = 1, 1
     for _ = 1, excess do
-      if i <= #front and (pos == le or seq_of(front[i]) <= pos) then
+      local lseq = logs[2 * li] and tonumber(logs[2 * li])
+      if i <= #front and (not lseq or seq_of(front[i]) <= lseq) then
         i = i + 1
-        npriv = npriv + 1
       else
-        pos = pos + 1
+        -- Over the gap before it, then past it.
+        dropped = dropped + (lseq - pos)
+        pos = lseq + 1
+        li = li + 1
       end
       dropped = dropped + 1
     end
-    if npriv > 0 then redis.call('LTRIM', qk, npriv, -1) end
-    pqn = pqn - npriv
+    if i > 1 then
+      redis.call('LTRIM', qk, i - 1, -1)
+      for j = 1, i - 1 do msg_free(mid_of(front[j])) end
+      pqn = pqn - (i - 1)
+    end
   end
   if pos ~= before_pos then
     redis.call('ZADD', K .. 'pos', I(pos), name)
@@ -151,32 +282,42 @@ local function normalize(name, c, pos)
   if dropped ~= before_dropped then
     redis.call('HSET', K .. 'drop', name, I(dropped))
   end
-  return pos, dropped, h, le, pqn
+  return pos, dropped, pqn
 end
 
--- A private message for a logged-in user.
-local function user_send(name, text, c)
-  local le = head() + log_len()
-  redis.call('RPUSH', K .. 'q:' .. name, I(le) .. ':' .. text)
+-- A private message for a logged-in user, charged to the account payer.
+local function user_send(name, text, c, payer)
+  make_room(#text + MSG_CHARGE, payer, c)
+  local seq = next_seq()
+  local mid = new_mid()
+  redis.call('RPUSH', K .. 'q:' .. name, I(seq) .. ':' .. mid)
+  msg_charge(mid, payer, seq, name, text)
   normalize(name, c)
   collect()
 end
 
 -- Lets go of everything the user has not read.
 local function release(name)
-  redis.call('DEL', K .. 'q:' .. name)
+  local qk = K .. 'q:' .. name
+  local q = redis.call('LRANGE', qk, 0, -1)
+  redis.call('DEL', qk)
   redis.call('HDEL', K .. 'drop', name)
   redis.call('ZREM', K .. 'pos', name)
+  for _, m in ipairs(q) do msg_free(mid_of(m)) end
 end
 
 -- Logs the user out, as Quit does, and tells the others.
 local function remove(name, c)
+  local aid = redis.call('HGET', K .. 'uacct', name)
   release(name)
   redis.call('ZREM', K .. 'users', name)
   redis.call('ZREM', K .. 'idle', name)
   redis.call('HINCRBY', K .. 'meta', 'listbytes', -(2 + #name))
   collect()
-  announce(name, ' has logged out', nusers(), c)
+  -- The account outlives the user until its notice is charged.
+  announce(name, ' has logged out', nusers(), c, aid)
+  redis.call('HDEL', K .. 'uacct', name)
+  acct_maybe_free(aid)
 end
 
 local function listbytes()
@@ -215,21 +356,25 @@ local function f_register(keys, args)
   if c.err then return c end
   local name = args[1]
   local again = logged_in(name)
+  local aid
   if again then
     -- A client that lost its session: a fresh queue.
     release(name)
+    aid = redis.call('HGET', K .. 'uacct', name)
   else
     if (c.maxu ~= 0 and nusers() >= c.maxu) or
-      listbytes() + 2 + #name > FRAME_MAX then
+      listbytes() + 2 + #name > FRAME_MAX or
+      not make_room(#name + USER_CHARGE, nil, c) then
       return 3
     end
     redis.call('ZADD', K .. 'users', 0, name)
     redis.call('HINCRBY', K .. 'meta', 'listbytes', 2 + #name)
+    aid = acct_new(name)
   end
   redis.call('ZADD', K .. 'idle', I(now_ms()), name)
   -- The others see the notice; the user starts after it.
-  announce(name, ' has logged in', nusers() - 1, c)
-  redis.call('ZADD', K .. 'pos', I(head() + log_len()), name)
+  announce(name, ' has logged in', nusers() - 1, c, aid)
+  redis.call('ZADD', K .. 'pos', I(next_seq()), name)
   collect()
   return again and 4 or 0
 end
@@ -238,8 +383,14 @@ local function f_list(keys, args)
   return redis.call('ZRANGE', K .. 'users', 0, -1)
 end
 
+-- Wire bytes of the drop notice for this count (0 for none).
+local function notice_size(dropped)
+  if dropped == 0 then return 0 end
+  return 2 + #string.format('*** %d messages were dropped', dropped)
+end
+
 -- args: user.  Answers { status, message... }: the longest prefix of the
--- queue that fits in one response frame (SPEC §4.2).
+-- queue that fits in one response frame (SPEC §4.2), as chat.c builds it.
 local function f_check(keys, args)
   local c = config()
   if c.err then return c end
@@ -247,56 +398,87 @@ local function f_check(keys, args)
   local orig = position(name)
   if not orig then return { 1 } end
   redis.call('ZADD', K .. 'idle', I(now_ms()), name)
-  local pos, dropped, h, le, pqn = normalize(name, c, orig)
-  local start = pos
-  local out = { 0 }
-  local used, n = LIST_OVERHEAD, 0
-  if dropped > 0 then
-    local notice = string.format('*** %d messages were dropped', dropped)
-    out[#out + 1] = notice
-    used = used + 2 + #notice
-    n = 1
-    redis.call('HDEL', K .. 'drop', name)
-  end
+  local pos, dropped, pqn = normalize(name, c, orig)
+  local le = next_seq()
+  local msgs = {}
+  local used, n = LIST_OVERHEAD + notice_size(dropped), 0
   local qk = K .. 'q:' .. name
   local CHUNK = 32
-  local priv, pi = {}, 1              -- priv[pi] is private number taken+1
-  local logc, li = {}, 1              -- logc[li] is seq pos
+  local priv, ptext, pi = {}, {}, 1   -- priv[pi] is private number taken+1
+  local lmid, lseq, ltext, li = {}, {}, {}, 1
+  local ldone = false                 -- no stored broadcast after lmid
   local taken = 0                     -- private messages delivered
-  while pos < le or taken < pqn do
+  while true do
     if pi > #priv and taken < pqn then
       priv = redis.call('LRANGE', qk, taken, taken + CHUNK - 1)
+      local ids = {}
+      for j, m in ipairs(priv) do ids[j] = mid_of(m) end
+      ptext = redis.call('HMGET', K .. 'mtext', unpack(ids))
       pi = 1
     end
-    local is_private = taken < pqn and
-      (pos == le or seq_of(priv[pi]) <= pos)
+    if li > #lmid and not ldone then
+      local r = redis.call('ZRANGEBYSCORE', K .. 'log', I(pos), '+inf',
+        'WITHSCORES', 'LIMIT', 0, CHUNK)
+      lmid, lseq, li = {}, {}, 1
+      for j = 1, #r, 2 do
+        lmid[#lmid + 1] = r[j]
+        lseq[#lseq + 1] = tonumber(r[j + 1])
+      end
+      if #lmid < CHUNK then ldone = true end
+      if #lmid > 0 then
+        ltext = redis.call('HMGET', K .. 'mtext', unpack(lmid))
+      end
+    end
+    local s = lseq[li]
+    local is_private = taken < pqn and (not s or seq_of(priv[pi]) <= s)
     local text
     if is_private then
-      text = text_of(priv[pi])
+      text = ptext[pi]
     else
-      if li > #logc then
-        logc = redis.call('LRANGE', K .. 'log', pos - h, pos - h + CHUNK - 1)
-        li = 1
+      -- Evicted before the next: more for the notice.
+      local gap = (s or le) - pos
+      if gap > 0 then
+        local grow = notice_size(dropped + gap) - notice_size(dropped)
+        if (dropped == 0 and n >= FRAME_MAX) or grow > FRAME_MAX - used then
+          break
+        end
+        used = used + grow
+        dropped = dropped + gap
+        pos = pos + gap
       end
-      text = logc[li]
+      if not s then break end
+      text = ltext[li]
     end
-    if n == FRAME_MAX or 2 + #text > FRAME_MAX - used then break end
-    out[#out + 1] = text
+    if n + 1 + (dropped > 0 and 1 or 0) > FRAME_MAX or
+      2 + #text > FRAME_MAX - used then
+      break
+    end
+    msgs[#msgs + 1] = text
     used = used + 2 + #text
     n = n + 1
     if is_private then
       pi = pi + 1
       taken = taken + 1
     else
+      pos = s + 1
       li = li + 1
-      pos = pos + 1
     end
   end
-  if taken > 0 then redis.call('LTRIM', qk, taken, -1) end
-  if pos ~= start then
+  if taken > 0 then
+    local read = redis.call('LRANGE', qk, 0, taken - 1)
+    redis.call('LTRIM', qk, taken, -1)
+    for _, m in ipairs(read) do msg_free(mid_of(m)) end
+  end
+  local out = { 0 }
+  if dropped > 0 then
+    out[2] = string.format('*** %d messages were dropped', dropped)
+    redis.call('HDEL', K .. 'drop', name)
+  end
+  for _, m in ipairs(msgs) do out[#out + 1] = m end
+  if pos ~= orig then
     redis.call('ZADD', K .. 'pos', I(pos), name)
   end
-  if pos ~= orig then collect(h, le - h) end
+  collect()
   return out
 end
 
@@ -307,10 +489,11 @@ local function f_tell(keys, args)
   if c.err then return c end
   if not logged_in(args[1]) then return 1 end
   if args[5] == '1' then return 2 end
+  local aid = redis.call('HGET', K .. 'uacct', args[1])
   if args[2] ~= '' and logged_in(args[2]) then
-    user_send(args[2], args[3], c)
+    user_send(args[2], args[3], c, aid)
   else
-    user_send(args[1], args[4], c)
+    user_send(args[1], args[4], c, aid)
   end
   return 0
 end
@@ -321,7 +504,7 @@ local function f_say(keys, args)
   if c.err then return c end
   if not logged_in(args[1]) then return 1 end
   if args[3] == '1' then return 2 end
-  log_append(args[2], nusers(), c)
+  log_append(args[2], nusers(), c, redis.call('HGET', K .. 'uacct', args[1]))
   return 0
 end
 

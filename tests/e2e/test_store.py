@@ -51,25 +51,82 @@ def random_call(rng):
     return lib.request(QUIT, name)
 
 
+def budget_call(rng):
+    """Mostly large Says and Tells from several senders, few readers: the
+    byte budget (SPEC §4.4) evicts, lingering accounts come and go."""
+    name = rng.choice(NAMES)
+    kind = rng.random()
+    # Rare Registers: each empties the user's queue (and its drop count).
+    if kind < 0.025:
+        return lib.request(REGISTER, name)
+    if kind < 0.035:
+        return lib.request(LIST)
+    if kind < 0.12:
+        return lib.request(CHECK_MESSAGES, name)
+    if kind < 0.13:
+        return lib.request(QUIT, name)
+    size = rng.choice([1, 100, 50000, 60000, 60000, 65000])
+    msg = bytes([rng.randrange(32, 127)]) * size
+    if kind < 0.55:
+        target = rng.choice(NAMES) if rng.random() < 0.9 else "nobody"
+        room = 65535 - 8 - len(name.encode()) - len(target.encode())
+        return lib.request(TELL, name, target, msg[:room])
+    return lib.request(SAY, name, msg[:65535 - 6 - len(name.encode())])
+
+
+def differential(ctx, redis, opts, calls, seed, ncalls, first=()):
+    """Sends the same calls (first, then ncalls random ones) to both
+    stores; returns the responses."""
+    # A fresh chat in Redis for each configuration.
+    redis.call("FLUSHALL")
+    answers = []
+    with Server(ctx, "--store", "memory", *opts) as mem, \
+            Server(ctx, "--store", redis.url, *opts) as red:
+        rng = random.Random(seed)
+        reqs = list(first) + [calls(rng) for _ in range(ncalls)]
+        ncalls += len(first)
+        # Then every user reads what is left (one large message a call),
+        # until the same short answer comes twice.
+        for name in NAMES:
+            reqs += [lib.request(CHECK_MESSAGES, name)] * 100
+        prev = None
+        for i, req in enumerate(reqs):
+            if i >= ncalls and req == prev[0] and len(prev[1]) < 80 and \
+                    prev[1] == answers[-2]:
+                continue
+            a = mem.raw(lib.frame(req))
+            b = red.raw(lib.frame(req))
+            assert a == b, (
+                "config %s, call %d (%r...): memory answered %r..., "
+                "redis %r..." % (opts, i, req[:40], a[:80], b[:80]))
+            answers.append(a)
+            prev = (req, a)
+    return answers
+
+
 def test_differential_memory_and_redis(ctx):
     """The same random calls give byte-identical responses in both stores."""
     configs = [["--queue-limit", "3", "--max-users", "4"],
                ["--queue-limit", "40"],
+               ["--max-memory", "4M"],
                []]
     with Redis() as redis:
         for n, opts in enumerate(configs):
-            # A fresh chat in Redis for each configuration.
-            redis.call("FLUSHALL")
-            with Server(ctx, "--store", "memory", *opts) as mem, \
-                    Server(ctx, "--store", redis.url, *opts) as red:
-                rng = random.Random(1500 + n)
-                for i in range(400):
-                    req = lib.frame(random_call(rng))
-                    a = mem.raw(req)
-                    b = red.raw(req)
-                    assert a == b, (
-                        "config %s, call %d (%r...): memory answered %r..., "
-                        "redis %r..." % (opts, i, req[:40], a[:80], b[:80]))
+            differential(ctx, redis, opts, random_call, 1500 + n, 400)
+
+
+def test_differential_byte_budget(ctx):
+    """Under the smallest budget both stores evict the same messages."""
+    configs = [["--max-memory", "4M"],
+               ["--max-memory", "4M", "--queue-limit", "40"],
+               ["--max-memory", "5M", "--max-users", "6"]]
+    with Redis() as redis:
+        for n, opts in enumerate(configs):
+            answers = differential(
+                ctx, redis, opts, budget_call, 2500 + n, 600,
+                [lib.request(REGISTER, name) for name in NAMES])
+            # Eviction really happened: readers were told of drops.
+            assert any(b"messages were dropped" in a for a in answers), opts
 
 
 # -- several front ends -----------------------------------------------------
@@ -101,6 +158,14 @@ def test_front_end_with_other_limits_refuses_to_start(ctx):
                                        "--queue-limit", "60", "0")
         assert status != 0
         assert re.search(r"queue limit is 50 in the store, 60 here", err), err
+    # The byte budget as well (SPEC §4.4), in bytes.
+    with Redis() as redis, Server(ctx, "--store", redis.url,
+                                  "--max-memory", "4M"):
+        status, out, err = lib.run_cli(ctx, "--store", redis.url,
+                                       "--max-memory", "5M", "0")
+        assert status != 0
+        assert re.search(r"max memory is 4194304 in the store, 5242880 here",
+                         err), err
 
 
 def test_idle_users_logged_out_once_across_front_ends(ctx):
