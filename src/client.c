@@ -67,6 +67,7 @@ struct slot {
 	struct rpc_call		 call;
 	enum msg_type		 type;
 	int			 probe;		/* a List of the wire probe */
+	int			 greeting;	/* the List after Register */
 };
 
 enum leaving {
@@ -299,6 +300,7 @@ start_call_to(struct client *c, struct slot *s, struct rpc_server srv,
 	srv.timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
 	s->type = type;
 	s->probe = srv.half_close;
+	s->greeting = 0;
 	rpc_call_start(&s->call, &srv, &req);
 	buf_free(&req);
 	rpc_error_free(&err);
@@ -752,7 +754,7 @@ cmd_done(struct client *c)
 	struct rpc_error err;
 	struct buf line = BUF_INIT;
 	enum msg_type type = c->cmd.type;
-	int rc;
+	int greeting = c->cmd.greeting, rc;
 
 	rpc_strlist_init(&list);
 	rpc_error_init(&err);
@@ -784,15 +786,18 @@ cmd_done(struct client *c)
 		}
 		c->registered = 1;
 		c->next_poll = anet_now_ms() + POLL_INTERVAL_MS;
-		if (c->leaving == STAYING)
-			start_call(c, &c->cmd, MSG_LIST, NULL, 0,
-			    RPC_DEFAULT_TIMEOUT_MS);
+		if (c->leaving == STAYING && start_call(c, &c->cmd, MSG_LIST,
+		    NULL, 0, RPC_DEFAULT_TIMEOUT_MS) == 0)
+			c->cmd.greeting = 1;
 		break;
 	case MSG_LIST:
 		if (rc == 0) {
 			print_users(&list);
 			keep_users(c, &list);
-		} else
+		} else if (greeting)
+			/* Not a command of the user's: said, but no failure. */
+			report("list", MSG_LIST, &err);
+		else
 			command_report(c, "list", MSG_LIST, &err);
 		break;
 	case MSG_SAY:
