@@ -184,6 +184,8 @@ def start(ctx, srv, user, *args, **kw):
     try:
         t.wait_text(r"^Welcome, %s, contacting server at " % user)
         t.wait_input("")
+        # The prompt comes at once; the user list once Register is done.
+        t.wait_text(r"^(\d+ users? logged in: |No users logged in)")
     except BaseException:
         t.close()
         raise
