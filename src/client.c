@@ -66,7 +66,6 @@
 struct slot {
 	struct rpc_call		 call;
 	enum msg_type		 type;
-	int			 probe;		/* a List of the wire probe */
 	int			 greeting;	/* the List after Register */
 };
 
@@ -299,7 +298,6 @@ start_call_to(struct client *c, struct slot *s, struct rpc_server srv,
 	/* Out of time already: fail at once (0 would mean the default). */
 	srv.timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
 	s->type = type;
-	s->probe = srv.half_close;
 	s->greeting = 0;
 	rpc_call_start(&s->call, &srv, &req);
 	buf_free(&req);
@@ -705,7 +703,6 @@ probe_done(struct client *c)
 	ok = probe_classify(wire, k->rc, &k->err, (struct span){
 	    k->resp.data, k->resp.len }, &users, what);
 	c->probes++;
-	c->cmd.probe = 0;
 	rpc_call_cancel(k);
 	if (!ok && c->leaving != STAYING) {
 		/* Never registered: nothing to log out, nothing was sent. */
@@ -758,7 +755,8 @@ cmd_done(struct client *c)
 
 	rpc_strlist_init(&list);
 	rpc_error_init(&err);
-	if (c->cmd.probe) {
+	/* Only the wire probe's Lists shut their write side. */
+	if (c->cmd.call.srv.half_close) {
 		probe_done(c);
 		return;
 	}

@@ -48,25 +48,3 @@ probe_classify(enum wire wire, int rc, const struct rpc_error *err,
 	buf_free(&shown);
 	return 0;
 }
-
-int
-probe_list(const struct rpc_server *srv, enum wire wire,
-    struct rpc_strlist *users, struct buf *what)
-{
-	struct rpc_server probe = *srv;
-	struct rpc_error err;
-	struct buf req = BUF_INIT, resp = BUF_INIT;
-	int rc;
-
-	probe.wire = wire;
-	probe.half_close = 1;
-	put_u16(&req, MSG_LIST);
-	rpc_error_init(&err);
-	rc = rpc_send_and_receive(&probe, &req, &resp, &err);
-	rc = probe_classify(wire, rc, &err, (struct span){ resp.data,
-	    resp.len }, users, what);
-	rpc_error_free(&err);
-	buf_free(&req);
-	buf_free(&resp);
-	return rc;
-}

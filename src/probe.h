@@ -19,16 +19,12 @@
 
 /*
  * Whether what a List sent on wire got back is a List response: rc and
- * err are the call's outcome (rpc_send_and_receive), resp the response
+ * err are the call's outcome (rpc_call.h), resp the response
  * message.  1: a List response whose error string is empty or missing,
  * its users in *users.  0: anything else, described for people in what
  * (no raw bytes: a hex dump).  Pure.
  */
 int	probe_classify(enum wire, int rc, const struct rpc_error *err,
 	    struct span resp, struct rpc_strlist *users, struct buf *what);
-
-/* One List on wire, then a write shutdown; classified as above. */
-int	probe_list(const struct rpc_server *, enum wire,
-	    struct rpc_strlist *users, struct buf *what);
 
 #endif
