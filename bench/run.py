@@ -173,14 +173,17 @@ def errors_of(d):
 
 def steady(r, targets, concs, repeat):
     """Every point on every target, interleaved so that a change in the
-    machine's background load hits both alike; the median of the repeats
-    (by calls/s) is what the table shows."""
+    machine's background load hits both alike: the targets take turns,
+    in the opposite order every other round (A B, B A, A B, ...), so that
+    a load that grows or fades during the run favours neither.  The table
+    shows the median of the repeats of each figure; paired() compares
+    targets round by round."""
     runs = {}
     for t in targets:
         r.run(t, "--register-only", "-u", 100, "-c", 16)
     for i in range(repeat):
         for c in concs:
-            for t in targets:
+            for t in (targets if i % 2 == 0 else targets[::-1]):
                 d = r.measured(t, "--no-register", "-u", 100, "-c", c,
                                "-d", r.duration, "--mix", STEADY_MIX)
                 log("  %s c=%d: %.0f calls/s p99 %.2f ms, %.1f us/call" % (
@@ -199,9 +202,7 @@ def steady(r, targets, concs, repeat):
 def median_run(ds):
     """One run made of the medians of each figure over the repeats."""
     def med(f):
-        v = sorted(f(d) for d in ds)
-        n = len(v)
-        return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+        return median([f(d) for d in ds])
 
     d = json.loads(json.dumps(ds[0]))
     x = d["run"]
@@ -216,7 +217,23 @@ def median_run(ds):
     d["hwm_kib"] = max(d["hwm_kib"] for d in ds)
     d["rates"] = [d["run"]["calls_per_sec"] for d in ds]
     d["p99s"] = [d["run"]["latency_ms"]["p99"] for d in ds]
+    d["cpus"] = [d["server_us_per_call"] for d in ds]
     return d
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def paired(a, b, key):
+    """The median over the rounds of a's figure over b's in the same
+    round (key: "rates", "p99s" or "cpus" of two median_run results).
+    Runs next to each other in time saw the same machine, so their ratio
+    is free of the drift that moves both; the median drops the odd round
+    that a burst of other work hit on one side only."""
+    return median([x / y for x, y in zip(a[key], b[key]) if y])
 
 
 def say_cost(r, users, says, rounds=3):
@@ -438,15 +455,23 @@ def target_rows(res, args):
     resp, srv = dict(st.get("responder", [])), dict(st.get("rpcchat", []))
     if 64 in resp and 64 in srv:
         a, b = srv[64], resp[64]
-        q = a["run"]["calls_per_sec"] / b["run"]["calls_per_sec"]
+        q = paired(a, b, "rates")
         rows.append(("steady chat, 64 in flight: calls/s", "≥ 0.95× responder",
-                     "%.2f×" % q, q >= 0.95))
-        q = a["run"]["latency_ms"]["p99"] / b["run"]["latency_ms"]["p99"]
+                     "%.2f× (medians %.0f vs %.0f: %.2f×)" % (
+                         q, a["run"]["calls_per_sec"],
+                         b["run"]["calls_per_sec"],
+                         a["run"]["calls_per_sec"] /
+                         b["run"]["calls_per_sec"]), q >= 0.95))
+        q = paired(a, b, "p99s")
         rows.append(("steady chat, 64 in flight: p99", "≤ 1.2× responder",
-                     "%.2f×" % q, q <= 1.2))
-        q = a["server_us_per_call"] / b["server_us_per_call"]
+                     "%.2f× (medians %.2f vs %.2f ms: %.2f×)" % (
+                         q, a["run"]["latency_ms"]["p99"],
+                         b["run"]["latency_ms"]["p99"],
+                         a["run"]["latency_ms"]["p99"] /
+                         b["run"]["latency_ms"]["p99"]), q <= 1.2))
+        q = paired(a, b, "cpus")
         rows.append(("steady chat, 64 in flight: server CPU per call",
-                     "≤ 1.3× responder", "%.2f× (%.1f vs %.1f µs)" % (
+                     "≤ 1.3× responder", "%.2f× (medians %.1f vs %.1f µs)" % (
                          q, a["server_us_per_call"], b["server_us_per_call"]),
                      q <= 1.3))
     if "saycost" in res:
@@ -610,7 +635,8 @@ def report(r, res, args):
       "The clock ticks at %d Hz, so CPU figures are ±%.0f ms per point." % (
           STEADY_MIX, 32, CLK_TCK, 1000 / CLK_TCK))
     w("")
-    w("Each point ran %d times, the targets taking turns; every figure is "
+    w("Each point ran %d times, the targets taking turns in alternating "
+      "order (responder, server; server, responder; ...); every figure is "
       "the median of the %d runs, and the ranges are the lowest and highest "
       "calls/s and p99 seen; errors are summed." % (args.repeat, args.repeat))
     w("")
@@ -639,18 +665,26 @@ def report(r, res, args):
     w("")
     if resp and srv:
         w("Server ÷ responder (targets at 64 in flight: calls/s ≥ 0.95×, "
-          "p99 ≤ 1.2×, CPU per call ≤ 1.3×):")
+          "p99 ≤ 1.2×, CPU per call ≤ 1.3×). Each ratio is the median of "
+          "the %d rounds' ratios, a round being one run of each, back to "
+          "back; in brackets, the ratio of the two medians above. The "
+          "machine's speed drifts by more than the targets' margins "
+          "within a minute, and a round's ratio is free of that "
+          "drift:" % args.repeat)
         w("")
         w("| in flight | calls/s | p99 | server CPU per call |")
         w("|---|---|---|---|")
         for c in args.concurrency:
             if c in resp and c in srv:
                 a, b = srv[c], resp[c]
-                w("| %d | %s | %s | %s |" % (
-                    c, ratio(a["run"]["calls_per_sec"],
-                             b["run"]["calls_per_sec"]),
+                w("| %d | %.2f× (%s) | %.2f× (%s) | %.2f× (%s) |" % (
+                    c, paired(a, b, "rates"),
+                    ratio(a["run"]["calls_per_sec"],
+                          b["run"]["calls_per_sec"]),
+                    paired(a, b, "p99s"),
                     ratio(a["run"]["latency_ms"]["p99"],
                           b["run"]["latency_ms"]["p99"]),
+                    paired(a, b, "cpus"),
                     ratio(a["server_us_per_call"], b["server_us_per_call"])))
         w("")
 

@@ -30,7 +30,7 @@ buf_clear(struct buf *b)
 }
 
 char *
-buf_reserve(struct buf *b, size_t n)
+buf_grow(struct buf *b, size_t n)
 {
 	size_t need, cap;
 
@@ -47,15 +47,6 @@ buf_reserve(struct buf *b, size_t n)
 		b->cap = cap;
 	}
 	return b->data + b->len;
-}
-
-void
-buf_append(struct buf *b, const void *p, size_t n)
-{
-	if (n == 0)
-		return;
-	memcpy(buf_reserve(b, n), p, n);
-	b->len += n;
 }
 
 void

@@ -58,6 +58,7 @@
  * oldest messages are usually near the head), so the ring holds only
  * stored entries and its slots are covered by their charges.
  */
+#include <endian.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,7 @@ struct chat {
 	struct chat_limits lim;
 
 	struct user	**users;	/* sorted by name bytes */
+	uint64_t	*keys;		/* name_key of each, in one array */
 	size_t		 nusers;
 	size_t		 users_cap;
 	size_t		 list_bytes;	/* List response: count, names, error */
@@ -192,19 +194,39 @@ name_cmp(const char *a, size_t alen, const char *b, size_t blen)
 	return (alen > blen) - (alen < blen);
 }
 
+/*
+ * The first 8 bytes of a name, big-endian, zeros after its end: names
+ * whose keys differ compare as their keys do, so the search below
+ * compares integers in one array and reads a user's name only to break a
+ * tie, every call being a lookup.
+ */
+static uint64_t
+name_key(const char *p, size_t len)
+{
+	uint64_t k = 0;
+
+	memcpy(&k, p, len < sizeof k ? len : sizeof k);
+	return be64toh(k);
+}
+
 /* Index of the user, or where it would be inserted (*found = 0). */
 static size_t
 user_find(const struct chat *c, struct span name, int *found)
 {
 	size_t lo = 0, hi = c->nusers, mid;
 	const struct user *u;
+	uint64_t key = name_key(name.p, name.len);
 	int cmp;
 
 	*found = 0;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		u = c->users[mid];
-		cmp = name_cmp(name.p, name.len, u->name, u->namelen);
+		if (key != c->keys[mid])
+			cmp = key < c->keys[mid] ? -1 : 1;
+		else {
+			u = c->users[mid];
+			cmp = name_cmp(name.p, name.len, u->name, u->namelen);
+		}
 		if (cmp == 0) {
 			*found = 1;
 			return mid;
@@ -690,6 +712,8 @@ user_remove(struct chat *c, size_t i)
 	user_release(c, u);
 	memmove(&c->users[i], &c->users[i + 1],
 	    (c->nusers - i - 1) * sizeof *c->users);
+	memmove(&c->keys[i], &c->keys[i + 1],
+	    (c->nusers - i - 1) * sizeof *c->keys);
 	c->nusers--;
 	c->list_bytes -= str_wire_size(u->namelen);
 	TAILQ_REMOVE(&c->idle, u, idle);
@@ -741,6 +765,7 @@ chat_free(struct chat *c)
 		free(c->users[i]);
 	}
 	free(c->users);
+	free(c->keys);
 	free(c->log);
 	free(c->heap);
 	free(c);
@@ -777,11 +802,16 @@ chat_register(struct chat *c, struct span name, int64_t now, struct buf *err)
 			c->users_cap = c->users_cap ? c->users_cap * 2 : 16;
 			c->users = xreallocarray(c->users, c->users_cap,
 			    sizeof *c->users);
+			c->keys = xreallocarray(c->keys, c->users_cap,
+			    sizeof *c->keys);
 		}
 		/* make_room changed no user: i is still the place. */
 		memmove(&c->users[i + 1], &c->users[i],
 		    (c->nusers - i) * sizeof *c->users);
+		memmove(&c->keys[i + 1], &c->keys[i],
+		    (c->nusers - i) * sizeof *c->keys);
 		c->users[i] = u;
+		c->keys[i] = name_key(name.p, name.len);
 		c->nusers++;
 		c->list_bytes += str_wire_size(name.len);
 	}
@@ -1112,6 +1142,8 @@ chat_check_invariants(const struct chat *c)
 		if (i > 0 && name_cmp(c->users[i - 1]->name,
 		    c->users[i - 1]->namelen, u->name, u->namelen) >= 0)
 			return "users not sorted and unique";
+		if (c->keys[i] != name_key(u->name, u->namelen))
+			return "user key not its name's";
 		bytes += str_wire_size(u->namelen);
 		if (u->pos > c->next_seq)
 			return "user position past the log end";

@@ -19,36 +19,6 @@ span_eq(struct span a, struct span b)
 }
 
 int
-put_u16(struct buf *b, size_t v)
-{
-	unsigned char be[2];
-
-	if (v > U16_MAX)
-		return -1;
-	be[0] = (unsigned char)(v >> 8);
-	be[1] = (unsigned char)v;
-	buf_append(b, be, sizeof be);
-	return 0;
-}
-
-int
-put_str(struct buf *b, struct span s)
-{
-	char *p;
-
-	if (s.len > U16_MAX)
-		return -1;
-	/* One reservation for prefix and bytes: delivery is a hot path. */
-	p = buf_reserve(b, str_wire_size(s.len));
-	p[0] = (char)(s.len >> 8);
-	p[1] = (char)s.len;
-	if (s.len > 0)
-		memcpy(p + 2, s.p, s.len);
-	b->len += str_wire_size(s.len);
-	return 0;
-}
-
-int
 put_strlist(struct buf *b, const struct span *v, size_t n)
 {
 	size_t i;
@@ -62,34 +32,6 @@ put_strlist(struct buf *b, const struct span *v, size_t n)
 	put_u16(b, n);
 	for (i = 0; i < n; i++)
 		put_str(b, v[i]);
-	return 0;
-}
-
-int
-get_u16(struct span *in, uint16_t *v)
-{
-	const unsigned char *p = (const unsigned char *)in->p;
-
-	if (in->len < 2)
-		return -1;
-	*v = (uint16_t)(p[0] << 8 | p[1]);
-	in->p += 2;
-	in->len -= 2;
-	return 0;
-}
-
-int
-get_str(struct span *in, struct span *s)
-{
-	struct span rest = *in;
-	uint16_t len;
-
-	if (get_u16(&rest, &len) == -1 || rest.len < len)
-		return -1;
-	s->p = rest.p;
-	s->len = len;
-	in->p = rest.p + len;
-	in->len = rest.len - len;
 	return 0;
 }
 

@@ -49,7 +49,7 @@ log_session(struct rpc_call *c, int flags)
 	char peer[ANET_ADDR_LEN] = "?";
 	struct buf name = BUF_INIT;
 
-	log_quote(&name, c->user, LOG_ERROR_MAX);
+	log_quote(&name, (struct span){ c->user, c->userlen }, LOG_ERROR_MAX);
 	if (c->type == MSG_QUIT)
 		log_msg("*** %s has logged out", name.data);
 	else if (!(flags & STORE_REPLACED))
@@ -134,7 +134,9 @@ rpc_dispatch(struct rpc_call *c, struct span req, struct buf *resp)
 
 	c->resp = resp;
 	c->type = type;
-	c->user = nargs > 0 ? a[0] : (struct span){ "", 0 };
+	/* Only a valid name is logged, and a valid name fits. */
+	c->userlen = nargs > 0 && a[0].len <= USER_MAX ? a[0].len : 0;
+	memcpy(c->user, a[0].p, c->userlen);
 	c->tag++;
 	c->pending = 1;
 	c->dispatching = 1;

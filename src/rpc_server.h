@@ -10,7 +10,7 @@
  *
  * A well-formed call goes to the store (store.h), which may answer later:
  * rpc_dispatch then returns 0, and done(call) runs once the response is
- * complete.  The request's bytes must stay put until then.
+ * complete.  The request's bytes may be reused once rpc_dispatch returns.
  */
 #ifndef RPCCHAT_RPC_SERVER_H
 #define RPCCHAT_RPC_SERVER_H
@@ -34,7 +34,8 @@ struct rpc_call {
 
 	/* The dispatcher's own, from rpc_dispatch to the answer. */
 	struct buf	*resp;
-	struct span	 user;
+	char		 user[USER_MAX];	/* for the log of a login */
+	size_t		 userlen;
 	int		 type;
 	int		 pending;	/* the store has not answered yet */
 	int		 dispatching;	/* inside rpc_dispatch */

@@ -49,8 +49,14 @@
 #define ACCEPTS_PER_CALL	256
 /* Descriptors the server needs besides its connections. */
 #define OWN_FDS			32
-/* First read: most requests are smaller than this. */
+/* While a request comes in pieces, each read asks for at least this. */
 #define READ_CHUNK		512
+/*
+ * The first read of every connection: more than any request can be
+ * (UNFRAMED_REQUEST_MAX, or a frame and its prefix), by a byte.
+ */
+#define SCRATCH_LEN		(FRAME_MAX + 2 + 1)
+_Static_assert(SCRATCH_LEN > UNFRAMED_REQUEST_MAX, "scratch holds a request");
 /* Buffers up to this size stay with their slot for the next connection. */
 #define KEEP_BUF		4096
 /* A peer speaking the other wire is logged once a minute (SPEC §6). */
@@ -70,6 +76,7 @@ struct conn {
 	int			 fd;
 	int			 writing;	/* request answered */
 	int			 unread;	/* input may follow the request */
+	size_t			 need;		/* the request's size, or more */
 	size_t			 linger_budget;
 	long long		 deadline;
 	struct buf		 in;
@@ -88,6 +95,7 @@ struct server {
 	int			 setsize;
 	struct ae_loop		*loop;
 	struct store		*store;
+	char			*scratch;	/* SCRATCH_LEN bytes */
 	int			 lfd;
 	int			 sigfd;
 	int			 max_conns;
@@ -149,6 +157,13 @@ conn_close(struct server *s, struct conn *c)
 	s->nconns--;
 }
 
+/* What a connection has gathered of a request that came in pieces. */
+static struct span
+conn_input(const struct conn *c)
+{
+	return (struct span){ c->in.data, c->in.len };
+}
+
 static const char *
 peer_name(struct conn *c, char *out)
 {
@@ -179,14 +194,13 @@ same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
  * peer.
  */
 static void
-note_other_wire(struct server *s, struct conn *c)
+note_other_wire(struct server *s, struct conn *c, struct span in)
 {
 	char peer[ANET_ADDR_LEN];
 	long long now;
 	size_t i, slot = 0;
 
-	if (!frame_other_wire(s->opts->wire, (struct span){ c->in.data,
-	    c->in.len }))
+	if (!frame_other_wire(s->opts->wire, in))
 		return;
 	now = anet_now_ms();
 	for (i = 0; i < WIRE_NOTE_PEERS; i++) {
@@ -213,11 +227,12 @@ note_other_wire(struct server *s, struct conn *c)
 }
 
 static void
-conn_reject(struct server *s, struct conn *c, const char *why)
+conn_reject(struct server *s, struct conn *c, const char *why,
+    struct span in)
 {
 	char peer[ANET_ADDR_LEN];
 
-	note_other_wire(s, c);
+	note_other_wire(s, c, in);
 	log_client("rejected request from %s: %s", peer_name(c, peer), why);
 	conn_close(s, c);
 }
@@ -347,61 +362,79 @@ conn_answer(struct server *s, struct conn *c, struct span msg)
 		ae_unwatch(s->loop, c->fd, 0);
 }
 
+/*
+ * Reads until a whole request is in.  The first read goes to the loop's
+ * scratch buffer, where a request that arrived whole (almost every one)
+ * is parsed and answered in place; only a request that came in pieces is
+ * gathered in the connection's own buffer, each read then asking for
+ * exactly what it still needs.
+ */
 static void
 conn_readable(struct ae_loop *loop, int fd, void *data, int mask)
 {
 	struct conn *c = data;
 	struct server *s = c->srv;
-	char why[FRAME_WHY_LEN];
-	struct span msg;
-	size_t need = READ_CHUNK, ask = 0;
-	ssize_t n = 0;
+	char why[FRAME_WHY_LEN], *p;
+	struct span in, msg;
+	size_t ask;
+	ssize_t n;
+	int more;
 
 	(void)loop;
 	(void)mask;
 	for (;;) {
-		switch (frame_request(s->opts->wire,
-		    (struct span){ c->in.data, c->in.len }, &msg, &need, why)) {
-		case FRAME_COMPLETE:
-			note_other_wire(s, c);
-			/*
-			 * A read that took all it asked for proves nothing
-			 * when it asked for exactly the rest of the request:
-			 * look before paying for a lingering close.
-			 */
-			c->unread = frame_input_follows((struct span){
-			    c->in.data, c->in.len }, msg, n > 0 &&
-			    (size_t)n == ask && anet_input_pending(fd));
-			conn_answer(s, c, msg);
-			return;
-		case FRAME_BAD:
-			conn_reject(s, c, why);
-			return;
-		case FRAME_INCOMPLETE:
-			break;
+		if (c->in.len == 0) {
+			p = s->scratch;
+			ask = SCRATCH_LEN;
+		} else {
+			/* need > in.len: the request was incomplete. */
+			ask = c->need - c->in.len;
+			p = buf_reserve(&c->in, ask);
 		}
-		/*
-		 * Ask for at least what the request still needs, and for a
-		 * whole chunk while it is small, so most arrive in one read.
-		 */
-		if (need < READ_CHUNK)
-			need = READ_CHUNK;
-		ask = need - c->in.len;
-		n = read(fd, buf_reserve(&c->in, ask), ask);
-		if (n > 0) {
-			c->in.len += (size_t)n;
-			continue;
-		}
+		n = read(fd, p, ask);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		if (n == 0 && c->in.len > 0)
-			conn_reject(s, c, "connection closed before a "
-			    "complete request");
-		else
-			conn_close(s, c);
-		return;
+		if (n <= 0) {
+			if (n == 0 && c->in.len > 0)
+				conn_reject(s, c, "connection closed before a "
+				    "complete request", conn_input(c));
+			else
+				conn_close(s, c);
+			return;
+		}
+		if (p == s->scratch)
+			in = (struct span){ p, (size_t)n };
+		else {
+			c->in.len += (size_t)n;
+			in = (struct span){ c->in.data, c->in.len };
+		}
+		switch (frame_request(s->opts->wire, in, &msg, &c->need, why)) {
+		case FRAME_COMPLETE:
+			note_other_wire(s, c, in);
+			/*
+			 * The scratch holds more than any request, so filling
+			 * it proves more input; a read that took exactly the
+			 * rest of a request proves nothing: look before
+			 * paying for a lingering close.
+			 */
+			more = (size_t)n == ask && (p == s->scratch ||
+			    anet_input_pending(fd));
+			c->unread = frame_input_follows(in, msg, more);
+			conn_answer(s, c, msg);
+			return;
+		case FRAME_BAD:
+			conn_reject(s, c, why, in);
+			return;
+		case FRAME_INCOMPLETE:
+			if (p == s->scratch)
+				buf_append(&c->in, p, (size_t)n);
+			/* And a whole chunk while the request is small. */
+			if (c->need < READ_CHUNK)
+				c->need = READ_CHUNK;
+			break;
+		}
 	}
 }
 
@@ -537,7 +570,7 @@ expire_conns(struct server *s, long long now)
 		conn_close(s, l);
 	while ((c = TAILQ_FIRST(&s->deadlines)) != NULL && c->deadline <= now) {
 		if (!c->writing) {
-			note_other_wire(s, c);
+			note_other_wire(s, c, conn_input(c));
 			log_client("closed %s: no complete request within %d s",
 			    peer_name(c, peer),
 			    s->opts->read_timeout_ms / 1000);
@@ -672,6 +705,7 @@ server_run(const struct server_opts *opts)
 	(void)anet_defer_accept(s.lfd, DEFER_ACCEPT_S);
 	s.setsize = s.max_conns + 64;
 	s.conns = xcalloc((size_t)s.setsize, sizeof *s.conns);
+	s.scratch = xmalloc(SCRATCH_LEN);
 	for (i = 0; i < s.setsize; i++) {
 		s.conns[i].srv = &s;
 		s.conns[i].fd = -1;
@@ -730,6 +764,7 @@ out:
 	/* Calls still pending are answered to slots already closed. */
 	store_close(s.store);
 	free(s.conns);
+	free(s.scratch);
 	stop_listening(&s);
 	if (s.sigfd != -1)
 		close(s.sigfd);

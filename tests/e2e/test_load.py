@@ -120,6 +120,27 @@ def test_framed_byte_at_a_time(ctx):
             (["*** No such user: bob"], "")
 
 
+def test_large_requests_in_pieces(ctx):
+    """Requests larger than a read chunk, arriving in pieces of every
+    size: what the server gathered must be kept and added to."""
+    for wire in ("framed", "unframed"):
+        with lib.Server(ctx, wire=wire) as srv:
+            ok(srv.call(REGISTER, "alice"))
+            for size, piece in ((3000, 1000), (3000, 700), (60000, 20000),
+                                (60000, 511), (1500, 513)):
+                text = ("%d in %d: " % (size, piece)).ljust(size, "x")
+                req = lib.request(SAY, "alice", text)
+                if wire == "framed":
+                    req = lib.frame(req)
+                chunks = [req[i:i + piece] for i in range(0, len(req), piece)]
+                data = srv.raw(None, chunks=chunks, pause=0.02)
+                assert data == (b"\x00\x02\x00\x00" if wire == "framed"
+                                else b"\x00\x00"), (size, piece, data)
+                got, err = srv.call(CHECK_MESSAGES, "alice")
+                assert err == "" and got == ["alice says " + text], \
+                    [t[:20] for t in got]
+
+
 def test_framed_two_requests_in_pieces_concurrently(ctx):
     """Two slow writers interleaved with each other and a fast caller."""
     with lib.Server(ctx) as srv:
