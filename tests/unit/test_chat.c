@@ -251,6 +251,72 @@ test_list_sorted_by_bytes(void **state)
 	chat_free(c);
 }
 
+/*
+ * Names are found by their first 8 bytes, then by the whole name: names
+ * that share a prefix, are prefixes of each other or differ only past
+ * byte 8 must each be found, and only themselves.
+ */
+static void
+test_names_sharing_a_prefix(void **state)
+{
+	static const char *names[] = { "abcdefgh2", "abcdefgh", "abcdefgh10",
+	    "abc", "abcdefgh1", "abcdefghijklmnopqrst", "abcdefgi", "b" };
+	static const char *sorted[] = { "abc", "abcdefgh", "abcdefgh1",
+	    "abcdefgh10", "abcdefgh2", "abcdefghijklmnopqrst", "abcdefgi",
+	    "b" };
+	static const char *absent[] = { "abcdefgh3", "abcdefg", "ab",
+	    "abcdefghijklmnopqrsu", "abcdefgh0" };
+	struct chat *c = mk(0, 0, 0);
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	struct span in, *v;
+	struct got g;
+	char tagged[48];
+	size_t i, n;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		reg(c, names[i]);
+	chat_list(c, &out);
+	in = (struct span){ out.data, out.len };
+	assert_int_equal(get_strlist(&in, &v, &n), 0);
+	assert_int_equal(n, sizeof sorted / sizeof sorted[0]);
+	for (i = 0; i < n; i++)
+		assert_true(span_eq(v[i], S(sorted[i])));
+	free(v);
+	/* Each gets its own message, so each lookup found its own user. */
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		check_raw(c, S(names[i]), 0, &g);	/* the login notices */
+		got_free(&g);
+	}
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(tagged, sizeof tagged, "to %s", names[i]);
+		tell(c, "b", S(names[i]), S(tagged));
+	}
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(tagged, sizeof tagged, "b tells you to %s", names[i]);
+		if (strcmp(names[i], "b") == 0)
+			continue;
+		EXPECT(c, names[i], tagged);
+	}
+	for (i = 0; i < sizeof absent / sizeof absent[0]; i++) {
+		snprintf(tagged, sizeof tagged, "Say: user %s is not logged in",
+		    absent[i]);
+		expect_err(chat_say(c, S(absent[i]), S("x"), &err), &err,
+		    tagged);
+	}
+	/* A NUL after a name's bytes is not the name. */
+	assert_int_equal(chat_say(c, (struct span){ "abc\0", 4 }, S("x"),
+	    &err), -1);
+	buf_clear(&err);
+	quit(c, "abcdefgh1");
+	quit(c, "abc");
+	expect_err(chat_say(c, S("abcdefgh1"), S("x"), &err), &err,
+	    "Say: user abcdefgh1 is not logged in");
+	say(c, "abcdefgh10", S("still here"));
+	buf_free(&err);
+	buf_free(&out);
+	chat_free(c);
+}
+
 static void
 test_register_errors(void **state)
 {
@@ -1745,6 +1811,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_list_bytes),
 		cmocka_unit_test(test_list_sorted_by_bytes),
+		cmocka_unit_test(test_names_sharing_a_prefix),
 		cmocka_unit_test(test_register_errors),
 		cmocka_unit_test(test_login_notices),
 		cmocka_unit_test(test_say_and_tell),
