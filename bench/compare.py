@@ -43,7 +43,7 @@ def storm_figures(d):
 
 def backlog_figures(b):
     return {"peak RSS KiB": (b["final_hwm"], True),
-            "collect seconds": (b["collect"]["run"]["seconds"], True),
+            "collect seconds": (b["collect"]["collect"]["seconds"], True),
             "Says collected": (b["collect"]["collected"]["says"], False)}
 
 

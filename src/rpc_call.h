@@ -12,6 +12,7 @@
 
 #include <poll.h>
 
+#include "anet.h"
 #include "dial.h"
 #include "rpc_client.h"
 

@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "codec.h"
+#include "proto.h"
 #include "store.h"
 
 struct rpc_call {
