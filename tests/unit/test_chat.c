@@ -200,6 +200,27 @@ expect_msgs_at(struct chat *c, const char *name, int64_t now,
 } while (0)
 #define EXPECT_NONE(c, name)	expect_msgs_at((c), (name), 0, NULL, 0)
 
+/* The List response's names are these, in this order. */
+static void
+expect_list(struct chat *c, const char **want, size_t nwant)
+{
+	struct buf out = BUF_INIT;
+	struct span in, *v;
+	size_t i, n;
+
+	chat_list(c, &out);
+	in = (struct span){ out.data, out.len };
+	assert_int_equal(get_strlist(&in, &v, &n), 0);
+	assert_int_equal(in.len, 0);
+	assert_int_equal(n, nwant);
+	for (i = 0; i < n; i++)
+		if (!span_eq(v[i], S(want[i])))
+			fail_msg("name %zu: \"%.*s\", want \"%s\"", i,
+			    (int)v[i].len, v[i].p, want[i]);
+	free(v);
+	buf_free(&out);
+}
+
 /* ---- texts and order ------------------------------------------------ */
 
 static void
@@ -233,21 +254,11 @@ test_list_sorted_by_bytes(void **state)
 	static const char *sorted[] = { "A1", "B", "Zz", "a", "a0", "aa",
 	    "ab", "b", "z", "é" };
 	struct chat *c = mk(0, 0, 0);
-	struct buf out = BUF_INIT;
-	struct span in, *v;
-	size_t i, n;
+	size_t i;
 
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
 		reg(c, names[i]);
-	chat_list(c, &out);
-	in = (struct span){ out.data, out.len };
-	assert_int_equal(get_strlist(&in, &v, &n), 0);
-	assert_int_equal(in.len, 0);
-	assert_int_equal(n, sizeof sorted / sizeof sorted[0]);
-	for (i = 0; i < n; i++)
-		assert_true(span_eq(v[i], S(sorted[i])));
-	free(v);
-	buf_free(&out);
+	expect_list(c, sorted, sizeof sorted / sizeof sorted[0]);
 	chat_free(c);
 }
 
@@ -267,21 +278,14 @@ test_names_sharing_a_prefix(void **state)
 	static const char *absent[] = { "abcdefgh3", "abcdefg", "ab",
 	    "abcdefghijklmnopqrsu", "abcdefgh0" };
 	struct chat *c = mk(0, 0, 0);
-	struct buf out = BUF_INIT, err = BUF_INIT;
-	struct span in, *v;
+	struct buf err = BUF_INIT;
 	struct got g;
 	char tagged[48];
-	size_t i, n;
+	size_t i;
 
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
 		reg(c, names[i]);
-	chat_list(c, &out);
-	in = (struct span){ out.data, out.len };
-	assert_int_equal(get_strlist(&in, &v, &n), 0);
-	assert_int_equal(n, sizeof sorted / sizeof sorted[0]);
-	for (i = 0; i < n; i++)
-		assert_true(span_eq(v[i], S(sorted[i])));
-	free(v);
+	expect_list(c, sorted, sizeof sorted / sizeof sorted[0]);
 	/* Each gets its own message, so each lookup found its own user. */
 	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
 		check_raw(c, S(names[i]), 0, &g);	/* the login notices */
@@ -313,7 +317,6 @@ test_names_sharing_a_prefix(void **state)
 	    "Say: user abcdefgh1 is not logged in");
 	say(c, "abcdefgh10", S("still here"));
 	buf_free(&err);
-	buf_free(&out);
 	chat_free(c);
 }
 
