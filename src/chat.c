@@ -726,6 +726,20 @@ user_remove(struct chat *c, size_t i)
 	acct_maybe_free(c, a);
 }
 
+void
+chat_limits_settle(struct chat_limits *lim)
+{
+	/* A limit of 0 would keep nothing; treat it as unset. */
+	if (lim->queue_limit == 0)
+		lim->queue_limit = CHAT_DEFAULT_QUEUE_LIMIT;
+	if (lim->idle_timeout_ms < 0)
+		lim->idle_timeout_ms = 0;
+	if (lim->max_memory == 0)
+		lim->max_memory = CHAT_DEFAULT_MAX_MEMORY;
+	if (lim->max_memory < CHAT_MIN_MAX_MEMORY)
+		lim->max_memory = CHAT_MIN_MAX_MEMORY;
+}
+
 struct chat *
 chat_new(const struct chat_limits *lim)
 {
@@ -733,15 +747,7 @@ chat_new(const struct chat_limits *lim)
 
 	c = xcalloc(1, sizeof *c);
 	c->lim = *lim;
-	/* A limit of 0 would keep nothing; treat it as unset. */
-	if (c->lim.queue_limit == 0)
-		c->lim.queue_limit = CHAT_DEFAULT_QUEUE_LIMIT;
-	if (c->lim.idle_timeout_ms < 0)
-		c->lim.idle_timeout_ms = 0;
-	if (c->lim.max_memory == 0)
-		c->lim.max_memory = CHAT_DEFAULT_MAX_MEMORY;
-	if (c->lim.max_memory < CHAT_MIN_MAX_MEMORY)
-		c->lim.max_memory = CHAT_MIN_MAX_MEMORY;
+	chat_limits_settle(&c->lim);
 	c->list_bytes = LIST_OVERHEAD;
 	TAILQ_INIT(&c->idle);
 	return c;

@@ -49,6 +49,12 @@ struct chat_limits {
 #define CHAT_MSG_CHARGE			64
 #define CHAT_USER_CHARGE		128
 
+/*
+ * The limits as every store keeps them: a queue limit or byte budget of 0
+ * is the default, a budget below CHAT_MIN_MAX_MEMORY that minimum, a
+ * negative idle timeout 0.
+ */
+void		 chat_limits_settle(struct chat_limits *);
 struct chat	*chat_new(const struct chat_limits *);
 void		 chat_free(struct chat *);
 

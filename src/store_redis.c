@@ -148,19 +148,13 @@ struct cfg_args {
 static void
 config_argv(const struct rstore *rs, struct cfg_args *a)
 {
-	size_t mem;
 	int i;
 
 	snprintf(a->v[0], sizeof a->v[0], "%zu", rs->lim.queue_limit);
 	snprintf(a->v[1], sizeof a->v[1], "%lld",
 	    (long long)rs->lim.idle_timeout_ms);
 	snprintf(a->v[2], sizeof a->v[2], "%zu", rs->lim.max_users);
-	/* As chat_new reads it, so both stores keep the same budget. */
-	mem = rs->lim.max_memory == 0 ? CHAT_DEFAULT_MAX_MEMORY :
-	    rs->lim.max_memory;
-	if (mem < CHAT_MIN_MAX_MEMORY)
-		mem = CHAT_MIN_MAX_MEMORY;
-	snprintf(a->v[3], sizeof a->v[3], "%zu", mem);
+	snprintf(a->v[3], sizeof a->v[3], "%zu", rs->lim.max_memory);
 	a->argv[0] = "FCALL";
 	a->argv[1] = "rpcchat_config";
 	a->argv[2] = "0";
@@ -424,8 +418,8 @@ rstore_open(const struct store_params *p, char *err, size_t errlen)
 	rs = xcalloc(1, sizeof *rs);
 	TAILQ_INIT(&rs->calls);
 	rs->lim = p->limits;
-	if (rs->lim.queue_limit == 0)
-		rs->lim.queue_limit = CHAT_DEFAULT_QUEUE_LIMIT;
+	/* As the memory store settles them, so both keep the same chat. */
+	chat_limits_settle(&rs->lim);
 	rs->loop = p->loop;
 	rs->expired = p->expired;
 	rs->arg = p->arg;
