@@ -408,7 +408,7 @@ conn_readable(struct ae_loop *loop, int fd, void *data, int mask)
 			in = (struct span){ p, (size_t)n };
 		else {
 			c->in.len += (size_t)n;
-			in = (struct span){ c->in.data, c->in.len };
+			in = conn_input(c);
 		}
 		switch (frame_request(s->opts->wire, in, &msg, &c->need, why)) {
 		case FRAME_COMPLETE:
