@@ -26,6 +26,16 @@ NAMES = ["alice", "bob", "carol", "dave", "eve", "Zoë", "x" * 20, "b0b"]
 BAD_NAMES = ["", "x" * 21, "bad name", "a\x00b"]
 
 
+# A Tell or Say with its message cut so that the request fits one frame.
+def tell_in_a_frame(name, target, msg):
+    room = 65535 - 8 - len(name.encode()) - len(target.encode())
+    return lib.request(TELL, name, target, msg[:room])
+
+
+def say_in_a_frame(name, msg):
+    return lib.request(SAY, name, msg[:65535 - 6 - len(name.encode())])
+
+
 def random_call(rng):
     """One request message: mostly valid, with the limits' edges."""
     name = rng.choice(NAMES) if rng.random() < 0.93 else rng.choice(BAD_NAMES)
@@ -43,11 +53,9 @@ def random_call(rng):
         r = rng.random()
         target = (rng.choice(NAMES) if r < 0.7 else
                   "nobody" if r < 0.85 else "t" * 65000)
-        # The whole request fits in one frame.
-        room = 65535 - 8 - len(name.encode()) - len(target.encode())
-        return lib.request(TELL, name, target, msg[:room])
+        return tell_in_a_frame(name, target, msg)
     if kind < 0.95:
-        return lib.request(SAY, name, msg[:65535 - 6 - len(name.encode())])
+        return say_in_a_frame(name, msg)
     return lib.request(QUIT, name)
 
 
@@ -69,9 +77,8 @@ def budget_call(rng):
     msg = bytes([rng.randrange(32, 127)]) * size
     if kind < 0.55:
         target = rng.choice(NAMES) if rng.random() < 0.9 else "nobody"
-        room = 65535 - 8 - len(name.encode()) - len(target.encode())
-        return lib.request(TELL, name, target, msg[:room])
-    return lib.request(SAY, name, msg[:65535 - 6 - len(name.encode())])
+        return tell_in_a_frame(name, target, msg)
+    return say_in_a_frame(name, msg)
 
 
 def differential(ctx, redis, opts, calls, seed, ncalls, first=()):
