@@ -1,6 +1,6 @@
 /*
  * bench.h - rpcchat-bench: a load generator for any server of the rpcchat
- * protocol (SPEC §2, §6), and a stateless responder that defines the
+ * protocol (PROTOCOL.md §2, §6), and a stateless responder that defines the
  * transport limit of the machine at hand.
  *
  * Every call is one TCP connection, so the load generator keeps a fixed

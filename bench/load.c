@@ -4,11 +4,11 @@
  * A call's life on one slot: socket, non-blocking connect, write the
  * request (at once when loopback connects synchronously), one epoll
  * registration, edge-triggered, for the response, read it, close.  The
- * server closes first (SPEC §2.2), so TIME_WAIT lands on its side and the
- * bench does not run out of ephemeral ports; EPOLLRDHUP tells us the FIN
- * has arrived so the last read that would return 0 is skipped.  A
- * response complete before the FIN is closed with SO_LINGER 0 (counted as
- * no_eof) so that a server that never closes cannot fill TIME_WAIT here.
+ * server closes first (PROTOCOL.md §2.2), so TIME_WAIT lands on its side and
+ * the bench does not run out of ephemeral ports; EPOLLRDHUP tells us the FIN
+ * has arrived so the last read that would return 0 is skipped.  A response
+ * complete before the FIN is closed with SO_LINGER 0 (counted as no_eof) so
+ * that a server that never closes cannot fill TIME_WAIT here.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -546,7 +546,8 @@ do_read(struct worker *w, struct slot *s)
 			end_call(w, s, 0, 1);
 			return;
 		}
-		/* FIN seen and the queue drained by a short read: that's EOF. */
+		/* FIN seen and the queue drained by a short read: that's EOF.
+		 */
 		if (s->rdhup && (size_t)n < want) {
 			finish_response(w, s, 1);
 			return;

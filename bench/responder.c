@@ -1,11 +1,11 @@
 /*
  * responder.c - the stateless responder: answers every call with the
- * smallest valid response of its shape (SPEC §2.2), so that the cost of a
- * call is the kernel's and nothing else.  It is what a server of this
- * protocol could at best be: the fastest single thread we know how to
- * write, so that any gap between it and the server is the server's own
- * cost.  Per call it makes four system calls, accept4, read, send and
- * close, and the kernel sends the fewest segments TCP allows:
+ * smallest valid response of its shape (PROTOCOL.md §2.2), so that the cost of
+ * a call is the kernel's and nothing else.  It is what a server of this
+ * protocol could at best be: the fastest single thread we know how to write, so
+ * that any gap between it and the server is the server's own cost.  Per call it
+ * makes four system calls, accept4, read, send and close, and the kernel sends
+ * the fewest segments TCP allows:
  *
  *   - the listener defers accept until the request is in
  *     (TCP_DEFER_ACCEPT), so the read after accept4 finds it and no
@@ -236,7 +236,8 @@ responder_main(const char *port, enum wire wire, int quiet)
 				    SOCK_NONBLOCK | SOCK_CLOEXEC);
 				if (fd == -1) {
 					if (errno == EMFILE || errno == ENFILE) {
-						/* Level-triggered: don't spin. */
+						/* Level-triggered: don't spin.
+						 */
 						epoll_ctl(epfd, EPOLL_CTL_DEL, lfd,
 						    NULL);
 						paused_until = now +

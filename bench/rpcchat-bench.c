@@ -47,7 +47,7 @@ usage(FILE *f)
 "                         (also register, quit; weights, any sum)\n"
 "  -s, --size BYTES       Say/Tell message size (default 32)\n"
 "  -t, --threads N        client threads sharing the slots (default 1)\n"
-"      --wire W           framed (default) or unframed (SPEC §6)\n"
+"      --wire W           framed (default) or unframed (PROTOCOL.md §6)\n"
 "      --timeout MS       a whole call, connect included (default 5000)\n"
 "      --prefix P         user names are P + base62(i) (default b)\n"
 "      --register-only    register the users (a login storm) and stop\n"

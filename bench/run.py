@@ -513,7 +513,7 @@ def target_rows(res, args):
 
 
 # The protocol's own ceiling on users: one List response is one frame of
-# at most 65,535 bytes (SPEC §2.2): an empty error string and a count (4
+# at most 65,535 bytes (PROTOCOL.md §2.2): an empty error string and a count (4
 # bytes), then each name as a u16 length and its bytes.  Names are 1 to 20
 # bytes of letters and digits; there are only 62 names of one byte, so
 # every other name costs at least 4 bytes.
@@ -543,7 +543,7 @@ def capacity(w, srv):
       % (us, best))
     w("")
     w("The protocol has a ceiling of its own: List answers every user in "
-      "one frame of at most %d bytes (SPEC §2.2), 2 bytes of length per "
+      "one frame of at most %d bytes (PROTOCOL.md §2.2), 2 bytes of length per "
       "name plus the name, so there can be at most %d users with 20-byte "
       "names and, with the shortest names possible (the 62 one-byte names, "
       "then names of 2 bytes), at most %d. The thread's capacity is %.1f× "

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "anet.h"
@@ -26,15 +25,6 @@ seterr(char *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, ANET_ERR_LEN, fmt, ap);
 	va_end(ap);
-}
-
-long long
-anet_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int

@@ -71,7 +71,4 @@ enum anet_drain	anet_linger_drain(int fd, size_t *budget);
 int	anet_split_hostport(const char *arg, char **host, char **port,
 	    char *err);
 
-/* CLOCK_MONOTONIC in milliseconds. */
-long long	anet_now_ms(void);
-
 #endif

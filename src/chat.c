@@ -18,7 +18,7 @@
  * until at most queue_limit remain.  Since no user can keep more than
  * queue_limit broadcasts, the log is also trimmed to that many entries.
  *
- * The byte budget (SPEC §4.4).  This is the policy a shared store must
+ * The byte budget (PROTOCOL.md §4.4).  This is the policy a shared store must
  * mirror exactly:
  *
  *  - Charges.  A stored message costs its text length plus
@@ -66,6 +66,7 @@
 #include <sys/queue.h>
 
 #include "chat.h"
+#include "codec.h"
 #include "proto.h"
 #include "rules.h"
 #include "xmalloc.h"
@@ -521,7 +522,7 @@ evict_one(struct chat *c)
 }
 
 /*
- * Evicts until need more bytes fit in the budget (SPEC §4.4), keeping
+ * Evicts until need more bytes fit in the budget (PROTOCOL.md §4.4), keeping
  * the account about to be charged.  Returns -1 if they still do not fit.
  */
 static int
@@ -726,20 +727,6 @@ user_remove(struct chat *c, size_t i)
 	acct_maybe_free(c, a);
 }
 
-void
-chat_limits_settle(struct chat_limits *lim)
-{
-	/* A limit of 0 would keep nothing; treat it as unset. */
-	if (lim->queue_limit == 0)
-		lim->queue_limit = CHAT_DEFAULT_QUEUE_LIMIT;
-	if (lim->idle_timeout_ms < 0)
-		lim->idle_timeout_ms = 0;
-	if (lim->max_memory == 0)
-		lim->max_memory = CHAT_DEFAULT_MAX_MEMORY;
-	if (lim->max_memory < CHAT_MIN_MAX_MEMORY)
-		lim->max_memory = CHAT_MIN_MAX_MEMORY;
-}
-
 struct chat *
 chat_new(const struct chat_limits *lim)
 {
@@ -894,7 +881,7 @@ chat_check_messages(struct chat *c, struct span name, int64_t now,
 	/* Messages, then the drop notice is put in front of them. */
 	used = LIST_OVERHEAD + drop_notice_size(u->dropped);
 	n = 0;
-	/* The longest prefix that fits in one frame (SPEC §4.2). */
+	/* The longest prefix that fits in one frame (PROTOCOL.md §4.2). */
 	for (;;) {
 		m = NULL;
 		if (oldest_is_private(c, u, k)) {

@@ -1,10 +1,10 @@
 /*
  * chat.h - the chat state: who is logged in and what each has not yet read
- * (SPEC §3.1-3.3, §4).  Plain data and functions: no I/O, no clock, no
+ * (PROTOCOL.md §3.1-3.3, §4).  Plain data and functions: no I/O, no clock, no
  * sockets.  The caller passes the time in and writes the bytes out.
  *
  * Every call takes the raw strings of a request and answers with the exact
- * texts of SPEC §3.2-3.3: a non-empty error (appended to *err) means the
+ * texts of PROTOCOL.md §3.2-3.3: a non-empty error (appended to *err) means the
  * call failed and changed nothing.
  *
  * Broadcasts cost O(1) in the number of users: a Say stores its text once
@@ -14,7 +14,7 @@
  * read or dropped them.
  *
  * All stored state is charged against a byte budget by the fixed formula
- * of SPEC §4.4 (the constants below); when a message would not fit, the
+ * of PROTOCOL.md §4.4 (the constants below); when a message would not fit, the
  * oldest messages of the sender charged the most are evicted first.  The
  * exact policy is written at the top of chat.c, which a shared store must
  * mirror.
@@ -26,35 +26,11 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "codec.h"
+#include "chat_limits.h"
+#include "span.h"
 
 struct chat;
 
-struct chat_limits {
-	size_t		max_users;	/* Register refused beyond; 0 = only §4.3 */
-	size_t		queue_limit;	/* messages kept per user (>= 1) */
-	int64_t		idle_timeout_ms; /* log out users who stop polling; 0 = never */
-	size_t		max_memory;	/* byte budget (§4.4); 0 = the default */
-};
-
-#define CHAT_DEFAULT_QUEUE_LIMIT	10000
-#define CHAT_DEFAULT_IDLE_TIMEOUT_MS	(300 * 1000)
-#define CHAT_DEFAULT_MAX_MEMORY		((size_t)256 << 20)
-#define CHAT_MIN_MAX_MEMORY		((size_t)4 << 20)
-/*
- * The charges of SPEC §4.4, the same in every store: a stored message
- * costs its text plus CHAT_MSG_CHARGE, an account (a user logged in, or a
- * sender whose messages are still stored) its name plus CHAT_USER_CHARGE.
- */
-#define CHAT_MSG_CHARGE			64
-#define CHAT_USER_CHARGE		128
-
-/*
- * The limits as every store keeps them: a queue limit or byte budget of 0
- * is the default, a budget below CHAT_MIN_MAX_MEMORY that minimum, a
- * negative idle timeout 0.
- */
-void		 chat_limits_settle(struct chat_limits *);
 struct chat	*chat_new(const struct chat_limits *);
 void		 chat_free(struct chat *);
 
@@ -71,7 +47,7 @@ void	chat_list(struct chat *, struct buf *out);
  * Appends the user's pending messages as a wire string list: the longest
  * prefix of the queue (after a "*** N messages were dropped" line when
  * some were) whose response - this list plus an empty error string - fits
- * in one frame (SPEC §4.2).  Delivered messages leave the queue.  For a
+ * in one frame (PROTOCOL.md §4.2).  Delivered messages leave the queue.  For a
  * valid name not logged in it appends the one-element list "*** You are
  * not logged in, USER" and succeeds; for an invalid name it appends an
  * empty list and fails with "CheckMessages: invalid user name".

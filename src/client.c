@@ -1,5 +1,5 @@
 /*
- * client.c - the interactive client (see client.h, SPEC §5).
+ * client.c - the interactive client (see client.h, PROTOCOL.md §5).
  *
  * One poll() loop serves the input (a terminal through libedit's
  * callbacks, or a pipe), a self-pipe carrying signals, and two calls in
@@ -7,14 +7,14 @@
  * slot for the user's commands, one for the background (CheckMessages
  * about once a second, registering again, the user list for completion).
  * No step of a call waits, so every key, line and signal is served
- * between any two steps, whatever the server does (SPEC §5.3).
+ * between any two steps, whatever the server does (PROTOCOL.md §5.3).
  *
  * Commands typed while a command's call is in flight are queued and run
  * in the order typed, one call at a time: "say a" then "say b" reach the
  * server in that order.  The queue is bounded in bytes; when it is full
  * the input is not read until it drains.
  *
- * Leaving (SPEC §5.4) starts at "quit", end of input or a signal: the
+ * Leaving (PROTOCOL.md §5.4) starts at "quit", end of input or a signal: the
  * commands before it (none after a signal) get what is left of a second,
  * then one last CheckMessages within that second shows what arrived, our
  * own last words included, then Quit has two seconds: gone within three
@@ -38,6 +38,7 @@
 #include "anet.h"
 #include "buf.h"
 #include "client.h"
+#include "clock.h"
 #include "command.h"
 #include "probe.h"
 #include "proto.h"
@@ -79,7 +80,7 @@ enum leaving {
 
 struct client {
 	const struct client_opts *opts;
-	struct rpc_server	 srv;
+	struct rpc_target	 srv;
 	struct span		 user;		/* as sent: in name */
 	struct buf		 name;
 	struct buf		 addr;		/* the server, for people */
@@ -103,7 +104,7 @@ struct client {
 	int			 came_back;	/* re-registering after down */
 	/*
 	 * A command failed (said on stderr): the exit status is 1 however
-	 * the session ends (SPEC §5.4).  Failed background polls do not
+	 * the session ends (PROTOCOL.md §5.4).  Failed background polls do not
 	 * count.
 	 */
 	int			 failed;
@@ -114,7 +115,8 @@ struct client {
 
 	struct rpc_strlist	 users;		/* for completion */
 	long long		 users_at;
-	/* The wire probe before Register (SPEC §6): what each List got. */
+	/* The wire probe before Register (PROTOCOL.md §6): what each List got.
+	 */
 	int			 probes;
 	struct buf		 probe_what[2];
 	/* Sloppy responses told about: a bit per rpc_sloppy, per call. */
@@ -260,7 +262,7 @@ keep_users(struct client *c, struct rpc_strlist *fresh)
 	rpc_strlist_free(&c->users);
 	c->users = *fresh;
 	rpc_strlist_init(fresh);
-	c->users_at = anet_now_ms();
+	c->users_at = clock_ms();
 }
 
 /* Says once per session what is wrong with the server's responses. */
@@ -282,7 +284,7 @@ note_sloppy(struct client *c, const struct rpc_error *err)
 
 /* Starts a call to srv on a slot; -1 (said) when it cannot be built. */
 static int
-start_call_to(struct client *c, struct slot *s, struct rpc_server srv,
+start_call_to(struct client *c, struct slot *s, struct rpc_target srv,
     enum msg_type type, const struct span *args, size_t nargs,
     int timeout_ms)
 {
@@ -339,25 +341,26 @@ command_timeout(const struct client *c, int ms)
 
 	if (c->leaving == STAYING)
 		return ms;
-	left = c->leave_at + LAST_POLL_MS - anet_now_ms();
+	left = c->leave_at + LAST_POLL_MS - clock_ms();
 	return left < ms ? (int)left : ms;
 }
 
 /* The user list for completion after "tell ", refreshed when stale. */
-static const struct rpc_strlist *
-completion_users(void *arg)
+static size_t
+completion_users(void *arg, const struct span **names)
 {
 	struct client *c = arg;
 
 	/* What we have now; a fresher list serves the next Tab. */
 	if (c->registered && c->leaving == STAYING &&
 	    !rpc_call_busy(&c->bg.call) && (c->users_at == 0 ||
-	    anet_now_ms() - c->users_at >= USERS_MAX_AGE_MS))
+	    clock_ms() - c->users_at >= USERS_MAX_AGE_MS))
 		start_call(c, &c->bg, MSG_LIST, NULL, 0, COMPLETE_TIMEOUT_MS);
-	return &c->users;
+	*names = c->users.v;
+	return c->users.n;
 }
 
-/* Bytes of the delivered text, "USER says MSG" (SPEC §4.1). */
+/* Bytes of the delivered text, "USER says MSG" (PROTOCOL.md §4.1). */
 static int
 too_long(const struct client *c, const char *verb, struct span msg)
 {
@@ -392,7 +395,7 @@ say_quitting(struct client *c)
 }
 
 /*
- * Starts leaving (SPEC §5.4).  The clock starts now, whatever is still
+ * Starts leaving (PROTOCOL.md §5.4).  The clock starts now, whatever is still
  * queued or in flight: the commands before it and the last poll share
  * LAST_POLL_MS, Quit has QUIT_TIMEOUT_MS.
  */
@@ -402,7 +405,7 @@ leave(struct client *c, int status)
 	if (c->leaving != STAYING)
 		return;
 	c->leaving = LEAVE_COMMANDS;
-	c->leave_at = anet_now_ms();
+	c->leave_at = clock_ms();
 	c->status = status;
 	rpc_call_cut_deadline(&c->cmd.call, LAST_POLL_MS);
 	rpc_call_cut_deadline(&c->bg.call, LAST_POLL_MS);
@@ -521,7 +524,7 @@ static void
 poll_failed(struct client *c, const char *what, enum msg_type type,
     const struct rpc_error *err)
 {
-	long long now = anet_now_ms();
+	long long now = clock_ms();
 
 	if (err->status == RPC_ERR_NET) {
 		if (!c->down)
@@ -552,7 +555,7 @@ registered_again(struct client *c, int came_back)
 		    "logged in again as %s", c->shown_user.data);
 }
 
-/* 1 when a full response says more is waiting (SPEC §4.2). */
+/* 1 when a full response says more is waiting (PROTOCOL.md §4.2). */
 static int
 checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
     int rc)
@@ -570,7 +573,7 @@ checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
 	c->down = 0;
 	c->backoff_ms = 0;
 	buf_clear(&c->failing);
-	c->next_poll = anet_now_ms() + POLL_INTERVAL_MS;
+	c->next_poll = clock_ms() + POLL_INTERVAL_MS;
 
 	if (msgs->n == 1 && span_eq(msgs->v[0], (struct span){
 	    c->not_logged_in.data, c->not_logged_in.len })) {
@@ -592,7 +595,7 @@ checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
 		 * at a pace a terminal can show: a server that always has
 		 * more must not bury the line being typed.
 		 */
-		c->next_poll = anet_now_ms() + BACKLOG_POLL_MS;
+		c->next_poll = clock_ms() + BACKLOG_POLL_MS;
 		return 1;
 	}
 	return 0;
@@ -632,11 +635,11 @@ bg_done(struct client *c)
 	rpc_error_free(&err);
 }
 
-/* One List of the wire probe (SPEC §6), sent and shut for writing. */
+/* One List of the wire probe (PROTOCOL.md §6), sent and shut for writing. */
 static void
 start_probe(struct client *c, enum wire wire)
 {
-	struct rpc_server srv = c->srv;
+	struct rpc_target srv = c->srv;
 
 	srv.wire = wire;
 	srv.half_close = 1;
@@ -644,7 +647,7 @@ start_probe(struct client *c, enum wire wire)
 	    RPC_DEFAULT_TIMEOUT_MS);
 }
 
-/* Another client with our name gets half of our messages (SPEC §5.4). */
+/* Another client with our name gets half of our messages (PROTOCOL.md §5.4). */
 static void
 warn_duplicate(const struct client *c, const struct rpc_strlist *users)
 {
@@ -682,7 +685,7 @@ cannot_start(struct client *c, const char *fmt, ...)
 }
 
 /*
- * A List of the probe is done (SPEC §6, §5.4).  With --wire auto: framed
+ * A List of the probe is done (PROTOCOL.md §6, §5.4).  With --wire auto: framed
  * first, then unframed; the one answered like a List is used.  With
  * --wire named: the same two Lists explain a server of the other
  * generation.  The List that answered also shows whether our name is
@@ -783,7 +786,7 @@ cmd_done(struct client *c)
 			break;
 		}
 		c->registered = 1;
-		c->next_poll = anet_now_ms() + POLL_INTERVAL_MS;
+		c->next_poll = clock_ms() + POLL_INTERVAL_MS;
 		if (c->leaving == STAYING && start_call(c, &c->cmd, MSG_LIST,
 		    NULL, 0, RPC_DEFAULT_TIMEOUT_MS) == 0)
 			c->cmd.greeting = 1;
@@ -804,7 +807,7 @@ cmd_done(struct client *c)
 			command_report(c, type == MSG_SAY ? "say" : "tell",
 			    type, &err);
 		/* Show our own words (and anything else) without waiting. */
-		c->next_poll = anet_now_ms();
+		c->next_poll = clock_ms();
 		break;
 	case MSG_SHUTDOWN:
 		if (rc == 0) {
@@ -874,7 +877,7 @@ advance(struct client *c)
 	switch (c->leaving) {
 	case STAYING:
 		if (c->registered && !rpc_call_busy(&c->bg.call) &&
-		    anet_now_ms() >= c->next_poll)
+		    clock_ms() >= c->next_poll)
 			start_call(c, &c->bg, MSG_CHECK_MESSAGES, &c->user, 1,
 			    POLL_TIMEOUT_MS);
 		break;
@@ -887,7 +890,7 @@ advance(struct client *c)
 	case LEAVE_LAST_POLL:
 		if (rpc_call_busy(&c->bg.call))
 			break;
-		left = c->leave_at + LAST_POLL_MS - anet_now_ms();
+		left = c->leave_at + LAST_POLL_MS - clock_ms();
 		if (c->registered && left > 0 && (!c->last_polled ||
 		    c->more)) {
 			c->last_polled = 1;
@@ -914,7 +917,7 @@ advance(struct client *c)
 static int
 wait_ms(const struct client *c)
 {
-	long long now = anet_now_ms(), w = 60000;
+	long long now = clock_ms(), w = 60000;
 	int k;
 
 	if (c->leaving == STAYING && c->registered &&
@@ -993,7 +996,7 @@ run(struct client *c)
 }
 
 /*
- * The one place the exit status is decided (SPEC §5.4): a session that
+ * The one place the exit status is decided (PROTOCOL.md §5.4): a session that
  * ended well (status 0) but in which a command failed, or whose logout
  * the server did not confirm, exits 1.  Signals keep theirs (128 + N).
  */
@@ -1027,7 +1030,7 @@ format_addr(const struct client_opts *opts, struct buf *b)
 
 /*
  * The name to log in with, or 0 after saying on stderr why there is none:
- * as typed when it is valid, in NFC when only that is (SPEC §5.4).
+ * as typed when it is valid, in NFC when only that is (PROTOCOL.md §5.4).
  */
 static int
 prepare_user(struct client *c, const char *typed)
@@ -1086,7 +1089,7 @@ client_run(const struct client_opts *opts)
 	format_addr(opts, &c.addr);
 	buf_init(&c.not_logged_in);
 	buf_init(&c.shown_user);
-	/* Checked before anything is said or sent (SPEC §5.1, §5.4). */
+	/* Checked before anything is said or sent (PROTOCOL.md §5.1, §5.4). */
 	if (!prepare_user(&c, opts->user)) {
 		c.status = 1;
 		goto out;

@@ -1,5 +1,5 @@
 /*
- * client.h - the interactive chat client (SPEC §5): register, run the
+ * client.h - the interactive chat client (PROTOCOL.md §5): register, run the
  * commands typed, poll for messages about once a second, log out at the
  * end whatever the end is.
  */
@@ -14,8 +14,8 @@ struct client_opts {
 	const char	*addr;		/* as the user wrote it, for messages */
 	const char	*user;
 	enum wire	 wire;
-	int		 wire_auto;	/* find the wire with a probe (SPEC §6) */
-	int		 strict;	/* refuse sloppy responses (SPEC §5.3) */
+	int		 wire_auto;	/* find the wire with a probe */
+	int		 strict;	/* refuse sloppy responses */
 	int		 history;	/* keep line history across runs */
 	int		 color;		/* colour on a terminal (NO_COLOR too) */
 	int		 timestamps;	/* HH:MM before messages; -1: at a terminal */
@@ -25,7 +25,7 @@ struct client_opts {
 };
 
 /*
- * Runs the client until it ends; returns the process exit status (SPEC
+ * Runs the client until it ends; returns the process exit status (PROTOCOL.md
  * §5.4): 1 when a command failed, whatever printed why on stderr.
  */
 int	client_run(const struct client_opts *);

@@ -1,22 +1,9 @@
 /* codec.c - u16, string and string list on the wire (see codec.h). */
 #include <stdlib.h>
-#include <string.h>
 
 #include "codec.h"
 #include "proto.h"
 #include "xmalloc.h"
-
-struct span
-span_cstr(const char *s)
-{
-	return (struct span){ s, strlen(s) };
-}
-
-int
-span_eq(struct span a, struct span b)
-{
-	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
-}
 
 int
 put_strlist(struct buf *b, const struct span *v, size_t n)

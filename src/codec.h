@@ -1,5 +1,5 @@
 /*
- * codec.h - the wire primitives (SPEC §2.1): u16, string, string list.
+ * codec.h - the wire primitives (PROTOCOL.md §2.1): u16, string, string list.
  *
  * Writers append to a buf and refuse (return -1, buffer unchanged) a value
  * that does not fit in a u16 rather than wrap it.  Readers take a span,
@@ -14,16 +14,7 @@
 #include <stdint.h>
 
 #include "buf.h"
-
-/* A run of bytes owned by someone else. */
-struct span {
-	const char	*p;
-	size_t		 len;
-};
-
-#define SPAN_LIT(s)	((struct span){ (s), sizeof(s) - 1 })
-struct span	span_cstr(const char *);
-int		span_eq(struct span, struct span);
+#include "span.h"
 
 int	put_strlist(struct buf *, const struct span *, size_t n);
 

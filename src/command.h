@@ -1,5 +1,5 @@
 /*
- * command.h - one line typed at the client, parsed (SPEC §5.2).
+ * command.h - one line typed at the client, parsed (PROTOCOL.md §5.2).
  *
  * Pure: no I/O, no allocation.  The spans of the result point into the
  * line given, so they live as long as it does.
@@ -7,7 +7,7 @@
 #ifndef RPCCHAT_COMMAND_H
 #define RPCCHAT_COMMAND_H
 
-#include "codec.h"
+#include "span.h"
 
 enum cmd_kind {
 	CMD_NONE,		/* an empty line: do nothing */

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "anet.h"
+#include "clock.h"
 #include "dial.h"
 
 size_t
@@ -47,7 +47,7 @@ dial_start(struct dial *d, const struct dial_addr *addrs, size_t n)
 	d->naddrs = n;
 	d->fd = -1;
 	d->last_errno = n == 0 ? EADDRNOTAVAIL : 0;
-	d->next_at = anet_now_ms();
+	d->next_at = clock_ms();
 }
 
 static void
@@ -84,7 +84,7 @@ attempt(struct dial *d)
 		d->tries[d->ntries].fd = fd;
 		d->tries[d->ntries].addr = d->next - 1;
 		d->ntries++;
-		d->next_at = anet_now_ms() + DIAL_DELAY_MS;
+		d->next_at = clock_ms() + DIAL_DELAY_MS;
 		return;
 	}
 }
@@ -136,10 +136,10 @@ dial_step(struct dial *d, const struct pollfd *pfd, size_t n)
 		d->last_errno = soerr != 0 ? soerr : ECONNREFUSED;
 		drop(d, i);
 		/* RFC 8305 §5: a failure starts the next attempt at once. */
-		d->next_at = anet_now_ms();
+		d->next_at = clock_ms();
 	}
 	if (d->next < d->naddrs && (d->ntries == 0 ||
-	    anet_now_ms() >= d->next_at))
+	    clock_ms() >= d->next_at))
 		attempt(d);
 	if (d->ntries == 0 && d->next >= d->naddrs)
 		return -1;

@@ -1,6 +1,6 @@
 /*
  * dial.h - connecting to one of a host's addresses as RFC 8305 (Happy
- * Eyeballs) says, without blocking (SPEC §5.3).
+ * Eyeballs) says, without blocking (PROTOCOL.md §5.3).
  *
  * The addresses are tried in an order that alternates the families,
  * starting with the family of the first; an attempt starts DIAL_DELAY_MS

@@ -1,6 +1,7 @@
 /* frame.c - request boundaries and response prefixes (see frame.h). */
 #include <stdio.h>
 
+#include "codec.h"
 #include "frame.h"
 
 static enum frame_status

@@ -1,11 +1,11 @@
 /*
  * frame.h - where a request ends, on either wire.
  *
- * Framed (SPEC §2.2): a u16 length, then that many bytes of message.
- * Unframed (SPEC §6): no length; the request ends when the type and all of
- * its string arguments have arrived, so it is parsed field by field as the
- * bytes come in.  Both give the dispatcher the same request message, so
- * one set of server stubs serves both generations.
+ * Framed (PROTOCOL.md §2.2): a u16 length, then that many bytes of message.
+ * Unframed (PROTOCOL.md §6): no length; the request ends when the type and all
+ * of its string arguments have arrived, so it is parsed field by field as the
+ * bytes come in.  Both give the dispatcher the same request message, so one set
+ * of server stubs serves both generations.
  */
 #ifndef RPCCHAT_FRAME_H
 #define RPCCHAT_FRAME_H
@@ -13,8 +13,8 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "codec.h"
 #include "proto.h"
+#include "span.h"
 
 enum frame_status {
 	FRAME_INCOMPLETE,	/* read at least *need bytes in all, then ask again */
@@ -30,7 +30,7 @@ enum frame_status	frame_request(enum wire, struct span in,
 /*
  * Whether in, what a connection has sent, is exactly one whole request of
  * the other wire and not one of this wire: a client of the other
- * generation (SPEC §6).  For the log only: the response does not change.
+ * generation (PROTOCOL.md §6).  For the log only: the response does not change.
  */
 int	frame_other_wire(enum wire, struct span in);
 

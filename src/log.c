@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "ae.h"
-#include "anet.h"
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "text.h"
 
@@ -148,7 +148,7 @@ report_suppressed(void)
 long long
 log_tick(void)
 {
-	long long second = anet_now_ms() / 1000;
+	long long second = clock_ms() / 1000;
 
 	if (lg.suppressed == 0)
 		return -1;
@@ -169,7 +169,7 @@ vlog(enum kind kind, const char *fmt, va_list ap)
 	if (lg.fd == -1 && lg.fd_set)
 		return;
 	if (kind == KIND_CLIENT) {
-		second = anet_now_ms() / 1000;
+		second = clock_ms() / 1000;
 		if (second != lg.window) {
 			report_suppressed();
 			lg.window = second;

@@ -1,7 +1,7 @@
 /*
  * log.h - the server's log: one line per event on stderr, prefixed with
- * the local time as HH:MM:SS (SPEC §3.3).  Bytes a client chose are shown
- * escaped by text_escape, so a log line is always one whole line.
+ * the local time as HH:MM:SS (PROTOCOL.md §3.3).  Bytes a client chose are
+ * shown escaped by text_escape, so a log line is always one whole line.
  *
  * Writing the log never blocks the server: lines go to a bounded buffer,
  * written as stderr accepts them (non-blocking, flushed by the event loop
@@ -16,7 +16,7 @@
 #include <stdio.h>
 
 #include "buf.h"
-#include "codec.h"
+#include "span.h"
 
 /* Bytes of log waiting for stderr at most. */
 #define LOG_BUF_MAX		(16 * 1024)
@@ -38,7 +38,7 @@ void	log_attach(struct ae_loop *);
 void	log_detach(void);
 /*
  * Reports the lines suppressed in a past second; call from the loop.
- * Returns when it next needs to run (anet_now_ms() time), or -1.
+ * Returns when it next needs to run (clock_ms() time), or -1.
  */
 long long log_tick(void);
 

@@ -1,6 +1,6 @@
 /*
  * main.c - the command line: "rpcchat PORT" serves, "rpcchat HOST:PORT
- * USER" chats (SPEC §1, §3.5).
+ * USER" chats (PROTOCOL.md §1, §3.5).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,8 +14,8 @@
 
 #include "anet.h"
 #include "client.h"
-#include "xmalloc.h"
 #include "server.h"
+#include "xmalloc.h"
 
 static const char usage_text[] =
     "usage: rpcchat [options] PORT\n"
@@ -214,7 +214,7 @@ main(int argc, char **argv)
 	/* getopt names us by argv[0]: one name, whatever the path. */
 	argv[0] = (char *)"rpcchat";
 
-	/* GNU order: options anywhere, "--" ends them (SPEC §3.5). */
+	/* GNU order: options anywhere, "--" ends them (PROTOCOL.md §3.5). */
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, &idx)) != -1) {
 		switch (ch) {
 		case OPT_MAX_USERS:

@@ -1,6 +1,7 @@
 /* probe.c - the wire generation of a server, found with a List (probe.h). */
 #include <string.h>
 
+#include "codec.h"
 #include "probe.h"
 
 /* Bytes of an unexpected answer shown to people. */

@@ -1,5 +1,5 @@
 /*
- * probe.h - which generation of the protocol a server speaks (SPEC §6),
+ * probe.h - which generation of the protocol a server speaks (PROTOCOL.md §6),
  * asked with a List: the one call that changes nothing on a server of
  * either generation.  (A framed Register of a 2-byte name reads, on an
  * unframed server, as a Shutdown: never probe with Register.)
@@ -7,15 +7,15 @@
  * The List is sent on one wire and followed by a write shutdown, so a
  * server of the other generation, still waiting for the rest of what it
  * takes for a longer request, sees the request end and answers or closes
- * at once.  Its users serve the duplicate-name check (SPEC §5.4) too.
+ * at once.  Its users serve the duplicate-name check (PROTOCOL.md §5.4) too.
  */
 #ifndef RPCCHAT_PROBE_H
 #define RPCCHAT_PROBE_H
 
 #include "buf.h"
-#include "codec.h"
 #include "proto.h"
 #include "rpc_client.h"
+#include "span.h"
 
 /*
  * Whether what a List sent on wire got back is a List response: rc and

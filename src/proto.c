@@ -1,4 +1,4 @@
-/* proto.c - names and shapes of the calls (SPEC §2.3). */
+/* proto.c - names and shapes of the calls (PROTOCOL.md §2.3). */
 #include "proto.h"
 
 static const struct {

@@ -1,5 +1,5 @@
 /*
- * proto.h - the numbers of the rpcchat protocol (SPEC §2, §4, §6).
+ * proto.h - the numbers of the rpcchat protocol (PROTOCOL.md §2, §4, §6).
  */
 #ifndef RPCCHAT_PROTO_H
 #define RPCCHAT_PROTO_H
@@ -19,8 +19,8 @@ enum msg_type {
 
 /* How requests and responses are delimited on a connection. */
 enum wire {
-	WIRE_FRAMED,		/* u16 length prefix on both sides (SPEC §2.2) */
-	WIRE_UNFRAMED		/* no prefix; response ends at EOF (SPEC §6) */
+	WIRE_FRAMED,		/* u16 length prefixes, PROTOCOL.md §2.2 */
+	WIRE_UNFRAMED		/* no prefix, EOF ends, PROTOCOL.md §6 */
 };
 
 #define U16_MAX			65535u
@@ -33,9 +33,10 @@ enum wire {
 #define TEXT_MAX		(FRAME_MAX - 6)
 /* Longest user name, in bytes. */
 #define USER_MAX		20
-/* Unframed request: type + payload bounded like a frame body (SPEC §6). */
+/* Unframed request: type + payload bounded like a frame body (PROTOCOL.md §6).
+ */
 #define UNFRAMED_REQUEST_MAX	(FRAME_MAX + 2)
-/* Largest unframed response a client accepts (SPEC §6). */
+/* Largest unframed response a client accepts (PROTOCOL.md §6). */
 #define UNFRAMED_RESPONSE_MAX	(16u << 20)
 
 /* "Register", "List", ...; NULL for an unknown type. */

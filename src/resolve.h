@@ -1,5 +1,5 @@
 /*
- * resolve.h - a host name looked up off the event loop (SPEC §5.3).
+ * resolve.h - a host name looked up off the event loop (PROTOCOL.md §5.3).
  *
  * getaddrinfo() blocks for as long as the resolver likes (tens of
  * seconds when a DNS server stops answering) and cannot be cancelled.

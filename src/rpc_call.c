@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "anet.h"
+#include "clock.h"
+#include "codec.h"
 #include "resolve.h"
 #include "rpc_call.h"
 
@@ -33,7 +35,7 @@ rpc_call_init(struct rpc_call *call)
 
 /* "host:port", with an IPv6 address in brackets, for messages. */
 static void
-format_server(const struct rpc_server *srv, char *out, size_t size)
+format_server(const struct rpc_target *srv, char *out, size_t size)
 {
 	const char *host = srv->host != NULL ? srv->host : "localhost";
 
@@ -164,7 +166,7 @@ resolved(struct rpc_call *call)
 }
 
 void
-rpc_call_start(struct rpc_call *call, const struct rpc_server *srv,
+rpc_call_start(struct rpc_call *call, const struct rpc_target *srv,
     const struct buf *req)
 {
 	char err[ANET_ERR_LEN];
@@ -176,7 +178,7 @@ rpc_call_start(struct rpc_call *call, const struct rpc_server *srv,
 	call->peer = srv->peer != NULL ? srv->peer : &call->own;
 	call->timeout_ms = srv->timeout_ms > 0 ? srv->timeout_ms :
 	    RPC_DEFAULT_TIMEOUT_MS;
-	call->deadline = anet_now_ms() + call->timeout_ms;
+	call->deadline = clock_ms() + call->timeout_ms;
 	format_server(srv, call->server, sizeof call->server);
 	buf_clear(&call->resp);
 	call->sent = 0;
@@ -250,7 +252,7 @@ rpc_call_pollfds(const struct rpc_call *call, struct pollfd *pfd, size_t max)
 int
 rpc_call_wait_ms(const struct rpc_call *call)
 {
-	long long now = anet_now_ms(), until = call->deadline, next;
+	long long now = clock_ms(), until = call->deadline, next;
 
 	if (!rpc_call_busy(call))
 		return -1;
@@ -265,7 +267,7 @@ rpc_call_wait_ms(const struct rpc_call *call)
 void
 rpc_call_cut_deadline(struct rpc_call *call, int ms)
 {
-	long long at = anet_now_ms() + ms;
+	long long at = clock_ms() + ms;
 
 	if (rpc_call_busy(call) && at < call->deadline)
 		call->deadline = at;
@@ -417,7 +419,7 @@ rpc_call_step(struct rpc_call *call, const struct pollfd *pfd, size_t n)
 	default:
 		break;
 	}
-	if (rpc_call_busy(call) && anet_now_ms() >= call->deadline)
+	if (rpc_call_busy(call) && clock_ms() >= call->deadline)
 		fail_timeout(call);
 	return call->state == CALL_DONE;
 }

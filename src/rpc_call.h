@@ -1,11 +1,10 @@
 /*
- * rpc_call.h - one call (SPEC §2.2) as a state machine that never blocks:
- * resolve -> connect -> write -> read, each step taken when poll() says
- * its descriptor is ready, all of it within one deadline.  The client's
- * loop polls a call's descriptors together with the terminal and the
- * signals, so its user is served between any two steps (SPEC §5.3); the
- * blocking stubs of rpc_client.h run the same machine in a poll loop of
- * their own.
+ * rpc_call.h - one call (PROTOCOL.md §2.2) as a state machine that never
+ * blocks: resolve -> connect -> write -> read, each step taken when poll() says
+ * its descriptor is ready, all of it within one deadline.  The client's loop
+ * polls a call's descriptors together with the terminal and the signals, so its
+ * user is served between any two steps (PROTOCOL.md §5.3); the blocking stubs
+ * of rpc_client.h run the same machine in a poll loop of their own.
  */
 #ifndef RPCCHAT_RPC_CALL_H
 #define RPCCHAT_RPC_CALL_H
@@ -14,7 +13,7 @@
 
 #include "anet.h"
 #include "dial.h"
-#include "rpc_client.h"
+#include "rpc.h"
 
 /*
  * What a session knows of its server between calls: the addresses of the
@@ -47,7 +46,7 @@ enum rpc_call_state {
 
 struct rpc_call {
 	enum rpc_call_state	 state;
-	struct rpc_server	 srv;		/* a copy; host/port borrowed */
+	struct rpc_target	 srv;		/* a copy; host/port borrowed */
 	struct rpc_peer		*peer;		/* srv.peer, or own */
 	struct rpc_peer		 own;
 	char			 server[ANET_ADDR_LEN + 16];	/* for people */
@@ -75,7 +74,7 @@ void	rpc_call_init(struct rpc_call *);
  * cancelled first.  The call may be CALL_DONE at once (a request too
  * large to send).
  */
-void	rpc_call_start(struct rpc_call *, const struct rpc_server *,
+void	rpc_call_start(struct rpc_call *, const struct rpc_target *,
 	    const struct buf *req);
 /* Whether a call is running (started and not yet done). */
 int	rpc_call_busy(const struct rpc_call *);

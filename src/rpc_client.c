@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,23 +16,10 @@
 #include <unistd.h>
 
 #include "anet.h"
+#include "codec.h"
 #include "rpc_call.h"
 #include "rpc_client.h"
 #include "text.h"
-
-void
-rpc_error_init(struct rpc_error *err)
-{
-	memset(err, 0, sizeof *err);
-	buf_init(&err->msg);
-}
-
-void
-rpc_error_free(struct rpc_error *err)
-{
-	buf_free(&err->msg);
-	err->status = RPC_OK;
-}
 
 void
 rpc_strlist_init(struct rpc_strlist *l)
@@ -51,35 +37,12 @@ rpc_strlist_free(struct rpc_strlist *l)
 	rpc_strlist_init(l);
 }
 
-/* Keeps msg NUL-terminated, whatever was appended to it. */
-static void
-terminate(struct buf *b)
-{
-	buf_reserve(b, 1);
-	b->data[b->len] = '\0';
-}
-
 /* The stubs' own name for it. */
 #define set_error	rpc_error_setf
 
-void
-rpc_error_setf(struct rpc_error *err, enum rpc_status status,
-    const char *fmt, ...)
-{
-	va_list ap;
-	char line[512];
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	err->status = status;
-	buf_clear(&err->msg);
-	buf_append(&err->msg, line, strlen(line));
-	terminate(&err->msg);
-}
 
 int
-rpc_send_and_receive(const struct rpc_server *srv, const struct buf *req,
+rpc_send_and_receive(const struct rpc_target *srv, const struct buf *req,
     struct buf *resp, struct rpc_error *err)
 {
 	struct pollfd pfd[RPC_CALL_FDS_MAX];
@@ -173,10 +136,7 @@ rpc_parse_response(enum msg_type type, struct span resp, int strict,
 		err->extra = in.len;
 	}
 	if (errstr.len > 0) {
-		err->status = RPC_ERR_SERVER;
-		buf_clear(&err->msg);
-		text_escape(&err->msg, errstr);
-		terminate(&err->msg);
+		rpc_error_set_server(err, errstr);
 		goto fail;
 	}
 	if (list != NULL) {
@@ -184,9 +144,7 @@ rpc_parse_response(enum msg_type type, struct span resp, int strict,
 		list->n = n;
 	} else
 		free(v);
-	err->status = RPC_OK;
-	buf_clear(&err->msg);
-	terminate(&err->msg);
+	rpc_error_clear(err);
 	return 0;
 fail:
 	free(v);
@@ -249,7 +207,7 @@ rpc_looks_framed(enum msg_type type, struct span resp)
 }
 
 int
-rpc_read_response(const struct rpc_server *srv, enum msg_type type,
+rpc_read_response(const struct rpc_target *srv, enum msg_type type,
     struct span resp, struct rpc_strlist *list, struct rpc_error *err)
 {
 	/* Never a frame's length bytes shown as if they were text. */
@@ -264,7 +222,7 @@ rpc_read_response(const struct rpc_server *srv, enum msg_type type,
 
 /* Sends a request built by the caller and parses the answer. */
 static int
-call(const struct rpc_server *srv, enum msg_type type, struct buf *req,
+call(const struct rpc_target *srv, enum msg_type type, struct buf *req,
     struct rpc_strlist *list, struct rpc_error *err)
 {
 	struct buf resp = BUF_INIT;
@@ -298,7 +256,7 @@ rpc_request(struct buf *req, enum msg_type type, const struct span *args,
 }
 
 static int
-call_args(const struct rpc_server *srv, enum msg_type type,
+call_args(const struct rpc_target *srv, enum msg_type type,
     const struct span *args, size_t nargs, struct rpc_strlist *list,
     struct rpc_error *err)
 {
@@ -310,28 +268,28 @@ call_args(const struct rpc_server *srv, enum msg_type type,
 }
 
 int
-rpc_register(const struct rpc_server *srv, struct span user,
+rpc_register(const struct rpc_target *srv, struct span user,
     struct rpc_error *err)
 {
 	return call_args(srv, MSG_REGISTER, &user, 1, NULL, err);
 }
 
 int
-rpc_list(const struct rpc_server *srv, struct rpc_strlist *users,
+rpc_list(const struct rpc_target *srv, struct rpc_strlist *users,
     struct rpc_error *err)
 {
 	return call_args(srv, MSG_LIST, NULL, 0, users, err);
 }
 
 int
-rpc_check_messages(const struct rpc_server *srv, struct span user,
+rpc_check_messages(const struct rpc_target *srv, struct span user,
     struct rpc_strlist *messages, struct rpc_error *err)
 {
 	return call_args(srv, MSG_CHECK_MESSAGES, &user, 1, messages, err);
 }
 
 int
-rpc_tell(const struct rpc_server *srv, struct span user, struct span target,
+rpc_tell(const struct rpc_target *srv, struct span user, struct span target,
     struct span message, struct rpc_error *err)
 {
 	struct span args[3] = { user, target, message };
@@ -340,7 +298,7 @@ rpc_tell(const struct rpc_server *srv, struct span user, struct span target,
 }
 
 int
-rpc_say(const struct rpc_server *srv, struct span user, struct span message,
+rpc_say(const struct rpc_target *srv, struct span user, struct span message,
     struct rpc_error *err)
 {
 	struct span args[2] = { user, message };
@@ -349,14 +307,14 @@ rpc_say(const struct rpc_server *srv, struct span user, struct span message,
 }
 
 int
-rpc_quit(const struct rpc_server *srv, struct span user,
+rpc_quit(const struct rpc_target *srv, struct span user,
     struct rpc_error *err)
 {
 	return call_args(srv, MSG_QUIT, &user, 1, NULL, err);
 }
 
 int
-rpc_shutdown(const struct rpc_server *srv, struct rpc_error *err)
+rpc_shutdown(const struct rpc_target *srv, struct rpc_error *err)
 {
 	return call_args(srv, MSG_SHUTDOWN, NULL, 0, NULL, err);
 }

@@ -1,60 +1,16 @@
 /*
- * rpc_client.h - the client stubs (SPEC §2.2-2.3): one function per call,
- * taking the server and the arguments and returning the results and an
- * error.  Each call is one connection: connect, write the request, read
- * the response, close, all within the server's timeout.
+ * rpc_client.h - the client stubs (PROTOCOL.md §2.2-2.3): one function per
+ * call, taking the server and the arguments and returning the results and an
+ * error.  Each call is one connection: connect, write the request, read the
+ * response, close, all within the server's timeout.
  */
 #ifndef RPCCHAT_RPC_CLIENT_H
 #define RPCCHAT_RPC_CLIENT_H
 
 #include "buf.h"
-#include "codec.h"
 #include "proto.h"
-
-struct rpc_peer;
-
-struct rpc_server {
-	const char	*host;		/* name or address; "localhost" if NULL */
-	const char	*port;
-	enum wire	 wire;
-	int		 timeout_ms;	/* a whole call, connect included */
-	struct rpc_peer	*peer;		/* addresses kept between calls; NULL:
-					   look the name up every call */
-	int		 strict;	/* refuse sloppy responses (--strict) */
-	int		 half_close;	/* shut down writing after the request */
-};
-
-#define RPC_DEFAULT_TIMEOUT_MS	5000
-
-enum rpc_status {
-	RPC_OK = 0,
-	RPC_ERR_NET,		/* connect, read or write failed or timed out */
-	RPC_ERR_PROTO,		/* the response was not a valid one */
-	RPC_ERR_SERVER		/* the server answered with an error string */
-};
-
-/*
- * How a response that was used anyway broke SPEC §2.2 (SPEC §5.3: other
- * implementations are sloppy; their results are not thrown away).
- */
-enum rpc_sloppy {
-	RPC_TIDY = 0,
-	RPC_NO_ERROR_STRING,	/* nothing at all after the results */
-	RPC_EXTRA_BYTES		/* bytes after the error string */
-};
-
-/*
- * msg is NUL-terminated text for people (server errors are escaped).
- * sloppy is set whenever a tolerated response was read, failed or not,
- * so the caller can tell the user once (rpc_describe_sloppy).
- */
-struct rpc_error {
-	enum rpc_status	 status;
-	struct buf	 msg;
-	enum rpc_sloppy	 sloppy;
-	enum msg_type	 sloppy_type;	/* the call whose response it was */
-	size_t		 extra;		/* RPC_EXTRA_BYTES: how many */
-};
+#include "rpc.h"
+#include "span.h"
 
 /* Results that are string lists; the strings point into storage. */
 struct rpc_strlist {
@@ -63,28 +19,23 @@ struct rpc_strlist {
 	struct buf	 storage;
 };
 
-void	rpc_error_init(struct rpc_error *);
-void	rpc_error_free(struct rpc_error *);
-/* Sets status and the text (kept NUL-terminated). */
-void	rpc_error_setf(struct rpc_error *, enum rpc_status, const char *, ...)
-	    __attribute__((format(printf, 3, 4)));
 void	rpc_strlist_init(struct rpc_strlist *);
 void	rpc_strlist_free(struct rpc_strlist *);
 
 /* Each returns 0, or -1 with err filled in. */
-int	rpc_register(const struct rpc_server *, struct span user,
+int	rpc_register(const struct rpc_target *, struct span user,
 	    struct rpc_error *);
-int	rpc_list(const struct rpc_server *, struct rpc_strlist *users,
+int	rpc_list(const struct rpc_target *, struct rpc_strlist *users,
 	    struct rpc_error *);
-int	rpc_check_messages(const struct rpc_server *, struct span user,
+int	rpc_check_messages(const struct rpc_target *, struct span user,
 	    struct rpc_strlist *messages, struct rpc_error *);
-int	rpc_tell(const struct rpc_server *, struct span user,
+int	rpc_tell(const struct rpc_target *, struct span user,
 	    struct span target, struct span message, struct rpc_error *);
-int	rpc_say(const struct rpc_server *, struct span user,
+int	rpc_say(const struct rpc_target *, struct span user,
 	    struct span message, struct rpc_error *);
-int	rpc_quit(const struct rpc_server *, struct span user,
+int	rpc_quit(const struct rpc_target *, struct span user,
 	    struct rpc_error *);
-int	rpc_shutdown(const struct rpc_server *, struct rpc_error *);
+int	rpc_shutdown(const struct rpc_target *, struct rpc_error *);
 
 /*
  * Builds a request message: type, then each argument as a string.  -1
@@ -97,7 +48,7 @@ int	rpc_request(struct buf *req, enum msg_type, const struct span *args,
  * Sends one request message (type + arguments) and reads the response
  * message (results + error string, frame removed) into resp.
  */
-int	rpc_send_and_receive(const struct rpc_server *, const struct buf *req,
+int	rpc_send_and_receive(const struct rpc_target *, const struct buf *req,
 	    struct buf *resp, struct rpc_error *);
 
 /*
@@ -105,7 +56,7 @@ int	rpc_send_and_receive(const struct rpc_server *, const struct buf *req,
  * and CheckMessages, into *list if not NULL) and the error string.  A
  * non-empty error string gives RPC_ERR_SERVER.  Unless strict, results
  * that parse are used when the error string is missing (success) or
- * followed by extra bytes, and err->sloppy says which (SPEC §5.3); an
+ * followed by extra bytes, and err->sloppy says which (PROTOCOL.md §5.3); an
  * empty response, a cut-off error string and results that do not parse
  * are RPC_ERR_PROTO either way.  Strict: nothing may be left over.
  * Pure: the fuzz target for client responses calls this.
@@ -118,7 +69,7 @@ int	rpc_parse_response(enum msg_type, struct span resp, int strict,
  * its wire): rpc_parse_response, except that a framed answer read on the
  * unframed wire is said to be one, naming --wire, rather than parsed.
  */
-int	rpc_read_response(const struct rpc_server *, enum msg_type,
+int	rpc_read_response(const struct rpc_target *, enum msg_type,
 	    struct span resp, struct rpc_strlist *list, struct rpc_error *);
 
 /* The sentence for a note about err->sloppy, for the server's author. */
@@ -127,7 +78,7 @@ void	rpc_describe_sloppy(const struct rpc_error *, struct buf *);
 /*
  * Whether resp, read unframed, is in fact one framed response of the
  * call's shape (or a bare error string): the server speaks the framed
- * generation (SPEC §6).  Pure.
+ * generation (PROTOCOL.md §6).  Pure.
  */
 int	rpc_looks_framed(enum msg_type, struct span resp);
 

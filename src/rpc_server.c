@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "anet.h"
+#include "codec.h"
 #include "log.h"
 #include "proto.h"
 #include "rpc_server.h"
@@ -19,7 +20,7 @@
  * ("rejected Shutdown from PEER: not allowed").
  */
 static void
-put_error(struct rpc_call *c, const char *call, struct buf *resp,
+put_error(struct dispatch *c, const char *call, struct buf *resp,
     struct span err)
 {
 	char peer[ANET_ADDR_LEN] = "?";
@@ -42,9 +43,9 @@ put_error(struct rpc_call *c, const char *call, struct buf *resp,
 	buf_free(&shown);
 }
 
-/* Logins and logouts, the user's name escaped (SPEC §3.3). */
+/* Logins and logouts, the user's name escaped (PROTOCOL.md §3.3). */
 static void
-log_session(struct rpc_call *c, int flags)
+log_session(struct dispatch *c, int flags)
 {
 	char peer[ANET_ADDR_LEN] = "?";
 	struct buf name = BUF_INIT;
@@ -55,7 +56,8 @@ log_session(struct rpc_call *c, int flags)
 	else if (!(flags & STORE_REPLACED))
 		log_msg("*** %s has logged in", name.data);
 	else {
-		/* Two clients with one name split its messages: say who came. */
+		/* Two clients with one name split its messages: say who came.
+		 */
 		if (c->peer != NULL)
 			anet_format_addr(c->peer, peer, sizeof peer);
 		log_msg("*** %s has logged in from %s, replacing a session of "
@@ -69,7 +71,7 @@ static void
 answered(void *arg, uint64_t tag, struct span results, struct span err,
     int flags)
 {
-	struct rpc_call *c = arg;
+	struct dispatch *c = arg;
 
 	if (!c->pending || c->tag != tag)
 		return;		/* its connection is gone */
@@ -86,13 +88,13 @@ answered(void *arg, uint64_t tag, struct span results, struct span err,
 }
 
 void
-rpc_abandon(struct rpc_call *c)
+rpc_abandon(struct dispatch *c)
 {
 	c->pending = 0;
 }
 
 int
-rpc_dispatch(struct rpc_call *c, struct span req, struct buf *resp)
+rpc_dispatch(struct dispatch *c, struct span req, struct buf *resp)
 {
 	struct buf err = BUF_INIT;
 	struct span a[3] = { { "", 0 }, { "", 0 }, { "", 0 } };

@@ -1,5 +1,5 @@
 /*
- * rpc_server.h - the server stubs and the dispatcher (SPEC §2.3, §3.3).
+ * rpc_server.h - the server stubs and the dispatcher (PROTOCOL.md §2.3, §3.3).
  *
  * A request message (type + arguments, frame already removed) goes in, a
  * response message (results + error string) comes out.  Every request
@@ -19,11 +19,11 @@
 #include <sys/socket.h>
 
 #include "buf.h"
-#include "codec.h"
 #include "proto.h"
+#include "span.h"
 #include "store.h"
 
-struct rpc_call {
+struct dispatch {
 	struct store	*store;
 	int64_t		 now_ms;
 	/* For the log, formatted only when a line is written; may be NULL. */
@@ -31,7 +31,7 @@ struct rpc_call {
 	int		 shutdown_allowed;	/* --allow-shutdown said yes */
 	int		 shutdown_requested;	/* out: a Shutdown succeeded */
 	/* A later answer: called once the response is in resp. */
-	void		(*done)(struct rpc_call *);
+	void		(*done)(struct dispatch *);
 
 	/* The dispatcher's own, from rpc_dispatch to the answer. */
 	struct buf	*resp;
@@ -47,8 +47,8 @@ struct rpc_call {
  * Appends the response message for req to resp.  Returns 1 when it is
  * complete, 0 when the store answers later through call->done.
  */
-int	rpc_dispatch(struct rpc_call *, struct span req, struct buf *resp);
+int	rpc_dispatch(struct dispatch *, struct span req, struct buf *resp);
 /* The caller gives up on a pending call (its connection closed). */
-void	rpc_abandon(struct rpc_call *);
+void	rpc_abandon(struct dispatch *);
 
 #endif

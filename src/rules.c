@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "codec.h"
 #include "proto.h"
 #include "rules.h"
 #include "username.h"

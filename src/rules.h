@@ -1,15 +1,14 @@
 /*
- * rules.h - the chat rules that need no state (SPEC §3.2-3.3, §4.1): name
- * checks, message sizes and the texts of the errors and notices built
- * from a request alone.  Every store applies them through these
- * functions, so the memory and the Redis store answer byte for byte
- * alike.
+ * rules.h - the chat rules that need no state (PROTOCOL.md §3.2-3.3, §4.1):
+ * name checks, message sizes and the texts of the errors and notices built from
+ * a request alone.  Every store applies them through these functions, so the
+ * memory and the Redis store answer byte for byte alike.
  */
 #ifndef RPCCHAT_RULES_H
 #define RPCCHAT_RULES_H
 
 #include "buf.h"
-#include "codec.h"
+#include "span.h"
 
 /* Register's name rules; -1 with its exact error appended to err. */
 int	rules_register_name(struct span user, struct buf *err);
@@ -24,7 +23,7 @@ int	rules_too_long(struct buf *err);
 int	rules_invalid_check(struct buf *err);
 /*
  * Whether "<user><infix><message>" would be longer than one message may
- * be (SPEC §4.1); the infix is " says " or " tells you ".
+ * be (PROTOCOL.md §4.1); the infix is " says " or " tells you ".
  */
 int	rules_message_too_long(struct span user, struct span infix,
 	    struct span message);

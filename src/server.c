@@ -3,9 +3,10 @@
  *
  * A connection carries one call.  It is read until a whole request is in
  * (frame.c says when), handed to the dispatcher, answered when the store
- * answers (at once for the memory store), written, and closed.  No step ever blocks, so a slow, silent or hostile client costs
- * the others nothing but its own buffer; every connection has a deadline,
- * and the number of connections is bounded.
+ * answers (at once for the memory store), written, and closed.  No step ever
+ * blocks, so a slow, silent or hostile client costs the others nothing but its
+ * own buffer; every connection has a deadline, and the number of connections is
+ * bounded.
  *
  * The transport is kept to its minimum: the listener defers accept until
  * the request is in (TCP_DEFER_ACCEPT), so accept is followed by a read
@@ -30,6 +31,7 @@
 #include "ae.h"
 #include "anet.h"
 #include "buf.h"
+#include "clock.h"
 #include "frame.h"
 #include "log.h"
 #include "rpc_server.h"
@@ -59,7 +61,7 @@
 _Static_assert(SCRATCH_LEN > UNFRAMED_REQUEST_MAX, "scratch holds a request");
 /* Buffers up to this size stay with their slot for the next connection. */
 #define KEEP_BUF		4096
-/* A peer speaking the other wire is logged once a minute (SPEC §6). */
+/* A peer speaking the other wire is logged once a minute (PROTOCOL.md §6). */
 #define WIRE_NOTE_MS		60000
 #define WIRE_NOTE_PEERS		64
 /*
@@ -83,7 +85,7 @@ struct conn {
 	struct buf		 out;
 	size_t			 sent;
 	struct sockaddr_storage	 peer;
-	struct rpc_call		 call;		/* pending while the store works */
+	struct dispatch		 call;		/* pending while the store works */
 	TAILQ_ENTRY(conn)	 entry;		/* in deadline order */
 	struct conn_list	*list;		/* the list entry is on */
 };
@@ -189,7 +191,7 @@ same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 }
 
 /*
- * A client of the other generation gets the answer SPEC §3.3 gives any
+ * A client of the other generation gets the answer PROTOCOL.md §3.3 gives any
  * request; the log says what is wrong, naming --wire, once a minute per
  * peer.
  */
@@ -202,7 +204,7 @@ note_other_wire(struct server *s, struct conn *c, struct span in)
 
 	if (!frame_other_wire(s->opts->wire, in))
 		return;
-	now = anet_now_ms();
+	now = clock_ms();
 	for (i = 0; i < WIRE_NOTE_PEERS; i++) {
 		if (s->wire_notes[i].at != 0 &&
 		    same_host(&s->wire_notes[i].peer, &c->peer)) {
@@ -260,7 +262,7 @@ conn_linger(struct server *s, struct conn *c)
 		return;
 	}
 	c->linger_budget = ANET_LINGER_BYTES;
-	c->deadline = anet_now_ms() + ANET_LINGER_MS;
+	c->deadline = clock_ms() + ANET_LINGER_MS;
 	TAILQ_REMOVE(c->list, c, entry);
 	c->list = &s->lingering;
 	TAILQ_INSERT_TAIL(c->list, c, entry);
@@ -314,7 +316,7 @@ conn_flush(struct server *s, struct conn *c)
 
 /* The response is complete: frame it and start writing. */
 static void
-conn_answered(struct rpc_call *call)
+conn_answered(struct dispatch *call)
 {
 	struct conn *c = (struct conn *)(void *)((char *)call -
 	    offsetof(struct conn, call));
@@ -345,10 +347,10 @@ conn_answered(struct rpc_call *call)
 static void
 conn_answer(struct server *s, struct conn *c, struct span msg)
 {
-	struct rpc_call *call = &c->call;
+	struct dispatch *call = &c->call;
 
 	call->store = s->store;
-	call->now_ms = anet_now_ms();
+	call->now_ms = clock_ms();
 	call->peer = &c->peer;
 	call->shutdown_allowed =
 	    server_shutdown_allowed(s->opts->allow_shutdown, &c->peer);
@@ -474,14 +476,14 @@ listener_readable(struct ae_loop *loop, int lfd, void *data, int mask)
 			    errno == ENOBUFS || errno == ENOMEM) {
 				log_msg("accept: %s; pausing for %d ms",
 				    strerror(errno), ACCEPT_PAUSE_MS);
-				pause_accepting(s, anet_now_ms());
+				pause_accepting(s, clock_ms());
 			}
 			return;
 		}
 		if (s->nconns >= s->max_conns) {
 			/* Refuse at once rather than let it wait in a queue. */
 			close(fd);
-			now = anet_now_ms();
+			now = clock_ms();
 			if (now - s->last_refusal_log >= 1000) {
 				log_msg("refusing connections: %d open "
 				    "(--max-connections)", s->nconns);
@@ -501,7 +503,7 @@ listener_readable(struct ae_loop *loop, int lfd, void *data, int mask)
 		c->unread = 0;
 		c->sent = 0;
 		c->peer = peer;
-		c->deadline = anet_now_ms() + s->opts->read_timeout_ms;
+		c->deadline = clock_ms() + s->opts->read_timeout_ms;
 		c->list = &s->deadlines;
 		TAILQ_INSERT_TAIL(c->list, c, entry);
 		s->nconns++;
@@ -533,7 +535,7 @@ signal_readable(struct ae_loop *loop, int fd, void *data, int mask)
 		name = sigabbrev_np((int)si.ssi_signo);
 		log_msg("shutting down (SIG%s)", name != NULL ? name : "?");
 		s->stopping = 1;
-		s->stop_deadline = anet_now_ms() + STOP_GRACE_MS;
+		s->stop_deadline = clock_ms() + STOP_GRACE_MS;
 	}
 }
 
@@ -729,7 +731,7 @@ server_run(const struct server_opts *opts)
 		    "connections", s.max_conns);
 
 	for (;;) {
-		now = anet_now_ms();
+		now = clock_ms();
 		next = expire_conns(&s, now);
 		next_store = store_tick(s.store, now);
 		if (s.stopping) {

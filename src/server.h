@@ -1,13 +1,13 @@
 /*
- * server.h - the chat server (SPEC §3.4-3.5): one process, one epoll loop,
- * non-blocking sockets, one call per connection.
+ * server.h - the chat server (PROTOCOL.md §3.4-3.5): one process, one epoll
+ * loop, non-blocking sockets, one call per connection.
  */
 #ifndef RPCCHAT_SERVER_H
 #define RPCCHAT_SERVER_H
 
 #include <sys/socket.h>
 
-#include "chat.h"
+#include "chat_limits.h"
 #include "proto.h"
 
 enum shutdown_policy {
@@ -23,7 +23,7 @@ struct server_opts {
 	int			 max_connections;
 	enum shutdown_policy	 allow_shutdown;
 	enum wire		 wire;
-	const char		*store_url;	/* NULL: memory (SPEC §7) */
+	const char		*store_url;	/* NULL: memory */
 };
 
 #define SERVER_DEFAULT_READ_TIMEOUT_MS	(10 * 1000)

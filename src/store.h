@@ -1,5 +1,5 @@
 /*
- * store.h - where the chat state lives (SPEC §7): in this process's
+ * store.h - where the chat state lives (PROTOCOL.md §7): in this process's
  * memory (store_memory.c, the default) or in Redis (store_redis.c),
  * chosen at start as Redis picks ae_epoll.c or ae_kqueue.c behind ae.h.
  *
@@ -12,17 +12,18 @@
  * with the error "store unavailable" and is never retried.
  *
  * The caller has parsed the request (rpc_server.c); the stores apply the
- * stateless rules through rules.h and keep the rest of SPEC §3-§4.
+ * stateless rules through rules.h and keep the rest of PROTOCOL.md §3-§4.
  */
 #ifndef RPCCHAT_STORE_H
 #define RPCCHAT_STORE_H
 
 #include <stdint.h>
 
-#include "chat.h"
-#include "codec.h"
+#include "chat_limits.h"
+#include "span.h"
 
 struct ae_loop;
+struct chat;
 struct store;
 
 #define STORE_UNAVAILABLE	"store unavailable"

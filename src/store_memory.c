@@ -4,6 +4,8 @@
  */
 #include <stdlib.h>
 
+#include "buf.h"
+#include "chat.h"
 #include "proto.h"
 #include "store.h"
 #include "xmalloc.h"

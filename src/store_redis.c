@@ -1,8 +1,8 @@
 /*
- * store_redis.c - the chat state in Redis (SPEC §7), behind store.h.
+ * store_redis.c - the chat state in Redis (PROTOCOL.md §7), behind store.h.
  *
  * Every call is one FCALL of a function of store_redis.lua (embedded at
- * build time), which keeps SPEC §3-§4 in one atomic step, so any number
+ * build time), which keeps PROTOCOL.md §3-§4 in one atomic step, so any number
  * of front ends serve one chat without racing.  The stateless rules are
  * applied here, before Redis is asked, through rules.h.
  *
@@ -26,6 +26,8 @@
 
 #include "ae.h"
 #include "anet.h"
+#include "clock.h"
+#include "codec.h"
 #include "log.h"
 #include "proto.h"
 #include "redis_ae.h"
@@ -212,7 +214,7 @@ answer_unavailable(struct rcall *rc)
 static void
 went_down(struct rstore *rs, const char *why)
 {
-	long long now = anet_now_ms();
+	long long now = clock_ms();
 
 	if (rs->state == RS_DOWN)
 		return;
@@ -437,9 +439,9 @@ rstore_open(const struct store_params *p, char *err, size_t errlen)
 		 * watches nothing else yet.  A failure here is logged by the
 		 * first tick, after "Listening on".
 		 */
-		start_connect(rs, anet_now_ms());
+		start_connect(rs, clock_ms());
 		while (rs->state == RS_CONNECTING && !rs->drop &&
-		    anet_now_ms() < rs->connect_deadline)
+		    clock_ms() < rs->connect_deadline)
 			if (ae_poll(rs->loop, 100) == -1 && errno != EINTR)
 				break;
 	}
@@ -571,7 +573,7 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
 	buf_clear(&rs->err);
 	if (r->type == REDIS_REPLY_ERROR ||
 	    decode(rs, rc, r, (struct span){ ru->name, ru->len }) == -1) {
-		now = anet_now_ms();
+		now = clock_ms();
 		if (now - rs->last_error_log >= 1000) {
 			log_msg("store: unexpected answer from redis: %.200s",
 			    r->type == REDIS_REPLY_ERROR ? r->str :
@@ -610,7 +612,7 @@ send_call(struct rstore *rs, int type, const char *fn, int nargs,
 	ru->rc.arg = arg;
 	ru->rc.tag = tag;
 	ru->rc.type = type;
-	ru->rc.deadline = anet_now_ms() + STORE_CALL_TIMEOUT_MS;
+	ru->rc.deadline = clock_ms() + STORE_CALL_TIMEOUT_MS;
 	ru->len = user.len > USER_MAX ? USER_MAX : user.len;
 	memcpy(ru->name, user.p, ru->len);
 	for (i = 0; i < nargs; i++) {
@@ -749,7 +751,7 @@ on_expire(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct rstore *rs = priv;
 	const redisReply *r = reply, *e;
-	long long now = anet_now_ms(), wait = EXPIRE_EVERY_MS;
+	long long now = clock_ms(), wait = EXPIRE_EVERY_MS;
 	size_t i;
 
 	if (rs->ac != ac)

@@ -1,6 +1,6 @@
 #!lua name=rpcchat
 --
--- store_redis.lua - the chat state of SPEC §3-§4 in Redis, one function
+-- store_redis.lua - the chat state of PROTOCOL.md §3-§4 in Redis, one function
 -- per call, each one atomic step (store_redis.c loads it with FUNCTION
 -- LOAD REPLACE and calls it with FCALL).  It keeps the model of chat.c so
 -- that both stores answer byte for byte alike:
@@ -26,7 +26,7 @@
 --            the budget), listbytes (the List response's size).
 --   cfg      HASH of the limits every front end must share.
 --
--- The byte budget (SPEC §4.4) follows the policy at the top of chat.c:
+-- The byte budget (PROTOCOL.md §4.4) follows the policy at the top of chat.c:
 --
 --   aname    HASH account id -> name, while the account exists.
 --   uacct    HASH logged-in user -> its account id.
@@ -390,7 +390,7 @@ local function notice_size(dropped)
 end
 
 -- args: user.  Answers { status, message... }: the longest prefix of the
--- queue that fits in one response frame (SPEC §4.2), as chat.c builds it.
+-- queue that fits in one response frame (PROTOCOL.md §4.2), as chat.c builds it.
 local function f_check(keys, args)
   local c = config()
   if c.err then return c end

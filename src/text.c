@@ -5,7 +5,7 @@
 
 #include "text.h"
 
-/* Bidirectional embeddings, overrides and isolates (SPEC §5.4). */
+/* Bidirectional embeddings, overrides and isolates (PROTOCOL.md §5.4). */
 static int
 is_bidi_control(ucs4_t uc)
 {

@@ -9,11 +9,11 @@
 #define RPCCHAT_TEXT_H
 
 #include "buf.h"
-#include "codec.h"
+#include "span.h"
 
 /*
  * Appends s shown so that it is one line that cannot move the cursor or
- * reorder what follows (SPEC §5.4), the one function for the client's
+ * reorder what follows (PROTOCOL.md §5.4), the one function for the client's
  * screen and the server's log:
  *   C0 controls and DEL		^X (NUL ^@, ESC ^[, DEL ^?)
  *   C1 controls U+0080-U+009F (UTF-8)	M-^X, like cat -v (CSI M-^[)

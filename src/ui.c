@@ -49,6 +49,7 @@
 #include "buf.h"
 #include "command.h"
 #include "history.h"
+#include "proto.h"
 #include "text.h"
 #include "ui.h"
 #include "username.h"
@@ -235,7 +236,7 @@ install(void)
 	rl_point = rl_end = 0;
 }
 
-/* Which colour a chat message gets, by its shape (SPEC §3.2 texts). */
+/* Which colour a chat message gets, by its shape (PROTOCOL.md §3.2 texts). */
 static const char *
 message_color(struct span m)
 {
@@ -356,7 +357,8 @@ ui_printf(enum ui_kind kind, const char *fmt, ...)
 
 /* Completion. */
 
-static const struct rpc_strlist *comp_users;
+static const struct span *comp_users;
+static size_t comp_nusers;
 
 static char *
 command_generator(const char *text, int state)
@@ -387,8 +389,8 @@ user_generator(const char *text, int state)
 		i = 0;
 		len = strlen(text);
 	}
-	while (comp_users != NULL && i < comp_users->n) {
-		u = comp_users->v[i++];
+	while (i < comp_nusers) {
+		u = comp_users[i++];
 		/* Only names that could log in: nothing to escape. */
 		if (username_check(u) != USERNAME_OK || u.len < len ||
 		    memcmp(u.p, text, len) != 0)
@@ -425,7 +427,7 @@ complete(const char *text, int start, int end)
 		return rl_completion_matches(text, command_generator);
 	before = text_trim((struct span){ rl_line_buffer, (size_t)start });
 	if (span_eq(before, SPAN_LIT("tell")) && ui.users != NULL) {
-		comp_users = ui.users(ui.users_arg);
+		comp_nusers = ui.users(ui.users_arg, &comp_users);
 		return rl_completion_matches(text, user_generator);
 	}
 	return NULL;

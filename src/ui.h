@@ -1,5 +1,5 @@
 /*
- * ui.h - what the client shows and reads (SPEC §5.4).
+ * ui.h - what the client shows and reads (PROTOCOL.md §5.4).
  *
  * Two modes.  On a terminal (stdin and stdout both terminals): libedit's
  * readline interface driven by callbacks from the client's poll loop, a
@@ -14,11 +14,12 @@
 #ifndef RPCCHAT_UI_H
 #define RPCCHAT_UI_H
 
-#include "codec.h"
-#include "rpc_client.h"
+#include <stddef.h>
+
+#include "span.h"
 
 /*
- * What a line is decides where it goes (SPEC §5.4): what a script reads
+ * What a line is decides where it goes (PROTOCOL.md §5.4): what a script reads
  * to stdout, every failure and warning to stderr.
  */
 enum ui_kind {
@@ -31,8 +32,11 @@ enum ui_kind {
 			   the time when timestamps are on */
 };
 
-/* The user names to complete after "tell "; NULL when unknown. */
-typedef const struct rpc_strlist *ui_users_fn(void *arg);
+/*
+ * The user names to complete after "tell ": sets *names to an array the
+ * client keeps until the next call, and returns how many (0: unknown).
+ */
+typedef size_t ui_users_fn(void *arg, const struct span **names);
 /*
  * One line typed, without its newline.  Nonzero stops the reading: the
  * lines after it are left unread (the client is leaving).

@@ -1,5 +1,5 @@
 /*
- * username.h - who may log in (SPEC §3.2), and telling a person why not.
+ * username.h - who may log in (PROTOCOL.md §3.2), and telling a person why not.
  *
  * A name is 1-20 bytes, and every character, UTF-8 decoded, is a Unicode
  * letter (category L) or decimal digit (Nd): Go's unicode.IsLetter and
@@ -9,7 +9,7 @@
 #define RPCCHAT_USERNAME_H
 
 #include "buf.h"
-#include "codec.h"
+#include "span.h"
 
 enum username_status {
 	USERNAME_OK,
@@ -20,7 +20,7 @@ enum username_status {
 enum username_status	username_check(struct span name);
 
 /*
- * The name a client sends for the name typed (SPEC §5.4): appends to out
+ * The name a client sends for the name typed (PROTOCOL.md §5.4): appends to out
  * the name as typed when it passes, else its Unicode NFC form when that
  * passes (and sets *normalised), else the name as typed.  Returns the
  * status of what it appended.  A name that passes is never changed: NFC

@@ -154,7 +154,7 @@ def discover(pattern):
                 t = E2ETest(modname, fname, wire, fn)
                 if selected(t.id, pattern):
                     tests.append(t)
-            # Once more against the Redis store (SPEC §7), first wire only.
+            # Once more against the Redis store (PROTOCOL.md §7), first wire only.
             if (getattr(fn, "redis", False) or modname in REDIS_MODULES) \
                     and not getattr(fn, "memory_only", None):
                 t = E2ETest(modname, fname, getattr(fn, "wires",

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """
-broken_client.py - a small rpcchat client (SPEC §5, pipe mode, both wires)
+broken_client.py - a small rpcchat client (PROTOCOL.md §5, pipe mode, both wires)
 with planted bugs, one switch each, to show that every client check of
 rpcchat-check can fail.  Without switches rpcchat-check passes it.
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """
-broken_server.py - a small rpcchat server (SPEC §2-§4, both wires) with
+broken_server.py - a small rpcchat server (PROTOCOL.md §2-§4, both wires) with
 planted bugs, one switch each, to show that every check of rpcchat-check
 can fail.  Without switches it follows SPEC, and rpcchat-check passes it.
 

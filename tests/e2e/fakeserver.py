@@ -1,6 +1,6 @@
 """
 fakeserver.py - scripted servers that misbehave, for the client's tests
-(SPEC §5.3, §5.4, issue 11).
+(PROTOCOL.md §5.3, §5.4, issue 11).
 
 A FakeServer listens on 127.0.0.1 and answers Register and List as a good
 server would (so a client can start), and every other call as its
@@ -21,7 +21,7 @@ from lib import (REGISTER, LIST, CHECK_MESSAGES, QUIT, enc_str, enc_strlist,
                  frame)
 
 # About 60 KB of messages: more than half a frame, so the client knows
-# more is waiting and asks again at once (SPEC §4.2).
+# more is waiting and asks again at once (PROTOCOL.md §4.2).
 FLOOD = ["flood %04d " % i + "x" * 990 for i in range(60)]
 
 

@@ -6,7 +6,7 @@ tests/run.py finds it, runs it in its own process (and process group, so
 whatever it starts dies with it) and counts it.  ``ctx`` carries the
 binaries' directory and the wire of this run.
 
-The RPC helpers below are written from SPEC §2 and §6 alone, not from our C
+The RPC helpers below are written from PROTOCOL.md §2 and §6 alone, not from our C
 code: they are a second implementation of the protocol that checks the
 first.  Every socket has a timeout; every wait is bounded.
 """
@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 
-# -- the protocol (SPEC §2.3) ---------------------------------------------
+# -- the protocol (PROTOCOL.md §2.3) ---------------------------------------------
 
 REGISTER, LIST, CHECK_MESSAGES, TELL, SAY, QUIT, SHUTDOWN = range(7)
 CALL_NAMES = ["Register", "List", "CheckMessages", "Tell", "Say", "Quit",
@@ -32,7 +32,7 @@ NARGS = [1, 0, 1, 3, 2, 1, 0]
 HAS_LIST = [False, True, True, False, False, False, False]
 
 FRAME_MAX = 65535
-TEXT_MAX = FRAME_MAX - 6        # longest delivered message (SPEC §4.1)
+TEXT_MAX = FRAME_MAX - 6        # longest delivered message (PROTOCOL.md §4.1)
 WIRES = ("framed", "unframed")
 
 # Every timeout in this file is multiplied by SCALE: run.py raises it under
@@ -46,7 +46,7 @@ def scaled(seconds):
 
 
 class ProtocolError(AssertionError):
-    """A response that breaks SPEC §2: a failure of the server under test."""
+    """A response that breaks PROTOCOL.md §2: a failure of the server under test."""
 
 
 class Skip(Exception):
@@ -282,7 +282,7 @@ def call(port, type_, *args, wire="framed", host="127.0.0.1", timeout=10.0,
          raw_bytes=False):
     """
     One RPC: returns (list or None, error string).  The list is there for
-    List and CheckMessages.  A response that breaks SPEC §2 raises
+    List and CheckMessages.  A response that breaks PROTOCOL.md §2 raises
     ProtocolError.
     """
     data = raw(port, wire_request(type_, *args, wire=wire), host, timeout)
@@ -720,7 +720,7 @@ def kill_everything():
             pass
 
 
-# -- Redis, for the Redis store (SPEC §7) -----------------------------------
+# -- Redis, for the Redis store (PROTOCOL.md §7) -----------------------------------
 
 # "redis": every Server started without --store gets a Redis of its own
 # (run.py sets it for the [redis] runs of the tests marked redis_tests).

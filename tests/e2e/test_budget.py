@@ -1,5 +1,5 @@
 """
-test_budget.py - the byte budget of SPEC §4.4 over real sockets: a flood
+test_budget.py - the byte budget of PROTOCOL.md §4.4 over real sockets: a flood
 of maximum-size Tells and Says keeps the server's resident memory under
 README's formula, while two ordinary users keep chatting and lose nothing
 of their own.
@@ -38,7 +38,7 @@ def sanitized(path):
 def flood_and_chat(ctx, seconds, max_memory, conns, flooders, on_sample=None):
     """
     Floods for `seconds` from `flooders` threads while alice and bob chat;
-    returns (srv_status dict).  Checks everything SPEC §4.4 promises.
+    returns (srv_status dict).  Checks everything PROTOCOL.md §4.4 promises.
     """
     targets = ["t%d" % i for i in range(4)]
     floods = ["f%d" % i for i in range(3)]

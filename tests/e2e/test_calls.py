@@ -1,5 +1,5 @@
 """
-Every call of SPEC §2.3 with the exact texts of §3.2-3.3, on both wires,
+Every call of PROTOCOL.md §2.3 with the exact texts of §3.2-3.3, on both wires,
 and the byte examples of §2.4 (framed) and of issue 6 (unframed).
 """
 
@@ -15,7 +15,7 @@ def hexb(s):
 # -- the byte examples ------------------------------------------------------
 
 def test_bytes_framed(ctx):
-    """SPEC §2.4, byte for byte."""
+    """PROTOCOL.md §2.4, byte for byte."""
     with lib.Server(ctx) as srv:
         assert srv.raw(hexb("00 09 | 00 00 | 00 05 61 6c 69 63 65")) == \
             hexb("00 02 | 00 00")
@@ -107,7 +107,7 @@ def test_register_again_resets_queue(ctx):
 
 @lib.both_wires
 def test_register_again_notifies_others(ctx):
-    """SPEC §3.2: "On success every other logged-in user gets ..." - a
+    """PROTOCOL.md §3.2: "On success every other logged-in user gets ..." - a
     Register of a name already logged in succeeds too."""
     with lib.Server(ctx) as srv:
         ok(srv.call(REGISTER, "alice"))
@@ -229,7 +229,7 @@ def test_say_not_logged_in(ctx):
 
 @lib.both_wires
 def test_messages_are_bytes(ctx):
-    """SPEC §2.1: bytes pass through untouched, NUL bytes included."""
+    """PROTOCOL.md §2.1: bytes pass through untouched, NUL bytes included."""
     with lib.Server(ctx) as srv:
         ok(srv.call(REGISTER, "alice"))
         ok(srv.call(REGISTER, "bob"))
@@ -244,7 +244,7 @@ def test_messages_are_bytes(ctx):
 
 @lib.both_wires
 def test_order_of_mixed_messages(ctx):
-    """SPEC §3.1: delivered in the order queued, broadcasts and private
+    """PROTOCOL.md §3.1: delivered in the order queued, broadcasts and private
     messages interleaved as they happened."""
     with lib.Server(ctx) as srv:
         ok(srv.call(REGISTER, "alice"))

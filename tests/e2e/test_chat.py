@@ -1,5 +1,5 @@
 """
-Real clients (SPEC §5) chatting through a real server, in pipe mode: no
+Real clients (PROTOCOL.md §5) chatting through a real server, in pipe mode: no
 prompt, no escape codes, one flushed line per output line.
 """
 
@@ -10,7 +10,7 @@ import time
 import lib
 from lib import REGISTER, LIST, QUIT, ok
 
-# The lines whose text SPEC §3.2 fixes: chat messages and notices.
+# The lines whose text PROTOCOL.md §3.2 fixes: chat messages and notices.
 CHAT_LINE = re.compile(r" says | tells you |^\*\*\* ")
 
 
@@ -87,7 +87,7 @@ def test_client_list(ctx):
 
 
 def test_client_start_shows_users(ctx):
-    """SPEC §5.1: after Register, the users logged in are printed."""
+    """PROTOCOL.md §5.1: after Register, the users logged in are printed."""
     with lib.Server(ctx) as srv:
         ok(srv.call(REGISTER, "zoe"))
         a = start(ctx, srv, "alice")
@@ -135,7 +135,7 @@ def test_client_unknown_command(ctx):
             # then the help: a line for each command
             a.expect_err(r"^\s*tell\b")
         a.close_stdin()
-        # An unknown command is a failed command (SPEC §5.4).
+        # An unknown command is a failed command (PROTOCOL.md §5.4).
         assert a.wait() == 1
 
 
@@ -165,7 +165,7 @@ def test_client_usage_errors(ctx):
 
 
 def test_client_message_too_long(ctx):
-    """SPEC §4.1: the client checks the size itself, before sending."""
+    """PROTOCOL.md §4.1: the client checks the size itself, before sending."""
     with lib.Server(ctx) as srv:
         a = start(ctx, srv, "alice")
         a.send("say " + "x" * (lib.TEXT_MAX - len("alice says ") + 1))
@@ -178,7 +178,7 @@ def test_client_message_too_long(ctx):
 
 
 def test_client_invalid_user(ctx):
-    """SPEC §5.1: the name is checked locally; exit 1 with the reason."""
+    """PROTOCOL.md §5.1: the name is checked locally; exit 1 with the reason."""
     with lib.Server(ctx) as srv:
         for user in ["bad name", "x" * 21, "½"]:
             c = lib.Client(ctx, srv.port, user)
@@ -207,7 +207,7 @@ def test_client_shutdown(ctx):
 
 @lib.timeout(90)
 def test_client_registers_again(ctx):
-    """SPEC §5.3: told it is not logged in, the client registers again by
+    """PROTOCOL.md §5.3: told it is not logged in, the client registers again by
     itself and says so once."""
     with lib.Server(ctx) as srv:
         a = start(ctx, srv, "alice")
@@ -227,7 +227,7 @@ def test_client_registers_again(ctx):
 
 @lib.timeout(120)
 def test_client_server_restart(ctx):
-    """SPEC §5.3: unreachable said once, not every second; back said when
+    """PROTOCOL.md §5.3: unreachable said once, not every second; back said when
     it is back, and the session goes on."""
     with lib.Server(ctx) as srv:
         port = srv.port

@@ -1,5 +1,5 @@
 """
-rpcchat-check (SPEC §8, issue 14) against our own server and client, which
+rpcchat-check (PROTOCOL.md §8, issue 14) against our own server and client, which
 must pass, and against tests/check/broken_server.py and broken_client.py,
 whose every switch plants one bug: exactly the checks named below for it
 must fail, no others — so every check can fail, and fails alone.
@@ -232,7 +232,7 @@ def test_our_client_passes(ctx):
 
 @lib.slow
 def test_our_client_finds_an_unframed_server(ctx):
-    """SPEC §6: the client's default wire (auto) probes, sees the 2023
+    """PROTOCOL.md §6: the client's default wire (auto) probes, sees the 2023
     answer 00 00 and speaks unframed.  Runs once the client has --wire
     auto (another issue); skipped before."""
     p = subprocess.run([ctx.rpcchat, "--help"], capture_output=True,

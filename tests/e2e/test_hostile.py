@@ -1,5 +1,5 @@
 """
-Hostile clients against the real server (SPEC §3.3-3.5, §4): silent,
+Hostile clients against the real server (PROTOCOL.md §3.3-3.5, §4): silent,
 half-sent and never-reading connections, more connections than allowed,
 resets in the middle of a call, floods of Registers and messages, users
 who never poll; and who may call Shutdown (--allow-shutdown), from
@@ -566,7 +566,7 @@ def test_allow_shutdown_none(ctx):
         for h in hosts:
             _, err = srv.call(SHUTDOWN, host=h)
             assert err == "Shutdown: not allowed", (h, err)
-        # The call's name is said once (SPEC §3.3).
+        # The call's name is said once (PROTOCOL.md §3.3).
         srv.wait_log(r"rejected Shutdown from \S+: not allowed$")
         assert srv.running()
         normal_traffic(srv, "x")

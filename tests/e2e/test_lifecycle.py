@@ -33,7 +33,7 @@ def test_sigterm_idle_server(ctx):
 
 
 def test_shutdown_is_prompt(ctx):
-    """SPEC §3.2: stops within about 100 ms.  The bound checked here is
+    """PROTOCOL.md §3.2: stops within about 100 ms.  The bound checked here is
     loose (the machine is shared); the time is printed."""
     with lib.Server(ctx) as srv:
         t0 = time.monotonic()
@@ -82,7 +82,7 @@ def test_ipv6(ctx):
 
 
 def test_log_lines(ctx):
-    """SPEC §3.3: every line prefixed HH:MM:SS; the rejected request names
+    """PROTOCOL.md §3.3: every line prefixed HH:MM:SS; the rejected request names
     the peer."""
     with lib.Server(ctx) as srv:
         ok(srv.call(REGISTER, "alice"))

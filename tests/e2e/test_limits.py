@@ -1,5 +1,5 @@
 """
-Each limit of SPEC §4 at its exact boundary, and the timeouts of §3.4-3.5.
+Each limit of PROTOCOL.md §4 at its exact boundary, and the timeouts of §3.4-3.5.
 """
 
 import socket
@@ -18,7 +18,7 @@ def response_size(messages):
 
 
 def expected_batches(queue):
-    """SPEC §4.2: each response is the longest prefix that fits."""
+    """PROTOCOL.md §4.2: each response is the longest prefix that fits."""
     batches = []
     i = 0
     while i < len(queue):
@@ -342,7 +342,7 @@ def test_drop_notice_with_largest_messages(ctx):
 
 @lib.both_wires
 def test_idle_timeout_counts_only_polls(ctx):
-    """SPEC §4.4: only Register and CheckMessages keep a user; Say does
+    """PROTOCOL.md §4.4: only Register and CheckMessages keep a user; Say does
     not."""
     with lib.Server(ctx, "--idle-timeout", "2") as srv:
         ok(srv.call(REGISTER, "alice"))
@@ -406,7 +406,7 @@ def test_read_timeout_is_total(ctx):
 
 
 def test_unframed_request_size_boundary(ctx):
-    """SPEC §6: an unframed request may be 65537 bytes, no more."""
+    """PROTOCOL.md §6: an unframed request may be 65537 bytes, no more."""
     with lib.Server(ctx, wire="unframed") as srv:
         ok(srv.call(REGISTER, "a"))
         # 2 + (2 + 1) + (2 + 65530) = 65537: parsed, refused by §4.1.

@@ -1,5 +1,5 @@
 """
-test_log.py - the server's log (SPEC §3.3): it never blocks the server,
+test_log.py - the server's log (PROTOCOL.md §3.3): it never blocks the server,
 client-caused lines are rate-limited, every byte from the network is shown
 escaped and whole, SIGHUP stops the server and is named.
 """

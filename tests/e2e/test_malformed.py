@@ -1,5 +1,5 @@
 """
-Every malformed request of SPEC §3.3, for every call: a response of that
+Every malformed request of PROTOCOL.md §3.3, for every call: a response of that
 call's shape with empty results and an error saying what was wrong, a log
 line, and a server that answers correctly afterwards.
 """
@@ -121,7 +121,7 @@ def test_frame_longer_than_request_waits(ctx):
         assert srv.call(LIST) == (["alice"], "")
 
 
-# -- the unframed generation (SPEC §6) ---------------------------------------
+# -- the unframed generation (PROTOCOL.md §6) ---------------------------------------
 
 def test_unframed_unknown_type_closes(ctx):
     """Issue 6: the server logs and closes without a response."""
@@ -160,7 +160,7 @@ def test_unframed_truncated(ctx):
 
 
 def test_unframed_string_too_long_for_request(ctx):
-    """SPEC §6: no request over 65537 bytes in total.  A Tell whose three
+    """PROTOCOL.md §6: no request over 65537 bytes in total.  A Tell whose three
     strings add up to more is refused or closed, never buffered without
     bound, and the server carries on."""
     with lib.Server(ctx, wire="unframed") as srv:
@@ -193,7 +193,7 @@ def test_half_closed_request_is_answered(ctx):
 
 @lib.both_wires
 def test_one_call_per_connection(ctx):
-    """SPEC §2.2: one call per connection; what follows the first request
+    """PROTOCOL.md §2.2: one call per connection; what follows the first request
     is not a second call."""
     with lib.Server(ctx) as srv:
         r1 = lib.wire_request(REGISTER, "alice", wire=ctx.wire)

@@ -1,10 +1,10 @@
 """
 Our client and server with the implementations people actually wrote
-(issue 12, SPEC §5.3, §6): scripted fake servers that are sloppy on the
+(issue 12, PROTOCOL.md §5.3, §6): scripted fake servers that are sloppy on the
 wire in the ways real ones are, a scripted 2023-generation server, the
 wire generation found by --wire auto, and every mismatch of generations
 explained in words that name --wire, on both sides.  Also the warning
-about a name that is already logged in (SPEC §5.4).
+about a name that is already logged in (PROTOCOL.md §5.4).
 """
 
 import re
@@ -178,7 +178,7 @@ def notes(c):
 
 
 def expect_note(c, regex):
-    """The note about a sloppy server (SPEC §5.3: stderr; issue 13 moves it)."""
+    """The note about a sloppy server (PROTOCOL.md §5.3: stderr; issue 13 moves it)."""
     lib.wait_until(lambda: any(re.search(regex, l) for l in notes(c)), 10,
                    "a note matching %r; got %r" % (regex, notes(c)))
 
@@ -409,7 +409,7 @@ def test_unframed_requests_logged_once(ctx):
         unframed_register = b"\x00\x00\x00\x05alice"
         for _ in range(3):
             got = srv.raw(unframed_register)
-            # SPEC §3.3: the answer to an empty frame, byte for byte.
+            # PROTOCOL.md §3.3: the answer to an empty frame, byte for byte.
             assert got == frame(enc_str("request too short")), got
         srv.wait_log(r"sent an unframed request .*--wire framed")
         srv.wait_log(r"rejected request from \S+: request too short$")
@@ -426,7 +426,7 @@ def test_framed_requests_logged(ctx):
         assert ok(srv.call(LIST)) == []
 
 
-# -- a name already logged in (SPEC §5.4) --------------------------------------
+# -- a name already logged in (PROTOCOL.md §5.4) --------------------------------------
 
 @lib.both_wires
 def test_duplicate_name_warned(ctx):

@@ -1,5 +1,5 @@
 """
-The client as a script uses it (SPEC §5.4, issue 13): what goes to stdout
+The client as a script uses it (PROTOCOL.md §5.4, issue 13): what goes to stdout
 and what to stderr, exit statuses a script can trust, -c, the command
 line's conventions, user names explained and normalised, timestamps.
 """
@@ -9,7 +9,7 @@ import re
 import lib
 from lib import LIST, REGISTER, SAY, ok
 
-# The texts of the help, one line per command (SPEC §5.2).
+# The texts of the help, one line per command (PROTOCOL.md §5.2).
 HELP_LINE = re.compile(r"^\s*(tell|say|list|quit|shutdown|help)\b")
 
 
@@ -118,7 +118,7 @@ def test_dash_c_is_a_client_option(ctx):
     assert rc == 2 and "-c is a client option" in err, (rc, err)
 
 
-# -- the command line (SPEC §1, §3.5) ---------------------------------------
+# -- the command line (PROTOCOL.md §1, §3.5) ---------------------------------------
 
 def test_user_forgotten(ctx):
     rc, out, err = lib.run_cli(ctx, ":3410")
@@ -168,7 +168,7 @@ def test_options_anywhere_and_double_dash(ctx):
         assert not srv.has_log("rejected")
 
 
-# -- user names (SPEC §3.2, §5.1, §5.4) -------------------------------------
+# -- user names (PROTOCOL.md §3.2, §5.1, §5.4) -------------------------------------
 
 def test_name_checked_before_greeting_and_explained(ctx):
     with lib.Server(ctx) as srv:
@@ -221,7 +221,7 @@ def test_server_log_names_peer_of_replacing_login(ctx):
                      r"replacing", since=mark)
 
 
-# -- timestamps (SPEC §5.4; the terminal default is in test_tty) ------------
+# -- timestamps (PROTOCOL.md §5.4; the terminal default is in test_tty) ------------
 
 def test_timestamps_in_pipe_mode_on_request(ctx):
     with lib.Server(ctx) as srv:

@@ -1,5 +1,5 @@
 """
-The Redis store (SPEC §7): the same answers as the memory store, several
+The Redis store (PROTOCOL.md §7): the same answers as the memory store, several
 front ends on one chat, and what happens when a front end or Redis dies.
 Each test starts its own redis-server (lib.Redis) and skips without one.
 """
@@ -61,7 +61,7 @@ def random_call(rng):
 
 def budget_call(rng):
     """Mostly large Says and Tells from several senders, few readers: the
-    byte budget (SPEC §4.4) evicts, lingering accounts come and go."""
+    byte budget (PROTOCOL.md §4.4) evicts, lingering accounts come and go."""
     name = rng.choice(NAMES)
     kind = rng.random()
     # Rare Registers: each empties the user's queue (and its drop count).
@@ -165,7 +165,7 @@ def test_front_end_with_other_limits_refuses_to_start(ctx):
                                        "--queue-limit", "60", "0")
         assert status != 0
         assert re.search(r"queue limit is 50 in the store, 60 here", err), err
-    # The byte budget as well (SPEC §4.4), in bytes.
+    # The byte budget as well (PROTOCOL.md §4.4), in bytes.
     with Redis() as redis, Server(ctx, "--store", redis.url,
                                   "--max-memory", "4M"):
         status, out, err = lib.run_cli(ctx, "--store", redis.url,

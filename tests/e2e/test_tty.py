@@ -1,5 +1,5 @@
 """
-The client at a real terminal (SPEC §5.4, issue 3), driven through tmux:
+The client at a real terminal (PROTOCOL.md §5.4, issue 3), driven through tmux:
 typing while messages arrive, history, completion, Ctrl-C, Ctrl-D, signals,
 a server restarted under a running client.
 

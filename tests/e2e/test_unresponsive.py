@@ -1,8 +1,8 @@
 """
-A client that never stops listening to its user (SPEC §5.3, §5.4, issue
+A client that never stops listening to its user (PROTOCOL.md §5.3, §5.4, issue
 11): against servers that never answer, answer a byte a second, reset, or
 flood every CheckMessages with 60 KB, a client given `quit` is gone within
-the 3 s of SPEC §5.4 (saying when the logout was not confirmed), and a
+the 3 s of PROTOCOL.md §5.4 (saying when the logout was not confirmed), and a
 client at a terminal echoes what is typed and logs out on Ctrl-C.  And the
 quit sequence against a good server: the last `say` is shown.
 
@@ -19,7 +19,7 @@ from fakeserver import FakeServer, FLOOD
 from lib import CHECK_MESSAGES, QUIT, ok
 from test_tty import Tty
 
-# Gone within 3 s (SPEC §5.4); the rest is the machine's slack.
+# Gone within 3 s (PROTOCOL.md §5.4); the rest is the machine's slack.
 GONE_WITHIN = 4.5
 # Typed text shows at once; the old client froze for a poll's 3 s.
 ECHO_WITHIN = 1.5
@@ -100,7 +100,7 @@ def tty_echoes_and_ctrl_c_logs_out(ctx, behaviour):
 
 
 def test_tty_with_a_server_that_never_answers(ctx):
-    # The logout could not be confirmed: exit 1 (SPEC §5.4).
+    # The logout could not be confirmed: exit 1 (PROTOCOL.md §5.4).
     assert tty_echoes_and_ctrl_c_logs_out(ctx, "silent") == 1
 
 

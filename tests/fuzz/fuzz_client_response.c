@@ -4,16 +4,16 @@
  * wire probe's classification of a List answer (probe_classify).
  *
  * Strictly, a response parses only when it is the call's shape with
- * nothing left over.  Tolerantly (SPEC §5.3), results that parse are used
- * when the error string is missing (not for an empty response) or is
- * followed by extra bytes, and the sloppiness is reported exactly.  When
- * it parses, the list re-encodes to the bytes it came from and the strings
- * live in the list's own storage.  A failure is a protocol error (bad
- * shape) or a server error (a non-empty error string), and its message is
- * one printable line, whatever bytes the server sent.  A type no call has
- * is refused whatever the bytes.  The probe takes a List exactly when the
- * tolerant parse succeeds without extra bytes (and, unframed, the answer
- * is not a framed one), and describes anything else in printable text.
+ * nothing left over.  Tolerantly (PROTOCOL.md §5.3), results that parse are
+ * used when the error string is missing (not for an empty response) or is
+ * followed by extra bytes, and the sloppiness is reported exactly.  When it
+ * parses, the list re-encodes to the bytes it came from and the strings live in
+ * the list's own storage.  A failure is a protocol error (bad shape) or a
+ * server error (a non-empty error string), and its message is one printable
+ * line, whatever bytes the server sent.  A type no call has is refused whatever
+ * the bytes.  The probe takes a List exactly when the tolerant parse succeeds
+ * without extra bytes (and, unframed, the answer is not a framed one), and
+ * describes anything else in printable text.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,8 +22,8 @@
 
 #include "buf.h"
 #include "codec.h"
-#include "proto.h"
 #include "probe.h"
+#include "proto.h"
 #include "rpc_client.h"
 
 static void

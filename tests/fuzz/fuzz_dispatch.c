@@ -404,7 +404,7 @@ too_long(unsigned type, const struct span *arg)
 
 /*
  * The error a parsed call answered with must be one the spec knows
- * (SPEC §3.2-3.3, §4), and given exactly when its condition holds.
+ * (PROTOCOL.md §3.2-3.3, §4), and given exactly when its condition holds.
  */
 static void
 check_error(struct session *s, unsigned type, struct span err,
@@ -514,7 +514,7 @@ parse_args(unsigned type, struct span req, struct span *arg)
 static void
 step(struct session *s, struct span req, int shutdown_allowed, enum wire wire)
 {
-	struct rpc_call call;
+	struct dispatch call;
 	struct snapshot before;
 	struct gain_ctx g;
 	struct buf resp = BUF_INIT;
@@ -792,7 +792,7 @@ wire_step(struct session *s, struct span *input, enum wire wire)
 static void
 crowd(struct session *s, struct span *in)
 {
-	struct rpc_call call;
+	struct dispatch call;
 	struct buf req = BUF_INIT, resp = BUF_INIT;
 	unsigned count = take_u16(in), len = 1 + take_u8(in) % USER_MAX;
 	unsigned i, j, k;

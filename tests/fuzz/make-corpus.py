@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets under tests/fuzz/corpus/.
 
-Every valid request and response shape of SPEC §2.3, the byte examples of
+Every valid request and response shape of PROTOCOL.md §2.3, the byte examples of
 §2.4, and sessions that walk the chat up to its limits.  The seeds are
 named seed-*; regression inputs (crashes found and fixed) are kept beside
 them as regress-*, and inputs the fuzzer found worth keeping as found-*;
@@ -236,7 +236,7 @@ def response_seeds():
         "short": b"\x00",
         "empty": b"",
         "list-short": u16(2) + s("a"),
-        # The sloppy shapes of SPEC §5.3, and what a probe may get (§6).
+        # The sloppy shapes of PROTOCOL.md §5.3, and what a probe may get (§6).
         "error-twice": s("") + s(""),
         "list-no-error": slist(["alice", "bob"]),
         "messages-stray": slist(["bob says hi"]) + s("") + b"\x00\x00",

@@ -1,7 +1,7 @@
 /*
  * test_anet.c - who counts as a local peer (anet_is_loopback) and who may
- * call Shutdown under each --allow-shutdown policy (SPEC §3.5), for every
- * kind of address a peer can have; and how peers are named in the log.
+ * call Shutdown under each --allow-shutdown policy (PROTOCOL.md §3.5), for
+ * every kind of address a peer can have; and how peers are named in the log.
  */
 #include <stdarg.h>
 #include <stddef.h>

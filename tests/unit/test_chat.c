@@ -1,6 +1,6 @@
 /*
  * test_chat.c - the chat state: every text, the order of arrival and each
- * limit of SPEC §4 at its exact boundary, with the invariants checked
+ * limit of PROTOCOL.md §4 at its exact boundary, with the invariants checked
  * after every step; then a random walk compared with a naive model that
  * keeps one plain queue per user, as the reference server does.
  */
@@ -238,7 +238,7 @@ test_list_bytes(void **state)
 	reg(c, "bob");
 	reg(c, "alice");
 	chat_list(c, &out);
-	/* SPEC §2.4: the list part of the List response. */
+	/* PROTOCOL.md §2.4: the list part of the List response. */
 	assert_int_equal(out.len, sizeof want - 1);
 	assert_memory_equal(out.data, want, sizeof want - 1);
 	assert_int_equal(chat_nusers(c), 2);
@@ -547,7 +547,7 @@ test_check_messages_not_logged_in(void **state)
 	assert_int_equal(out.len, 2);
 	inv(c);
 
-	/* SPEC §2.4: nothing queued is an empty list. */
+	/* PROTOCOL.md §2.4: nothing queued is an empty list. */
 	reg(c, "bob");
 	buf_clear(&out);
 	assert_int_equal(chat_check_messages(c, S("bob"), 0, &out, &err), 0);
@@ -596,7 +596,8 @@ test_reregister_resets_queue(void **state)
 	chat_free(c);
 }
 
-/* ---- SPEC §4.1 message size ------------------------------------------ */
+/* ---- PROTOCOL.md §4.1 message size ------------------------------------------
+ */
 
 static void
 test_message_too_long(void **state)
@@ -721,7 +722,8 @@ test_elided_names(void **state)
 	chat_free(c);
 }
 
-/* ---- SPEC §4.3 List within one frame, --max-users --------------------- */
+/* ---- PROTOCOL.md §4.3 List within one frame, --max-users
+ * --------------------- */
 
 /* A distinct 20-letter name for every i. */
 static void
@@ -797,7 +799,8 @@ test_max_users(void **state)
 	chat_free(c);
 }
 
-/* ---- SPEC §4.4 queue limit and the drop notice -------------------------- */
+/* ---- PROTOCOL.md §4.4 queue limit and the drop notice
+ * -------------------------- */
 
 static void
 test_queue_limit(void **state)
@@ -916,7 +919,8 @@ test_queue_limit_one(void **state)
 	chat_free(c);
 }
 
-/* ---- SPEC §4.2 CheckMessages larger than a frame --------------------- */
+/* ---- PROTOCOL.md §4.2 CheckMessages larger than a frame ---------------------
+ */
 
 /* bob says a message whose delivered text is len bytes, tagged by ch. */
 static void
@@ -1032,7 +1036,8 @@ test_frame_limit_with_drop_notice(void **state)
 	chat_free(c);
 }
 
-/* ---- idle timeout --------------------------------------------------------- */
+/* ---- idle timeout ---------------------------------------------------------
+ */
 
 struct expired_log {
 	char	 names[8][32];
@@ -1505,7 +1510,7 @@ test_random_walk(void **state)
 		random_walk(seed, limits[seed % 6], 1500);
 }
 
-/* The byte budget of SPEC §4.4 (chat.c's top states the policy). */
+/* The byte budget of PROTOCOL.md §4.4 (chat.c's top states the policy). */
 
 static struct chat *
 mk_budget(size_t max_memory)

@@ -1,6 +1,6 @@
 /*
- * test_codec.c - the wire primitives of SPEC §2.1 and the byte examples of
- * SPEC §2.4, built with the writers and compared byte for byte.
+ * test_codec.c - the wire primitives of PROTOCOL.md §2.1 and the byte examples
+ * of PROTOCOL.md §2.4, built with the writers and compared byte for byte.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,7 +153,8 @@ test_put_str_too_long(void **state)
 static void
 test_get_str_short(void **state)
 {
-	/* Each input is too short somewhere: no length, half a length, bytes. */
+	/* Each input is too short somewhere: no length, half a length, bytes.
+	 */
 	static const struct {
 		const char	*p;
 		size_t		 len;
@@ -320,8 +321,8 @@ test_reads_leave_the_rest(void **state)
 }
 
 /*
- * SPEC §2.4: frame = u16 length + message.  Frames are built here the way a
- * client or server would, with the writers, then compared with the SPEC.
+ * PROTOCOL.md §2.4: frame = u16 length + message.  Frames are built here the
+ * way a client or server would, with the writers, then compared with the SPEC.
  */
 static void
 frame(struct buf *out, const struct buf *msg)
@@ -341,7 +342,7 @@ test_spec_examples(void **state)
 	assert_int_equal(put_str(&m, SPAN_LIT("alice")), 0);
 	frame(&f, &m);
 	ASSERT_BYTES(&f, "\x00\x09" "\x00\x00" "\x00\x05" "alice");
-	/* The unframed generation (SPEC §6): the message alone. */
+	/* The unframed generation (PROTOCOL.md §6): the message alone. */
 	ASSERT_BYTES(&m, "\x00\x00\x00\x05\x61\x6c\x69\x63\x65");
 	buf_clear(&m);
 	buf_clear(&f);

@@ -1,5 +1,5 @@
 /*
- * test_command.c - parsing of the lines typed at the client (SPEC §5.2).
+ * test_command.c - parsing of the lines typed at the client (PROTOCOL.md §5.2).
  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /*
  * test_frame.c - telling a client of the other wire generation from a
- * malformed request (SPEC §6), for the server's log: only what is exactly
- * one whole request of the other wire, and not one of ours, counts.
+ * malformed request (PROTOCOL.md §6), for the server's log: only what is
+ * exactly one whole request of the other wire, and not one of ours, counts.
  */
 #include <stdarg.h>
 #include <stddef.h>

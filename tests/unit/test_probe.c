@@ -1,6 +1,6 @@
 /*
  * test_probe.c - what a List probe got back, classified without sockets
- * (SPEC §6): a List response whose error string is empty or missing is
+ * (PROTOCOL.md §6): a List response whose error string is empty or missing is
  * one; anything else is described in hex, never shown raw.
  */
 #include <stdarg.h>
@@ -17,7 +17,7 @@
 
 #define SPAN(lit)	((struct span){ (lit), sizeof(lit) - 1 })
 
-/* SPEC §2.4: List with alice and bob, frame removed. */
+/* PROTOCOL.md §2.4: List with alice and bob, frame removed. */
 #define ALICE_BOB	"\x00\x02\x00\x05" "alice" "\x00\x03" "bob"
 
 static int

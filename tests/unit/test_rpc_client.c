@@ -63,7 +63,7 @@ test_plain_success(void **state)
 static void
 test_list_example(void **state)
 {
-	/* SPEC §2.4: List with alice and bob, frame removed. */
+	/* PROTOCOL.md §2.4: List with alice and bob, frame removed. */
 	static const char resp[] = "\x00\x02\x00\x05" "alice" "\x00\x03" "bob"
 	    "\x00\x00";
 	struct rpc_strlist users;
@@ -108,7 +108,7 @@ test_check_messages(void **state)
 	assert_memory_equal(msgs.v[0].p, "bob says hi\0!", 13);
 	assert_int_equal(msgs.v[1].len, 0);
 
-	/* Nothing queued: SPEC §2.4. */
+	/* Nothing queued: PROTOCOL.md §2.4. */
 	assert_int_equal(parse(MSG_CHECK_MESSAGES, SPAN("\x00\x00\x00\x00"),
 	    &msgs, &err), 0);
 	assert_int_equal(msgs.n, 0);
@@ -165,7 +165,8 @@ test_short_input(void **state)
 	/*
 	 * Every proper prefix of a valid response is refused strictly; the
 	 * tolerant reading takes the whole list without its error string
-	 * (SPEC §5.3), and refuses the rest: a cut list, a cut error string.
+	 * (PROTOCOL.md §5.3), and refuses the rest: a cut list, a cut error
+	 * string.
 	 */
 	for (n = 0; n < sizeof list_resp - 1; n++) {
 		assert_int_equal(parse_strict(MSG_LIST, (struct span){
@@ -233,7 +234,7 @@ test_trailing_bytes(void **state)
 	rpc_error_free(&err);
 }
 
-/* SPEC §5.3: the sloppy shapes other implementations send. */
+/* PROTOCOL.md §5.3: the sloppy shapes other implementations send. */
 static void
 test_sloppy(void **state)
 {
@@ -421,7 +422,7 @@ test_call_framed(void **state)
 	static const char want[] = "\x00\x09\x00\x00\x00\x05" "alice";
 	static const char reply[] = "\x00\x02\x00\x00";
 	struct script s = { want, sizeof want - 1, reply, sizeof reply - 1 };
-	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL,
+	struct rpc_target srv = { .host = "127.0.0.1", .port = NULL,
 	    .wire = WIRE_FRAMED, .timeout_ms = 3000 };
 	struct rpc_error err;
 	char port[16];
@@ -445,7 +446,7 @@ test_call_unframed(void **state)
 	static const char reply[] = "\x00\x02\x00\x05" "alice" "\x00\x03" "bob"
 	    "\x00\x00";
 	struct script s = { want, sizeof want - 1, reply, sizeof reply - 1 };
-	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL,
+	struct rpc_target srv = { .host = "127.0.0.1", .port = NULL,
 	    .wire = WIRE_UNFRAMED, .timeout_ms = 3000 };
 	struct rpc_strlist users;
 	struct rpc_error err;
@@ -500,7 +501,7 @@ test_call_failures(void **state)
 		{ WIRE_FRAMED, NULL, 0, RPC_ERR_NET, "timed out after 0.3 s" },
 		{ WIRE_UNFRAMED, NULL, 0, RPC_ERR_NET, "timed out after 0.3 s" },
 	};
-	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL,
+	struct rpc_target srv = { .host = "127.0.0.1", .port = NULL,
 	    .wire = WIRE_FRAMED, .timeout_ms = 300 };
 	struct rpc_error err;
 	struct script s;
@@ -531,7 +532,7 @@ test_call_failures(void **state)
 static void
 test_connect_refused(void **state)
 {
-	struct rpc_server srv = { .host = "127.0.0.1", .port = NULL,
+	struct rpc_target srv = { .host = "127.0.0.1", .port = NULL,
 	    .wire = WIRE_FRAMED, .timeout_ms = 2000 };
 	struct rpc_error err;
 	char port[16];
@@ -552,7 +553,7 @@ test_connect_refused(void **state)
 static void
 test_request_too_large(void **state)
 {
-	struct rpc_server srv = { .host = "127.0.0.1", .port = "1",
+	struct rpc_target srv = { .host = "127.0.0.1", .port = "1",
 	    .wire = WIRE_FRAMED, .timeout_ms = 2000 };
 	struct rpc_error err;
 	char *big;

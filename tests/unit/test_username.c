@@ -1,5 +1,5 @@
 /*
- * test_username.c - who may log in (SPEC §3.2): 1-20 bytes, every
+ * test_username.c - who may log in (PROTOCOL.md §3.2): 1-20 bytes, every
  * character a Unicode letter (L*) or decimal digit (Nd), as Go's
  * unicode.IsLetter / unicode.IsDigit answer; invalid UTF-8 is neither.
  */
@@ -152,7 +152,7 @@ test_invalid_utf8(void **state)
 }
 
 
-/* What a client sends for what was typed (SPEC §5.4). */
+/* What a client sends for what was typed (PROTOCOL.md §5.4). */
 static void
 prepared(const char *typed, enum username_status want_st, const char *want,
     int want_normalised)
