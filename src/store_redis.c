@@ -593,8 +593,9 @@ rstore_tick(void *impl, long long now)
 			redis_conn_drop(rs->conn, "a call passed its deadline");
 		answer_unavailable(rc);
 	}
+	/* It may fail calls (a connection dropped): the head is looked at after. */
 	next = redis_conn_tick(rs->conn, now);
-	if (rc != NULL)
+	if ((rc = TAILQ_FIRST(&rs->calls)) != NULL)
 		next = redis_earliest(next, rc->deadline);
 	/* Not while short of replicas: users who cannot poll are not idle. */
 	if (rs->lim.idle_timeout_ms == 0 || !redis_conn_ready(rs->conn, 1))
