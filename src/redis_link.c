@@ -276,7 +276,10 @@ redis_link_send_formatted(struct redis_link *l, const char *cmd, size_t len,
 	q->priv = priv;
 	q->deadline = now + l->timeout_ms;
 	if (l->ac == NULL) {
-		q->cmd = xmemdup(cmd, len);
+		/* NUL-terminated, as hiredis scans it for the command's name. */
+		q->cmd = xmalloc(len + 1);
+		memcpy(q->cmd, cmd, len);
+		q->cmd[len] = '\0';
 		q->cmdlen = len;
 	} else if (redisAsyncFormattedCommand(l->ac, on_reply, q, cmd,
 	    len) != REDIS_OK) {

@@ -49,7 +49,7 @@ void		 redis_link_close(struct redis_link *);
 /* Sends cmd; fn gets the answer.  -1 (and no call of fn) when dead. */
 int		 redis_link_send(struct redis_link *, const struct redis_cmd *,
 		    redis_link_fn *, void *priv, long long now);
-/* The same, for a command already in the protocol's bytes. */
+/* The same, for a command in the protocol's bytes, NUL-terminated. */
 int		 redis_link_send_formatted(struct redis_link *, const char *cmd,
 		    size_t len, redis_link_fn *, void *priv, long long now);
 /*
