@@ -60,6 +60,7 @@ struct redis_conn {
 	int			 drop_refused;	/* a step was refused */
 
 	int			 short_of_replicas;
+	int			 refusing;	/* Redis refuses writes */
 	int			 probing;
 	long long		 probe_at;
 
@@ -196,8 +197,9 @@ redis_conn_failed(struct redis_conn *c)
 		outage_begin(c, dead);
 	else if (c->drop[0] != '\0')
 		outage_begin(c, c->drop);
-	else if (c->state == C_READY && c->short_of_replicas)
-		outage_begin(c, c->why);	/* redis_conn_confirmed's */
+	else if (c->state == C_READY && (c->short_of_replicas ||
+	    c->refusing))
+		outage_begin(c, c->why);	/* as they set it */
 	else
 		outage_begin(c, c->state == C_READY ? "a call failed" :
 		    "not connected yet");
@@ -448,7 +450,7 @@ redis_conn_tick(struct redis_conn *c, long long now)
 		}
 		next = redis_earliest(next, c->probe_at);
 	}
-	if (c->state == C_READY && !c->short_of_replicas)
+	if (c->state == C_READY && !c->short_of_replicas && !c->refusing)
 		outage_end(c);
 	release_waiting(c, FAIL_LATE, now);
 	if (!TAILQ_EMPTY(&c->waiting))
@@ -540,4 +542,19 @@ redis_conn_confirmed(struct redis_conn *c, const redisReply *r)
 			    "an answer of the wrong shape");
 	}
 	return 0;
+}
+
+void
+redis_conn_refusing(struct redis_conn *c, const char *why)
+{
+	if (c->refusing)
+		return;
+	c->refusing = 1;
+	copy_str(c->why, sizeof c->why, why);
+}
+
+void
+redis_conn_wrote(struct redis_conn *c)
+{
+	c->refusing = 0;
 }

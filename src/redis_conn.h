@@ -19,8 +19,9 @@
  * connection is short: changes fail at once, unsent, and a WAIT every
  * SYNC_PROBE_MS finds when enough replicas are back.
  *
- * An outage (no ready connection, or short) is logged when it starts and
- * when it ends, with the number of calls that failed meanwhile.
+ * An outage (no ready connection, short of replicas, or a Redis that
+ * refuses writes) is logged when it starts and when it ends, with the
+ * number of calls that failed meanwhile.
  *
  * Nothing here blocks or drives the loop: redis_conn_new only sets up,
  * and redis_conn_tick, called from the loop, does the rest.
@@ -82,6 +83,12 @@ int		 redis_conn_wait(struct redis_conn *, long long deadline,
  * reply in time), the connection is short from now on.
  */
 int		 redis_conn_confirmed(struct redis_conn *, const redisReply *);
+/*
+ * Redis refuses every write for now (NOREPLICAS, MISCONF): an outage,
+ * until redis_conn_wrote says a write went through.
+ */
+void		 redis_conn_refusing(struct redis_conn *, const char *why);
+void		 redis_conn_wrote(struct redis_conn *);
 /* A call failed for want of Redis: counted in the outage's line. */
 void		 redis_conn_failed(struct redis_conn *);
 /* The connection is the wrong one (READONLY, ...): made again. */

@@ -327,6 +327,12 @@ call_error(struct rstore *rs, struct rcall *rc, const redisReply *r)
 		answer_unavailable(rc);
 		return;
 	}
+	/* Every write refused, not just this one: an outage of its own. */
+	if (redis_error_is(r, "NOREPLICAS") || redis_error_is(r, "MISCONF")) {
+		redis_conn_refusing(rs->conn, r->str);
+		answer_unavailable(rc);
+		return;
+	}
 	switch (redis_error_kind(r)) {
 	case REDIS_NOT_MASTER:
 		redis_conn_drop(rs->conn, r->str);
@@ -391,6 +397,8 @@ on_reply(void *priv, const redisReply *r)
 		rcall_free(rc);
 		return;
 	}
+	if (rc->type != MSG_LIST)
+		redis_conn_wrote(rs->conn);
 	flags = status == RSTORE_REPLACED ? STORE_REPLACED : 0;
 	if (rs->sync > 0 && changed(rc->type, status)) {
 		/* Answered once the replicas confirm it (redis_conn.h). */

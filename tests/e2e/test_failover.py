@@ -408,6 +408,25 @@ def test_outage_logged_in_two_lines(ctx):
         assert not srv.has_log(r"rejected"), srv.log
 
 
+def test_redis_refusing_writes_is_an_outage(ctx):
+    """min-replicas-to-write unmet: every write refused (NOREPLICAS) is
+    one outage, over when a write goes through again."""
+    with lib.Redis() as redis, Server(ctx, "--store", redis.url) as srv:
+        wait_until(lambda: serving(srv), what="the front end to serve")
+        ok(srv.call(REGISTER, "alice"))
+        redis.call("CONFIG", "SET", "min-replicas-to-write", "1")
+        for _ in range(10):
+            assert srv.call(CHECK_MESSAGES, "alice") == ([], UNAVAILABLE)
+            assert srv.call(LIST) == (["alice"], "")
+        redis.call("CONFIG", "SET", "min-replicas-to-write", "0")
+        ok(srv.call(CHECK_MESSAGES, "alice"))
+        srv.wait_log(r"store: redis at \S+ is back; 10 calls failed "
+                     r"meanwhile$")
+        lines = store_lines(srv)
+        assert len(lines) == 3, lines
+        assert "unavailable (NOREPLICAS " in lines[1], lines
+
+
 def test_store_sync_without_replicas(ctx):
     """--store-sync 1 and no replica: changes fail within the deadline,
     List still answers, and the outage ends once a replica is there."""
