@@ -333,7 +333,8 @@ connect_to(struct redis_conn *c, const struct redis_addr *a, long long now)
 	c->steps = h->n;
 	c->drop[0] = '\0';
 	c->drop_refused = 0;
-	c->link = redis_link_open(c->params.loop, a, REDIS_TIMEOUT_MS, now);
+	c->link = redis_link_open(c->params.loop, a, c->params.timeout_ms,
+	    now);
 	rc = redis_link_send(c->link, &role, on_role, c, now);
 	for (i = 0; rc == 0 && i < h->n; i++)
 		rc = redis_link_send(c->link, &h->cmd[i], on_step, c, now);

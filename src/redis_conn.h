@@ -9,7 +9,7 @@
  * (SELECT, the functions, the configuration), and once every step has
  * answered the connection is ready; calls made meanwhile wait for it.
  * A connection that fails, is
- * refused, or leaves a command unanswered for REDIS_TIMEOUT_MS is
+ * refused, or leaves a command unanswered for timeout_ms is
  * dropped and made again with back-off; calls meanwhile fail at once.
  * A step refused before the first ready connection is fatal: the front
  * end exits, as it would for a bad option.
@@ -37,8 +37,6 @@
 struct ae_loop;
 struct redis_conn;
 
-/* How long Redis has to answer a command, or to accept a connection. */
-#define REDIS_TIMEOUT_MS	2000
 #define REDIS_HANDSHAKE_MAX	4
 
 /* What a new connection sends before any call, and what each step is. */
@@ -52,6 +50,8 @@ struct redis_conn_params {
 	const struct redis_url		*url;
 	struct ae_loop			*loop;
 	int				 sync;	/* replicas to WAIT for */
+	/* How long Redis has to accept a connection, or answer a command. */
+	int				 timeout_ms;
 	const struct redis_handshake	*handshake;
 	/* A refusal that waiting will not cure, before the first ready. */
 	void				(*fatal)(void *arg, const char *why);

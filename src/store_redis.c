@@ -684,6 +684,7 @@ rstore_open(const struct store_params *p, char *err, size_t errlen)
 	cp.url = &rs->url;
 	cp.loop = p->loop;
 	cp.sync = p->sync;
+	cp.timeout_ms = STORE_CALL_TIMEOUT_MS;
 	cp.handshake = &rs->hs.h;
 	cp.fatal = fatal;
 	cp.arg = rs;
