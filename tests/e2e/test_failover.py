@@ -32,10 +32,12 @@ DOWN_AFTER_MS = 500
 FAILOVER_TIMEOUT_MS = 3000
 
 
-class Node:
-    """A redis-server (or, with sentinel=, a Sentinel) of the test's own."""
+class Node(lib.Redis):
+    """A redis-server (or, with sentinel=, a Sentinel) of the test's own,
+    in a directory it shares with the others of its cluster."""
 
     def __init__(self, dirname, name, args=(), sentinel=None):
+        # Not lib.Redis's: its command line and directory are its own.
         self.binary = shutil.which("redis-server")
         if self.binary is None:
             lib.skip("redis-server is not installed (make deps installs it)")
@@ -85,27 +87,19 @@ class Node:
         except (OSError, ConnectionError):
             return False
 
-    def call(self, *args, timeout=5.0):
-        return lib.Redis.call_on(self.port, *args, timeout=timeout)
-
     def info(self, section):
         text = self.call("INFO", section).decode()
         return dict(l.split(":", 1) for l in text.splitlines() if ":" in l)
 
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
     def close(self):
-        self.kill()
+        self.kill()     # the cluster removes the directory
 
 
 class Cluster:
     """A master, two replicas, three Sentinels watching them."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="rpcchat-i23-failover-")
+        self.dir = tempfile.mkdtemp(prefix="rpcchat-failover-")
         self.master = Node(self.dir, "master")
         self.replicas = [Node(self.dir, "replica%d" % i,
                               ["--replicaof", "127.0.0.1",
