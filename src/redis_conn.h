@@ -7,12 +7,12 @@
  * master is used, so a replica, or an old master restarted, sends the
  * front end back to Sentinel.  Then the owner's handshake goes out
  * (SELECT, the functions, the configuration), and once every step has
- * answered the connection is ready; calls made meanwhile wait for it.
- * A connection that fails, is
- * refused, or leaves a command unanswered for timeout_ms is
- * dropped and made again with back-off; calls meanwhile fail at once.
- * A step refused before the first ready connection is fatal: the front
- * end exits, as it would for a bad option.
+ * answered the connection is ready; calls made meanwhile wait for it,
+ * within their deadline.  A connection that fails, is refused, or leaves
+ * a command unanswered for timeout_ms is dropped and made again with
+ * back-off; calls made while it is down fail at once.  A step refused
+ * before the first ready connection is fatal: the front end exits, as at
+ * a start with a bad option.
  *
  * With sync N (--store-sync), redis_conn_wait sends WAIT N after a call
  * that changed the chat.  While fewer than N replicas confirm, the
