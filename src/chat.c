@@ -784,7 +784,7 @@ chat_register(struct chat *c, struct span name, int64_t now, struct buf *err)
 		if ((c->lim.max_users != 0 && c->nusers >= c->lim.max_users) ||
 		    c->list_bytes + str_wire_size(name.len) > FRAME_MAX ||
 		    make_room(c, name.len + CHAT_USER_CHARGE, NULL) == -1)
-			return buf_appendf(err, "Register: too many users"), -1;
+			return rules_too_many_users(err);
 		u = xcalloc(1, sizeof *u);
 		memcpy(u->name, name.p, name.len);
 		u->namelen = name.len;

@@ -15,6 +15,7 @@
 #include "anet.h"
 #include "client.h"
 #include "server.h"
+#include "store.h"
 #include "xmalloc.h"
 
 static const char usage_text[] =
@@ -39,8 +40,12 @@ static const char help_text[] =
     "  --allow-shutdown WHO   who may call Shutdown: any, local or none (any)\n"
     "  --max-memory SIZE      bytes of chat state kept at most (256M; K, M,\n"
     "                         G suffixes; at least 4M)\n"
-    "  --store URL            where the chat lives: memory (default) or\n"
-    "                         redis://HOST:PORT[/DB], shared by front ends\n"
+    "  --store URL            where the chat lives: memory (default),\n"
+    "                         redis://HOST[:PORT][/DB] shared by front ends,\n"
+    "                         or redis-sentinel://HOST[:PORT][,...][/DB]#MASTER\n"
+    "                         to follow MASTER across failovers\n"
+    "  --store-sync N         answer a change only once N Redis replicas\n"
+    "                         have it (0)\n"
     "\n"
     "Client options:\n"
     "  -c COMMAND             run COMMAND (repeatable), then log out;\n"
@@ -69,6 +74,7 @@ enum {
 	OPT_ALLOW_SHUTDOWN,
 	OPT_MAX_MEMORY,
 	OPT_STORE,
+	OPT_STORE_SYNC,
 	OPT_NO_HISTORY,
 	OPT_NO_COLOR,
 	OPT_TIMESTAMPS,
@@ -87,6 +93,7 @@ static const struct option longopts[] = {
 	{ "allow-shutdown",	required_argument, NULL, OPT_ALLOW_SHUTDOWN },
 	{ "max-memory",		required_argument, NULL, OPT_MAX_MEMORY },
 	{ "store",		required_argument, NULL, OPT_STORE },
+	{ "store-sync",		required_argument, NULL, OPT_STORE_SYNC },
 	{ "no-history",		no_argument,	   NULL, OPT_NO_HISTORY },
 	{ "no-color",		no_argument,	   NULL, OPT_NO_COLOR },
 	{ "timestamps",		no_argument,	   NULL, OPT_TIMESTAMPS },
@@ -207,7 +214,7 @@ main(int argc, char **argv)
 	struct client_opts co = { .history = 1, .color = 1, .timestamps = -1,
 	    .wire_auto = 1 };
 	const char *server_opt = NULL, *client_opt = NULL, **commands = NULL;
-	char err[ANET_ERR_LEN], *host, *port;
+	char err[ANET_ERR_LEN], store_err[512], *host, *port;
 	int ch, idx, status;
 
 	sanitize_stdio();
@@ -260,12 +267,16 @@ main(int argc, char **argv)
 			server_opt = "--max-memory";
 			break;
 		case OPT_STORE:
-			if (strcmp(optarg, "memory") != 0 &&
-			    strncmp(optarg, "redis://", 8) != 0)
-				usage("--store: '%s' is not memory or "
-				    "redis://HOST:PORT[/DB]", optarg);
+			if (store_url_check(optarg, store_err,
+			    sizeof store_err) == -1)
+				usage("%s", store_err);
 			so.store_url = optarg;
 			server_opt = "--store";
+			break;
+		case OPT_STORE_SYNC:
+			so.store_sync = (int)number("store-sync", optarg, 0,
+			    100);
+			server_opt = "--store-sync";
 			break;
 		case OPT_NO_HISTORY:
 			co.history = 0;
@@ -327,6 +338,9 @@ main(int argc, char **argv)
 			    "HOST:PORT USER", argv[0]);
 		if (client_opt != NULL)
 			usage("%s is a client option", client_opt);
+		if (so.store_sync > 0 && (so.store_url == NULL ||
+		    strcmp(so.store_url, "memory") == 0))
+			usage("%s", "--store-sync needs a Redis --store");
 		so.port = port_arg(argv[0], 0);
 		return server_run(&so);
 	}

@@ -80,7 +80,10 @@ answered(void *arg, uint64_t tag, struct span results, struct span err,
 	if (results.len == 0 && msg_type_has_list((unsigned)c->type))
 		put_u16(c->resp, 0);
 	buf_append(c->resp, results.p, results.len);
-	put_error(c, msg_type_name((unsigned)c->type), c->resp, err);
+	if (flags & STORE_OUTAGE)
+		put_str(c->resp, err);	/* the store logs the outage once */
+	else
+		put_error(c, msg_type_name((unsigned)c->type), c->resp, err);
 	if (err.len == 0 && (c->type == MSG_REGISTER || c->type == MSG_QUIT))
 		log_session(c, flags);
 	if (!c->dispatching && c->done != NULL)

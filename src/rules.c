@@ -90,6 +90,12 @@ rules_too_long(struct buf *err)
 }
 
 int
+rules_too_many_users(struct buf *err)
+{
+	return fail(err, "Register: too many users");
+}
+
+int
 rules_invalid_check(struct buf *err)
 {
 	return fail(err, "CheckMessages: invalid user name");

@@ -19,6 +19,8 @@ int	rules_not_logged_in(const char *call, struct span user,
 	    struct buf *err);
 /* Appends "message too long"; returns -1. */
 int	rules_too_long(struct buf *err);
+/* Appends "Register: too many users"; returns -1. */
+int	rules_too_many_users(struct buf *err);
 /* Appends "CheckMessages: invalid user name"; returns -1. */
 int	rules_invalid_check(struct buf *err);
 /*

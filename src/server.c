@@ -107,6 +107,7 @@ struct server {
 	/* Lingering closes: their own list, as their timeout is their own. */
 	struct conn_list	 lingering;
 	int			 stopping;
+	int			 status;	/* the exit status, once stopped */
 	long long		 stop_deadline;
 	long long		 accept_resume;	/* 0: accepting normally */
 	long long		 last_refusal_log;
@@ -651,14 +652,30 @@ resume_accepting(struct server *s, long long now)
 	}
 }
 
+/* The store cannot serve us (a Redis holding other limits): exit 1. */
+static void
+store_refused(void *arg, const char *why)
+{
+	struct server *s = arg;
+
+	log_msg("store: %s; exiting", why);
+	if (!s->stopping) {
+		s->stopping = 1;
+		s->stop_deadline = clock_ms() + STOP_GRACE_MS;
+	}
+	s->status = 1;
+}
+
 static struct store *
 open_store(struct server *s)
 {
 	struct store_params p = {
 		.url = s->opts->store_url,
 		.limits = s->opts->limits,
+		.sync = s->opts->store_sync,
 		.loop = s->loop,
 		.expired = idle_user_expired,
+		.fatal = store_refused,
 		.arg = s,
 	};
 	char err[256];
@@ -717,7 +734,7 @@ server_run(const struct server_opts *opts)
 		goto out;
 	}
 	log_attach(s.loop);
-	/* Before any call can come: a store may use the loop to connect. */
+	/* Before any call can come; a store does no I/O until its tick. */
 	if ((s.store = open_store(&s)) == NULL)
 		goto out;
 	if (ae_watch(s.loop, s.lfd, AE_READABLE, listener_readable, &s) == -1 ||
@@ -726,6 +743,7 @@ server_run(const struct server_opts *opts)
 		goto out;
 	}
 	log_msg("Listening on :%d", anet_local_port(s.lfd));
+	log_msg("store: %s", store_name(s.store));
 	if (s.max_conns < opts->max_connections)
 		log_msg("descriptor limit too low: holding at most %d "
 		    "connections", s.max_conns);
@@ -753,7 +771,7 @@ server_run(const struct server_opts *opts)
 			goto out;
 		}
 	}
-	status = 0;
+	status = s.status;
 out:
 	while (!TAILQ_EMPTY(&s.deadlines))
 		conn_close(&s, TAILQ_FIRST(&s.deadlines));

@@ -24,6 +24,7 @@ struct server_opts {
 	enum shutdown_policy	 allow_shutdown;
 	enum wire		 wire;
 	const char		*store_url;	/* NULL: memory */
+	int			 store_sync;	/* replicas to confirm changes */
 };
 
 #define SERVER_DEFAULT_READ_TIMEOUT_MS	(10 * 1000)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redis_url.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -22,24 +23,48 @@ store_new(const struct store_type *type, void *impl)
 	return st;
 }
 
+static const struct store_type *
+store_type_of(const char *url, char *err, size_t errlen)
+{
+	if (url == NULL || strcmp(url, "memory") == 0)
+		return &store_memory_type;
+	if (redis_url_is(url))
+		return &store_redis_type;
+	snprintf(err, errlen, "--store: '%s' is not memory, "
+	    "redis://HOST[:PORT][/DB] or "
+	    "redis-sentinel://HOST[:PORT][,HOST[:PORT]...][/DB]#MASTER", url);
+	return NULL;
+}
+
+int
+store_url_check(const char *url, char *err, size_t errlen)
+{
+	const struct store_type *type;
+	struct redis_url u;
+
+	if ((type = store_type_of(url, err, errlen)) == NULL)
+		return -1;
+	if (type == &store_redis_type)
+		return redis_url_parse(url, &u, err, errlen);
+	return 0;
+}
+
 struct store *
 store_open(const struct store_params *p, char *err, size_t errlen)
 {
 	const struct store_type *type;
 	void *impl;
 
-	if (p->url == NULL || strcmp(p->url, "memory") == 0)
-		type = &store_memory_type;
-	else if (strncmp(p->url, "redis://", 8) == 0)
-		type = &store_redis_type;
-	else {
-		snprintf(err, errlen, "--store: '%s' is not memory or "
-		    "redis://HOST:PORT[/DB]", p->url);
-		return NULL;
-	}
-	if ((impl = type->open(p, err, errlen)) == NULL)
+	if ((type = store_type_of(p->url, err, errlen)) == NULL ||
+	    (impl = type->open(p, err, errlen)) == NULL)
 		return NULL;
 	return store_new(type, impl);
+}
+
+const char *
+store_name(struct store *st)
+{
+	return st->type->describe(st->impl);
 }
 
 void

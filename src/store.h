@@ -9,7 +9,12 @@
  * calls back before store_call returns; the Redis store later, from the
  * event loop, so a connection waiting for its answer holds up no other.
  * A call that cannot reach the store, or passes its deadline, completes
- * with the error "store unavailable" and is never retried.
+ * with the error "store unavailable" and is never retried; the store
+ * logs the outage, once, rather than the caller each call.
+ *
+ * Opening a store does no I/O: a Redis store connects from store_tick,
+ * so the server listens first and a Redis that does not answer holds
+ * nothing up.
  *
  * The caller has parsed the request (rpc_server.c); the stores apply the
  * stateless rules through rules.h and keep the rest of PROTOCOL.md §3-§4.
@@ -31,11 +36,17 @@ struct store;
 #define STORE_CALL_TIMEOUT_MS	2000
 
 struct store_params {
-	const char		*url;		/* "memory" or "redis://..." */
+	const char		*url;		/* "memory" or a Redis URL */
 	struct chat_limits	 limits;
+	int			 sync;		/* --store-sync: replicas */
 	struct ae_loop		*loop;		/* for stores that do I/O */
 	/* Called once per user the idle timeout logs out. */
 	void			(*expired)(void *arg, struct span user);
+	/*
+	 * The store found it cannot serve this configuration (a Redis
+	 * holding other limits): why, for the log; the server exits 1.
+	 */
+	void			(*fatal)(void *arg, const char *why);
 	void			*arg;
 };
 
@@ -48,14 +59,22 @@ typedef void store_done(void *arg, uint64_t tag, struct span results,
     struct span err, int flags);
 /* flags: a Register of a name that was logged in already, for the log. */
 #define STORE_REPLACED	1
+/* "store unavailable" of an outage the store logs itself. */
+#define STORE_OUTAGE	2
+
+/* Whether url names a store, and which; -1 with what is wrong in err. */
+int		 store_url_check(const char *url, char *err, size_t errlen);
 
 /*
  * Opens the store the URL names.  NULL with the reason in err when the
- * URL is bad or the store refuses this configuration; a Redis that is
- * only unreachable is not a failure (calls fail until it is back).
+ * URL is bad; a Redis that is unreachable is not a failure (calls fail
+ * until it is back), and one that refuses this configuration calls
+ * fatal later, from store_tick.
  */
 struct store	*store_open(const struct store_params *, char *err,
 		    size_t errlen);
+/* What the store is, for the log: "memory", "redis at HOST:PORT", ... */
+const char	*store_name(struct store *);
 /* A memory store over a chat the caller keeps (tests, fuzzing). */
 struct store	*store_memory_wrap(struct chat *);
 void		 store_close(struct store *);
@@ -79,6 +98,7 @@ struct store_type {
 			    int64_t now_ms, store_done *, void *arg,
 			    uint64_t tag);
 	long long	 (*tick)(void *, long long now_ms);
+	const char	*(*describe)(void *);
 };
 
 extern const struct store_type store_memory_type;

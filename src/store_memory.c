@@ -108,10 +108,18 @@ mstore_tick(void *impl, long long now)
 	return next == INT64_MAX ? -1 : (long long)next;
 }
 
+static const char *
+mstore_name(void *impl)
+{
+	(void)impl;
+	return "memory";
+}
+
 const struct store_type store_memory_type = {
 	.name = "memory",
 	.open = mstore_open,
 	.close = mstore_close,
 	.call = mstore_call,
 	.tick = mstore_tick,
+	.describe = mstore_name,
 };

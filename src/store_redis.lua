@@ -37,11 +37,20 @@
 --            from (most bytes, then smallest name, then older account).
 --
 -- The stateless rules (name checks, message sizes, the texts built from
--- a request) stay in C (rules.c); a function answers with a status:
--- 0 done, 1 user not logged in, 2 message too long, 3 too many users.
+-- a request) stay in C (rules.c); a function answers with a status of
+-- ST, whose names and numbers store_redis.h spells alike (a unit test
+-- reads this table).  Errors carry the codes NOCONFIG and MISMATCH.
 -- All keys share one hash tag.
 
 local K = '{rpcchat}:'
+local ST = {
+  DONE = 0,
+  NOT_LOGGED_IN = 1,
+  TOO_LONG = 2,
+  TOO_MANY_USERS = 3,
+  REPLACED = 4,         -- Register of a name logged in already
+  TAKEN = 5,            -- CheckMessages changed the queue: a change
+}
 local FRAME_MAX = 65535
 local LIST_OVERHEAD = 4
 
@@ -343,8 +352,8 @@ local function f_config(keys, args)
   end
   for i = 1, 4 do
     if v[i] ~= args[i] then
-      return what[i] .. ' is ' .. tostring(v[i]) ..
-        ' in the store, ' .. args[i] .. ' here'
+      return redis.error_reply('MISMATCH ' .. what[i] .. ' is ' ..
+        tostring(v[i]) .. ' in the store, ' .. args[i] .. ' here')
     end
   end
   return 'OK'
@@ -365,7 +374,7 @@ local function f_register(keys, args)
     if (c.maxu ~= 0 and nusers() >= c.maxu) or
       listbytes() + 2 + #name > FRAME_MAX or
       not make_room(#name + USER_CHARGE, nil, c) then
-      return 3
+      return ST.TOO_MANY_USERS
     end
     redis.call('ZADD', K .. 'users', 0, name)
     redis.call('HINCRBY', K .. 'meta', 'listbytes', 2 + #name)
@@ -376,7 +385,7 @@ local function f_register(keys, args)
   announce(name, ' has logged in', nusers() - 1, c, aid)
   redis.call('ZADD', K .. 'pos', I(next_seq()), name)
   collect()
-  return again and 4 or 0
+  return again and ST.REPLACED or ST.DONE
 end
 
 local function f_list(keys, args)
@@ -396,7 +405,7 @@ local function f_check(keys, args)
   if c.err then return c end
   local name = args[1]
   local orig = position(name)
-  if not orig then return { 1 } end
+  if not orig then return { ST.NOT_LOGGED_IN } end
   redis.call('ZADD', K .. 'idle', I(now_ms()), name)
   local pos, dropped, pqn = normalize(name, c, orig)
   local le = next_seq()
@@ -469,7 +478,7 @@ local function f_check(keys, args)
     redis.call('LTRIM', qk, taken, -1)
     for _, m in ipairs(read) do msg_free(mid_of(m)) end
   end
-  local out = { 0 }
+  local out = { ST.DONE }
   if dropped > 0 then
     out[2] = string.format('*** %d messages were dropped', dropped)
     redis.call('HDEL', K .. 'drop', name)
@@ -478,6 +487,8 @@ local function f_check(keys, args)
   if pos ~= orig then
     redis.call('ZADD', K .. 'pos', I(pos), name)
   end
+  -- Delivered, dropped or skipped: a failover must not undo it unseen.
+  if taken > 0 or dropped > 0 or pos ~= orig then out[1] = ST.TAKEN end
   collect()
   return out
 end
@@ -487,34 +498,34 @@ end
 local function f_tell(keys, args)
   local c = config()
   if c.err then return c end
-  if not logged_in(args[1]) then return 1 end
-  if args[5] == '1' then return 2 end
+  if not logged_in(args[1]) then return ST.NOT_LOGGED_IN end
+  if args[5] == '1' then return ST.TOO_LONG end
   local aid = redis.call('HGET', K .. 'uacct', args[1])
   if args[2] ~= '' and logged_in(args[2]) then
     user_send(args[2], args[3], c, aid)
   else
     user_send(args[1], args[4], c, aid)
   end
-  return 0
+  return ST.DONE
 end
 
 -- args: user, text, "1" when the message is too long.
 local function f_say(keys, args)
   local c = config()
   if c.err then return c end
-  if not logged_in(args[1]) then return 1 end
-  if args[3] == '1' then return 2 end
+  if not logged_in(args[1]) then return ST.NOT_LOGGED_IN end
+  if args[3] == '1' then return ST.TOO_LONG end
   log_append(args[2], nusers(), c, redis.call('HGET', K .. 'uacct', args[1]))
-  return 0
+  return ST.DONE
 end
 
 -- args: user
 local function f_quit(keys, args)
   local c = config()
   if c.err then return c end
-  if not logged_in(args[1]) then return 1 end
+  if not logged_in(args[1]) then return ST.NOT_LOGGED_IN end
   remove(args[1], c)
-  return 0
+  return ST.DONE
 end
 
 -- Logs out every idle user, once, whichever front end asks first.

@@ -239,6 +239,45 @@ def test_redis_emptied_comes_back(ctx):
             ["*** You are not logged in, alice"], "")
 
 
+def test_functions_or_configuration_lost_are_restored(ctx):
+    """FUNCTION FLUSH (found by asking FUNCTION LIST, as "ERR Function not
+    found" has no code of its own) and FLUSHALL (NOCONFIG): the front end
+    loads what is missing and serves again, by itself."""
+    with Redis() as redis, Server(ctx, "--store", redis.url) as srv:
+        ok(srv.call(REGISTER, "alice"))
+        for lose in (("FUNCTION", "FLUSH"), ("FLUSHALL",)):
+            assert redis.call(*lose) == "OK"
+            assert srv.call(REGISTER, "bob") == (None, UNAVAILABLE)
+            wait_until(lambda: srv.call(REGISTER, "bob")[1] == "",
+                       timeout=15, what="the front end to serve again")
+        assert redis.call("FUNCTION", "LIST", "LIBRARYNAME", "rpcchat")
+        assert ok(srv.call(LIST)) == ["bob"]
+        assert len([l for l in srv.log if " is back; " in l]) == 2
+
+
+def test_store_url_forms(ctx):
+    """A host name is looked up (off the loop); the store is named in the
+    log's second line; bad URLs and options are usage errors."""
+    with Redis() as redis, \
+            Server(ctx, "--store", "redis://localhost:%d" % redis.port) as srv:
+        srv.wait_log(r"store: redis at localhost:%d$" % redis.port)
+        wait_until(lambda: srv.call(LIST)[1] == "", timeout=10,
+                   what="the front end to serve")
+        ok(srv.call(REGISTER, "alice"))
+    with Server(ctx) as srv:
+        srv.wait_log(r"store: memory$")
+    for args, why in (
+            (["--store", "redis://h:0"], r"port is not a number"),
+            (["--store", "redis-sentinel://h"], r"#MASTER is missing"),
+            (["--store", "redis:/h"], r"is not memory, redis://"),
+            (["--store-sync", "1"], r"--store-sync needs a Redis --store"),
+            (["--store-sync", "-1", "--store", "redis://h"],
+             r"--store-sync: '-1' is not a number")):
+        status, out, err = lib.run_cli(ctx, *args, "0")
+        assert status == 2, (args, err)
+        assert re.search(why, err), (args, err)
+
+
 def test_front_end_started_while_redis_is_down(ctx):
     with Redis() as redis:
         redis.stop()
