@@ -20,9 +20,18 @@ CFLAGS		?= -O2 -g
 WARNFLAGS	= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		  -Wmissing-prototypes -Wno-unused-parameter
 ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -DRPCCHAT_VERSION='"$(VERSION)"' \
-		  -Isrc $(WARNFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS		= -ledit -lunistring -lhiredis -pthread
-TEST_LDLIBS	= -lcmocka
+		  -Isrc $(PKG_CFLAGS) $(WARNFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+
+# Libraries come from pkg-config; libunistring ships no .pc, so it is
+# named here.  Expanded when used, not when read: "make deps check"
+# installs pkg-config before the first compile asks it.
+PKG_CONFIG	?= pkg-config
+PKGS		= libedit hiredis
+TEST_PKGS	= cmocka
+UNISTRING_LIBS	?= -lunistring
+PKG_CFLAGS	= $(shell $(PKG_CONFIG) --cflags $(PKGS) $(TEST_PKGS))
+LDLIBS		= $(shell $(PKG_CONFIG) --libs $(PKGS)) $(UNISTRING_LIBS) -pthread
+TEST_LDLIBS	= $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
 # Objects of a build live under $(B); binaries in $(BIN).  The sanitizer
 # build reuses every rule with other directories.
