@@ -85,7 +85,9 @@ class FakeServer:
         with self.cond:
             self.queues[user] = list(messages)
 
+    @property
     def users(self):
+        """Who is logged in, as List would answer."""
         with self.cond:
             return sorted(self.queues)
 

@@ -34,7 +34,7 @@ def expect_note(c, regex):
 def fake_client(ctx, fake, user, *args, wire="auto"):
     c = lib.Client(ctx, fake.port, user, *args, wire=wire)
     c.expect(r"^Welcome, %s, contacting server at \S*:%d$" % (user, fake.port))
-    lib.wait_until(lambda: user in fake.users(), 10, "%s registered" % user)
+    lib.wait_until(lambda: user in fake.users, 10, "%s registered" % user)
     return c
 
 
@@ -201,7 +201,7 @@ def test_auto_neither(ctx):
         c.expect_err(r"^the server at localhost:%d answered a List in neither "
                      r"generation of the protocol \(--wire\): framed, .*; "
                      r"unframed, 26 bytes: 48 54 54 50 " % fake.port)
-        assert fake.users() == []
+        assert fake.users == []
         assert len(fake.requests) == 2, fake.requests
 
 
@@ -247,7 +247,7 @@ def test_framed_client_2023_server(ctx):
         assert c.wait(20) == 1
         c.expect_err(r"speaks the unframed generation of the protocol, not "
                      r"the framed one: use --wire unframed")
-        assert fake.users() == []
+        assert fake.users == []
         assert len(fake.requests) == 2, fake.requests
 
 
