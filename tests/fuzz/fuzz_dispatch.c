@@ -62,7 +62,8 @@
 
 /*
  * The second is the one a big crowd fills: it has no idle timeout, since
- * logging thousands out at once costs the chat a second of fuzzing.
+ * logging thousands out at once costs the chat tens of milliseconds, the
+ * time of a hundred other inputs.
  */
 static const struct chat_limits configs[] = {
 	{ 50, 5, 30 * 1000, 0 },
