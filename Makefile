@@ -4,8 +4,10 @@
 #   make run        build and start a server on port 3410
 #   make check      build and run every test (unit + end-to-end)
 #   make check-sanitize   the same under AddressSanitizer and UBSan
-#   make bench      measure, write docs/BENCHMARKS.md
+#   make bench      measure, write build/BENCHMARKS.md
+#   make bench-update     measure, write docs/BENCHMARKS.md
 #   make fuzz       run each fuzz target (FUZZ_SECONDS each, clang)
+#   make fuzz-build, fuzz-regress   build them; replay their corpora
 #   make valgrind-check   the end-to-end suite under valgrind memcheck
 #   make install    rpcchat, rpcchat-bench, rpcchat-check; PREFIX, DESTDIR
 #   make deps       install the Debian packages the build and tests need
@@ -20,9 +22,18 @@ CFLAGS		?= -O2 -g
 WARNFLAGS	= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		  -Wmissing-prototypes -Wno-unused-parameter
 ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -DRPCCHAT_VERSION='"$(VERSION)"' \
-		  -Isrc $(WARNFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS		= -ledit -lunistring -lhiredis -pthread
-TEST_LDLIBS	= -lcmocka
+		  -Isrc $(PKG_CFLAGS) $(WARNFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+
+# Libraries come from pkg-config; libunistring ships no .pc, so it is
+# named here.  Expanded when used, not when read: "make deps check"
+# installs pkg-config before the first compile asks it.
+PKG_CONFIG	?= pkg-config
+PKGS		= libedit hiredis
+TEST_PKGS	= cmocka
+UNISTRING_LIBS	?= -lunistring
+PKG_CFLAGS	= $(shell $(PKG_CONFIG) --cflags $(PKGS) $(TEST_PKGS))
+LDLIBS		= $(shell $(PKG_CONFIG) --libs $(PKGS)) $(UNISTRING_LIBS) -pthread
+TEST_LDLIBS	= $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
 # Objects of a build live under $(B); binaries in $(BIN).  The sanitizer
 # build reuses every rule with other directories.
@@ -40,16 +51,26 @@ UNIT_OBJS	= $(UNIT_SRCS:%.c=$(B)/%.o)
 UNIT_BINS	= $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 MANS		= docs/rpcchat.1 docs/rpcchat-bench.1 docs/rpcchat-check.1
 
+# The libFuzzer targets, tests/fuzz/NAME.c each, with their seeds and
+# regression inputs in tests/fuzz/corpus/NAME.  Adding one is adding it
+# here.
+FUZZ_TARGETS	= fuzz_dispatch fuzz_codec fuzz_client_response
+FB		= build/fuzz
+FUZZ_OBJS	= $(FUZZ_TARGETS:%=$(FB)/tests/fuzz/%.o)
+FUZZ_BINS	= $(FUZZ_TARGETS:%=$(FB)/%)
+
 PROGS		= $(BIN)/rpcchat $(BIN)/rpcchat-bench
 
-.PHONY: all run check check-unit check-e2e check-sanitize bench fuzz \
-	valgrind-check install uninstall deps clean
+.PHONY: all run check check-unit check-e2e check-sanitize bench bench-update \
+	fuzz fuzz-build fuzz-regress fuzz-bins $(FUZZ_TARGETS:%=fuzz-run-%) \
+	$(FUZZ_TARGETS:%=fuzz-replay-%) valgrind-check install uninstall deps \
+	clean
 
 all: $(PROGS)
 
-# The unit tests' objects are intermediates of a pattern chain: kept, or
-# make would delete them and build them again at every "make check".
-.SECONDARY: $(UNIT_OBJS)
+# The test programs' objects are intermediates of a pattern chain: kept,
+# or make would delete them and build them again at every "make check".
+.SECONDARY: $(UNIT_OBJS) $(FUZZ_OBJS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -102,12 +123,56 @@ valgrind-check: $(PROGS)
 	RPCCHAT_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no" \
 	    python3 tests/run.py --bin $(BIN) --unit-dir $(B)/tests --e2e-only --valgrind
 
+# The figures go to an untracked file; bench-update rewrites the
+# committed one, keeping its sections measured by other scripts.
 bench: $(PROGS)
+	python3 bench/run.py --bin $(BIN) --out build/BENCHMARKS.md
+
+bench-update: $(PROGS)
 	python3 bench/run.py --bin $(BIN) --out docs/BENCHMARKS.md
 
+# Fuzzing is one more build, in $(FB), with clang and libFuzzer.  The
+# seeds in tests/fuzz/corpus are only read: what the fuzzer finds goes to
+# $(FB)/corpus-NAME, a crash to $(FB)/crash/NAME-*.  Cheap inputs get
+# more of the time (-entropic_scale_per_exec_time), so that one room of
+# thousands of users costs the dispatch target little.  FUZZ_TARGETS=NAME
+# runs one; FUZZ_ARGS adds libFuzzer options.
 FUZZ_SECONDS	?= 180
+FUZZ_CC		?= clang
+FUZZ_FLAGS	= -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+		  -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_ARGS	?=
+FUZZ_MAKE	= $(MAKE) B=$(FB) CC=$(FUZZ_CC) EXTRA_CFLAGS="$(FUZZ_FLAGS)" \
+		  LDFLAGS="$(FUZZ_FLAGS)"
+
 fuzz:
-	$(MAKE) -f tests/fuzz/fuzz.mk FUZZ_SECONDS=$(FUZZ_SECONDS)
+	$(FUZZ_MAKE) fuzz-bins $(FUZZ_TARGETS:%=fuzz-run-%)
+
+fuzz-build:
+	$(FUZZ_MAKE) fuzz-bins
+
+# Every seed and regression input once: quick, for check-style runs.
+fuzz-regress:
+	$(FUZZ_MAKE) $(FUZZ_TARGETS:%=fuzz-replay-%)
+
+# The rules below run inside $(FUZZ_MAKE), where $(B) is $(FB).
+fuzz-bins: $(FUZZ_BINS)
+
+$(FUZZ_BINS): $(FB)/%: $(FB)/tests/fuzz/%.o $(FB)/librpcchat.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# libFuzzer exits non-zero on a crash, a leak or a failed check, which
+# fails the make.  The first corpus directory is the one it writes.
+$(FUZZ_TARGETS:%=fuzz-run-%): fuzz-run-%: $(FB)/%
+	@mkdir -p $(FB)/corpus-$* $(FB)/crash
+	$(FB)/$* -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -entropic_scale_per_exec_time=1 -artifact_prefix=$(FB)/crash/$*- \
+	    $(FUZZ_ARGS) $(FB)/corpus-$* $(wildcard tests/fuzz/corpus/$*)
+
+$(FUZZ_TARGETS:%=fuzz-replay-%): fuzz-replay-%: $(FB)/%
+	@mkdir -p $(FB)/crash
+	$(FB)/$* -runs=0 -artifact_prefix=$(FB)/crash/$*- \
+	    $(wildcard tests/fuzz/corpus/$*)
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """
 run.py - runs rpcchat's tests: every cmocka unit test binary, then every
-end-to-end test function, and closes with one line "N passed, N failed".
+end-to-end test function.  It prints a line for each test file as it
+finishes (its counts and time), the details of every failure as it
+happens, and closes with one line "N passed, N failed".
 
     python3 tests/run.py --bin DIR --unit-dir DIR [--unit-only|--e2e-only]
                          [--valgrind] [-k SUBSTRING] [-j N] [-v]
@@ -61,6 +63,16 @@ def selected(name, patterns):
     return not patterns or any(p in name for p in patterns)
 
 
+def file_line(name, passed, failed, skipped, secs):
+    """The progress line of one test file."""
+    counts = ["%d passed" % passed]
+    if failed:
+        counts.append("%d failed" % failed)
+    if skipped:
+        counts.append("%d skipped" % skipped)
+    return "%s: %s (%.1fs)" % (name, ", ".join(counts), secs)
+
+
 # -- unit tests -----------------------------------------------------------
 
 def unit_binaries(unit_dir, pattern):
@@ -76,7 +88,7 @@ def unit_binaries(unit_dir, pattern):
     return out
 
 
-def run_unit(path, totals, timeout, verbose):
+def run_unit(path, totals, timeout):
     name = os.path.basename(path)
     start = time.monotonic()
     try:
@@ -89,29 +101,51 @@ def run_unit(path, totals, timeout, verbose):
         out = (e.stdout or b"").decode("utf-8", "replace")
         print("FAIL unit %s: timed out after %ds\n%s"
               % (name, timeout, tail(out)), flush=True)
-        totals.failed += 1
-        return
+        out, rc = "", None
     passed = sum(int(n) for n in PASSED_RE.findall(out))
     failed = sum(int(n) for n in FAILED_RE.findall(out))
-    totals.passed += passed
-    totals.failed += failed
     if failed:
         names = list(dict.fromkeys(FAILED_NAME_RE.findall(out)))
         print("FAIL unit %s: %d failed: %s\n%s"
               % (name, failed, " ".join(names), tail(out)), flush=True)
+    elif rc is None:
+        failed = 1
     elif rc != 0 or not passed:
         # A crash, or an exit without cmocka's summary.
-        totals.failed += 1
+        failed = 1
         why = ("killed by signal %d" % -rc if rc < 0
                else "exit status %d" % rc if rc
                else "no cmocka summary")
         print("FAIL unit %s: %s\n%s" % (name, why, tail(out)), flush=True)
-    elif verbose:
-        print("ok   unit %s: %d passed (%.1fs)"
-              % (name, passed, time.monotonic() - start), flush=True)
+    totals.passed += passed
+    totals.failed += failed
+    print(file_line("unit/%s.c" % name, passed, failed, 0,
+                    time.monotonic() - start), flush=True)
 
 
 # -- end-to-end tests -------------------------------------------------------
+
+class FileProgress:
+    """One test file's tests as they finish, for its progress line."""
+
+    def __init__(self):
+        self.left = 0
+        self.passed = self.failed = self.skipped = 0
+        self.first = self.last = None
+
+    def done(self, secs):
+        """One test finished, secs after it started; True for the last."""
+        now = time.monotonic()
+        if self.first is None or now - secs < self.first:
+            self.first = now - secs
+        self.last = now
+        self.left -= 1
+        return self.left == 0
+
+    def seconds(self):
+        """From the file's first test started to its last one finished."""
+        return self.last - self.first
+
 
 class E2ETest:
     def __init__(self, module, func, wire, fn, store="memory"):
@@ -399,7 +433,7 @@ def main():
             print("FAIL unit: no test binaries in %s" % args.unit_dir)
             totals.failed += 1
         for path in bins:
-            run_unit(path, totals, int(DEFAULT_TIMEOUT * scale), args.verbose)
+            run_unit(path, totals, int(DEFAULT_TIMEOUT * scale))
 
     if not args.unit_only:
         tests, errors = discover(args.pattern)
@@ -411,36 +445,52 @@ def main():
             totals.failed += 1
             tests = []
         todo = []
+        files = {}
         for t in tests:
+            f = files.setdefault(t.module, FileProgress())
             if args.valgrind and t.slow:
                 totals.skipped += 1
+                f.skipped += 1
                 if args.verbose:
                     print("skip %s: slow, skipped under valgrind" % t.id)
             else:
                 todo.append(t)
+                f.left += 1
+        for modname, f in files.items():
+            if f.left == 0:
+                print(file_line("e2e/%s.py" % modname, 0, 0, f.skipped, 0),
+                      flush=True)
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             futs = {pool.submit(run_e2e, t, args, scale): t for t in todo}
             for fut in concurrent.futures.as_completed(futs):
                 t = futs[fut]
+                f = files[t.module]
                 status, secs, detail = fut.result()
                 if status == "pass":
                     totals.passed += 1
+                    f.passed += 1
                     if args.verbose:
                         print("ok   %s (%.1fs)%s" % (t.id, secs, "\n" + detail
                                                     if detail else ""),
                               flush=True)
                 elif status == "skip":
                     totals.skipped += 1
+                    f.skipped += 1
                     if args.verbose:
                         print("skip %s: %s" % (t.id, detail), flush=True)
                 else:
                     totals.failed += 1
+                    f.failed += 1
                     print("FAIL %s (%.1fs): %s" % (t.id, secs, detail),
                           flush=True)
+                if f.done(secs):
+                    print(file_line("e2e/%s.py" % t.module, f.passed,
+                                    f.failed, f.skipped, f.seconds()),
+                          flush=True)
 
-    if totals.skipped:
-        print("(%d skipped, %.0fs)" % (totals.skipped,
-                                       time.monotonic() - begin))
+    took = time.monotonic() - begin
+    print("(%s%.0fs in all)" % ("%d skipped, " % totals.skipped
+                                if totals.skipped else "", took))
     print("%d passed, %d failed" % (totals.passed, totals.failed))
     return 0 if totals.failed == 0 else 1
 

@@ -1,6 +1,6 @@
 """
 Our client and server with the implementations people actually wrote
-(issue 12, PROTOCOL.md §5.3, §6): scripted fake servers that are sloppy on the
+(PROTOCOL.md §5.3, §6): scripted fake servers that are sloppy on the
 wire in the ways real ones are, a scripted 2023-generation server, the
 wire generation found by --wire auto, and every mismatch of generations
 explained in words that name --wire, on both sides.  Also the warning
@@ -8,168 +8,16 @@ about a name that is already logged in (PROTOCOL.md §5.4).
 """
 
 import re
-import socket
-import threading
 
 import lib
-from lib import (REGISTER, LIST, CHECK_MESSAGES, TELL, SAY, QUIT, NARGS,
-                 HAS_LIST, enc_u16, enc_str, enc_strlist, frame, ok)
+from fakeserver import FakeServer
+from lib import (REGISTER, LIST, CHECK_MESSAGES, TELL, SAY, enc_u16, enc_str,
+                 frame, ok)
 
 
-# -- a scripted server --------------------------------------------------------
-
-class FakeChat:
-    """
-    A small chat server on 127.0.0.1 written for the test, serving one
-    connection at a time in a thread.  shapes maps a call type to a
-    function (results bytes, error bytes) -> the bytes written, frame and
-    all: how this server gets the response wrong.  gen2023 makes it
-    behave like the 2023 reference: an unknown type is closed without a
-    word, and a request cut short by EOF is answered with 00 00.
-    """
-
-    def __init__(self, wire="framed", shapes=None, gen2023=False, reply=None):
-        self.wire = wire
-        self.reply = reply          # written to every connection, if set
-        self.shapes = shapes or {}
-        self.gen2023 = gen2023
-        self.lock = threading.Lock()
-        self.queues = {}        # user -> messages not yet fetched
-        self.delivered = []     # (user, message) in the order sent out
-        self.requests = []      # raw bytes of each connection
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stopping = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping = True
-        self.thread.join(lib.scaled(5))
-        self.sock.close()
-        return False
-
-    def login(self, user, *messages):
-        with self.lock:
-            self.queues[user] = list(messages)
-
-    def users(self):
-        with self.lock:
-            return sorted(self.queues)
-
-    # What a request needs: None when whole, -1 for an unknown type.
-    def _missing(self, data):
-        if self.wire == "framed":
-            if len(data) < 2:
-                return 2 - len(data)
-            n = int.from_bytes(data[:2], "big")
-            return max(0, 2 + n - len(data)) or None
-        if len(data) < 2:
-            return 2 - len(data)
-        t = int.from_bytes(data[:2], "big")
-        if t >= len(NARGS):
-            return -1
-        pos = 2
-        for _ in range(NARGS[t]):
-            if len(data) < pos + 2:
-                return pos + 2 - len(data)
-            pos += 2 + int.from_bytes(data[pos:pos + 2], "big")
-            if len(data) < pos:
-                return pos - len(data)
-        return None
-
-    def _run(self):
-        while not self.stopping:
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(lib.scaled(5))
-                try:
-                    self._serve(conn)
-                except OSError:
-                    pass
-
-    def _serve(self, conn):
-        data = b""
-        while True:
-            missing = self._missing(data)
-            if missing is None or missing == -1:
-                break
-            b = conn.recv(65536)
-            if not b:
-                break
-            data += b
-        with self.lock:
-            self.requests.append(data)
-        if self.reply is not None:
-            conn.sendall(self.reply)
-            return
-        missing = self._missing(data)
-        if missing == -1:
-            return                      # 2023: "message type out of range"
-        if missing is not None:
-            if self.gen2023:
-                conn.sendall(b"\x00\x00")
-            return
-        msg = data[2:] if self.wire == "framed" else data
-        conn.sendall(self._answer(msg))
-
-    def _answer(self, msg):
-        r = lib.Reader(msg)
-        t = r.u16()
-        args = [lib.text(r.str_bytes()) for _ in range(NARGS[t])]
-        with self.lock:
-            items, err = self._call(t, args)
-        results = enc_strlist(items) if HAS_LIST[t] else b""
-        err = err.encode()
-        if t in self.shapes:
-            return self.shapes[t](results, err)
-        body = results + enc_str(err)
-        return frame(body) if self.wire == "framed" else body
-
-    def _queue(self, user, text):
-        if user in self.queues:
-            self.queues[user].append(text)
-
-    def _call(self, t, a):
-        if t == REGISTER:
-            for u in self.queues:
-                self.queues[u].append("*** %s has logged in" % a[0])
-            self.queues[a[0]] = []
-            return None, ""
-        if t == LIST:
-            return sorted(self.queues), ""
-        if t == CHECK_MESSAGES:
-            if a[0] not in self.queues:
-                return ["*** You are not logged in, %s" % a[0]], ""
-            got, self.queues[a[0]] = self.queues[a[0]], []
-            self.delivered.extend((a[0], m) for m in got)
-            return got, ""
-        if t == TELL:
-            if a[1] in self.queues:
-                self._queue(a[1], "%s tells you %s" % (a[0], a[2]))
-            else:
-                self._queue(a[0], "*** No such user: %s" % a[1])
-            return None, ""
-        if t == SAY:
-            for u in self.queues:
-                self._queue(u, "%s says %s" % (a[0], a[1]))
-            return None, ""
-        if t == QUIT:
-            self.queues.pop(a[0], None)
-            return None, ""
-        return None, "Shutdown: not allowed"
+def fake_server(**how):
+    """A scripted server with nobody logged in (fakeserver.py)."""
+    return FakeServer(users=(), **how)
 
 
 def notes(c):
@@ -178,7 +26,7 @@ def notes(c):
 
 
 def expect_note(c, regex):
-    """The note about a sloppy server (PROTOCOL.md §5.3: stderr; issue 13 moves it)."""
+    """The note about a sloppy server (PROTOCOL.md §5.3), on stderr."""
     lib.wait_until(lambda: any(re.search(regex, l) for l in notes(c)), 10,
                    "a note matching %r; got %r" % (regex, notes(c)))
 
@@ -186,7 +34,7 @@ def expect_note(c, regex):
 def fake_client(ctx, fake, user, *args, wire="auto"):
     c = lib.Client(ctx, fake.port, user, *args, wire=wire)
     c.expect(r"^Welcome, %s, contacting server at \S*:%d$" % (user, fake.port))
-    lib.wait_until(lambda: user in fake.users(), 10, "%s registered" % user)
+    lib.wait_until(lambda: user in fake.users, 10, "%s registered" % user)
     return c
 
 
@@ -195,7 +43,7 @@ def fake_client(ctx, fake, user, *args, wire="auto"):
 def test_tell_error_string_twice(ctx):
     """A 2023-style Tell that writes its error string twice: 00 00 00 00."""
     shapes = {TELL: lambda res, err: frame(enc_str(err) * 2)}
-    with FakeChat(shapes=shapes) as fake:
+    with fake_server(shapes=shapes) as fake:
         fake.login("bob")
         c = fake_client(ctx, fake, "alice")
         c.send("tell bob one")
@@ -216,7 +64,7 @@ def test_tell_error_string_twice(ctx):
 
 def test_list_without_error_string(ctx):
     shapes = {LIST: lambda res, err: frame(res)}
-    with FakeChat(shapes=shapes) as fake:
+    with fake_server(shapes=shapes) as fake:
         fake.login("bob")
         c = fake_client(ctx, fake, "alice")
         c.expect(r"^2 users logged in: alice, bob$", 10)
@@ -232,7 +80,7 @@ def test_list_without_error_string(ctx):
 def check_messages_kept(ctx, shapes, note):
     """Messages a sloppy CheckMessages carries: each shown once, in order."""
     sent = ["bob says %d" % i for i in range(5)]
-    with FakeChat(shapes=shapes) as fake:
+    with fake_server(shapes=shapes) as fake:
         fake.login("bob")
         c = fake_client(ctx, fake, "alice")
         for s in sent:
@@ -276,7 +124,7 @@ def test_check_messages_frame_shorter_than_response(ctx):
 
 def test_strict_refuses_sloppy(ctx):
     shapes = {TELL: lambda res, err: frame(enc_str(err) * 2)}
-    with FakeChat(shapes=shapes) as fake:
+    with fake_server(shapes=shapes) as fake:
         fake.login("bob")
         c = fake_client(ctx, fake, "alice", "--strict")
         c.send("tell bob hi")
@@ -289,7 +137,7 @@ def test_strict_refuses_sloppy(ctx):
 def test_empty_response_is_an_error(ctx):
     """For a call without results, an empty frame is a dying server."""
     shapes = {SAY: lambda res, err: frame(b"")}
-    with FakeChat(shapes=shapes) as fake:
+    with fake_server(shapes=shapes) as fake:
         c = fake_client(ctx, fake, "alice")
         c.send("say hi")
         c.expect_any(r"^say: malformed Say response: empty$", 10)
@@ -328,7 +176,7 @@ def test_auto_finds_our_server(ctx):
 def test_auto_finds_2023_server(ctx):
     """The framed probe gets 00 00 from a 2023 server; the unframed List works."""
     shapes = {TELL: lambda res, err: enc_str(err) * 2}
-    with FakeChat(wire="unframed", gen2023=True, shapes=shapes) as fake:
+    with fake_server(wire="unframed", gen2023=True, shapes=shapes) as fake:
         fake.login("bob")
         c = fake_client(ctx, fake, "alice")
         c.expect_err(r"^\*\*\* note: the server at localhost:%d speaks the "
@@ -347,13 +195,13 @@ def test_auto_finds_2023_server(ctx):
 
 def test_auto_neither(ctx):
     """A server that answers neither List: what came back, exit 1."""
-    with FakeChat(reply=b"HTTP/1.0 400 Bad Request\r\n") as fake:
+    with fake_server(reply=b"HTTP/1.0 400 Bad Request\r\n") as fake:
         c = lib.Client(ctx, fake.port, "alice", wire="auto")
         assert c.wait(20) == 1
         c.expect_err(r"^the server at localhost:%d answered a List in neither "
                      r"generation of the protocol \(--wire\): framed, .*; "
                      r"unframed, 26 bytes: 48 54 54 50 " % fake.port)
-        assert fake.users() == []
+        assert fake.users == []
         assert len(fake.requests) == 2, fake.requests
 
 
@@ -394,12 +242,12 @@ def test_unframed_client_framed_server(ctx):
 
 def test_framed_client_2023_server(ctx):
     """The 2023 server closes on the framed Register's type 9: never sent."""
-    with FakeChat(wire="unframed", gen2023=True) as fake:
+    with fake_server(wire="unframed", gen2023=True) as fake:
         c = lib.Client(ctx, fake.port, "alice", wire="framed")
         assert c.wait(20) == 1
         c.expect_err(r"speaks the unframed generation of the protocol, not "
                      r"the framed one: use --wire unframed")
-        assert fake.users() == []
+        assert fake.users == []
         assert len(fake.requests) == 2, fake.requests
 
 

@@ -8,9 +8,19 @@
  * the code the server runs for a connection: the request framing of
  * either wire (frame.h), rpc_dispatch, the response framing.  After every
  * step the response must parse as its call's shape, fit in one frame, end
- * in the error string the spec gives for that request, and the chat state
- * must keep its invariants and the message counts the spec implies (no
- * message lost or duplicated, a failed call changes nothing).
+ * in the error string the spec gives for that request, and the chat must
+ * agree with a model of it: who is logged in, and how many messages each
+ * user has pending (no message lost or duplicated, a failed call changes
+ * nothing), and who falls idle when.
+ *
+ * The checks are incremental, so that a second of fuzzing runs thousands
+ * of inputs: the model answers what the chat held before a step, and
+ * after it only what the step touched is compared (the users it named,
+ * the user count, the bytes charged).  The full comparison - every user's
+ * count, the List, the next expiry, chat_check_invariants - runs every
+ * FULL_EVERY steps and at the end of each input, so what a step broke
+ * elsewhere is still found; RPCCHAT_FUZZ_FULL=1 in the environment runs
+ * it after every step, to find the step that broke it.
  *
  * A step starts with an op byte:
  *	bits 0-4	seconds the clock advances before the request
@@ -47,35 +57,62 @@
 #include "xmalloc.h"
 
 #define START_MS	1000000
-/* Beyond this many users the per-user count oracle is skipped (cost). */
-#define ORACLE_USERS	200
+/* Steps between two full comparisons of the chat with the model. */
+#define FULL_EVERY	16
 
+/*
+ * The second is the one a big crowd fills: it has no idle timeout, since
+ * logging thousands out at once costs the chat tens of milliseconds, the
+ * time of a hundred other inputs.
+ */
 static const struct chat_limits configs[] = {
 	{ 50, 5, 30 * 1000, 0 },
-	{ 0, 5, 30 * 1000, 0 },
+	{ 0, 5, 0, 0 },
 	{ 3, 1, 0, 0 },
 	{ 0, CHAT_DEFAULT_QUEUE_LIMIT, CHAT_DEFAULT_IDLE_TIMEOUT_MS, 0 },
 };
 
-struct snapshot {
-	struct buf	 names;		/* the List response's string list */
-	struct span	*user;		/* point into names */
-	size_t		*pending;
-	size_t		 n;
+/* A logged-in user as the model knows it. */
+struct muser {
+	size_t		 pending;	/* as of broadcast number "seen" */
+	uint64_t	 seen;
+	int64_t		 last;		/* Register or CheckMessages: idling */
+	size_t		 len;
+	char		 name[USER_MAX];
+};
+
+/*
+ * What the chat must hold, worked out from the calls and their results
+ * alone: the users in byte order, and each one's pending count.  A
+ * broadcast (a Say, a login or logout notice) reaches every user: it is
+ * counted once, in nbroadcast, and added to a user's count when that user
+ * is next looked at (the queue limit caps a sum of additions as it caps
+ * each one), so that no step costs the model more than a lookup.
+ */
+struct model {
+	struct muser	**user;
+	size_t		  n, cap;
+	size_t		  list_len;	/* bytes of chat_list's string list */
+	uint64_t	  nbroadcast;
 };
 
 struct session {
 	struct chat		*chat;
 	struct store		*store;		/* the memory store over chat */
 	const struct chat_limits *limits;
+	struct model		 m;
 	int64_t			 now;
 	size_t			 expired;
+	unsigned		 steps;
 	int			 crowded;	/* a big crowd has come */
 	const struct sockaddr_storage *peer;	/* who calls, for the log */
 };
 
 /* Peers of both families, and none (the log then shows "?"). */
 static struct sockaddr_storage peer4, peer6;
+
+/* The full comparison after every step (RPCCHAT_FUZZ_FULL). */
+static int full_always;
 
 /* The request and response of the step under way, for the report. */
 static struct span cur_req, cur_resp;
@@ -85,6 +122,10 @@ dump(const char *what, struct span s)
 {
 	struct buf b = BUF_INIT;
 
+	if (s.p == NULL) {
+		fprintf(stderr, "%s: none (between steps)\n", what);
+		return;
+	}
 	text_escape(&b, s);
 	fprintf(stderr, "%s (%zu bytes): %.*s\n", what, s.len,
 	    b.len > 2000 ? 2000 : (int)b.len, b.data);
@@ -99,17 +140,6 @@ fail(const char *what, const char *detail)
 	fprintf(stderr, "fuzz_dispatch: %s%s%s\n", what,
 	    detail != NULL ? ": " : "", detail != NULL ? detail : "");
 	abort();
-}
-
-static void
-check_invariants(struct session *s, const char *when)
-{
-	const char *broken;
-
-	if ((broken = chat_check_invariants(s->chat)) != NULL) {
-		fprintf(stderr, "fuzz_dispatch: invariant broken %s\n", when);
-		fail("chat_check_invariants", broken);
-	}
 }
 
 static int
@@ -211,186 +241,279 @@ is_drop_notice(struct span m)
 	return is_number(m.p + strlen(pre), m.len - strlen(pre) - strlen(post));
 }
 
-static void
-snapshot_take(struct session *s, struct snapshot *snap)
+/* -- the model ------------------------------------------------------------ */
+
+static struct span
+muser_name(const struct muser *u)
 {
-	struct span in;
+	return (struct span){ u->name, u->len };
+}
+
+/* The user, or NULL with *at where it would go. */
+static struct muser *
+model_find(const struct model *m, struct span name, size_t *at)
+{
+	size_t lo = 0, hi = m->n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = span_cmp(name, muser_name(m->user[mid]))) == 0) {
+			if (at != NULL)
+				*at = mid;
+			return m->user[mid];
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (at != NULL)
+		*at = lo;
+	return NULL;
+}
+
+static size_t
+capped(size_t pending, uint64_t add, size_t limit)
+{
+	return add >= limit || pending > limit - add ? limit :
+	    pending + (size_t)add;
+}
+
+/* Brings the broadcasts the user has not yet counted into its count. */
+static size_t
+model_pending(struct session *s, struct muser *u)
+{
+	u->pending = capped(u->pending, s->m.nbroadcast - u->seen,
+	    s->limits->queue_limit);
+	u->seen = s->m.nbroadcast;
+	return u->pending;
+}
+
+/* A message for this user alone (a Tell, "No such user"). */
+static void
+model_give(struct session *s, struct muser *u)
+{
+	u->pending = capped(model_pending(s, u), 1, s->limits->queue_limit);
+}
+
+/* Register: a fresh queue, after a notice to everyone else. */
+static void
+model_login(struct session *s, struct span name)
+{
+	struct model *m = &s->m;
+	struct muser *u;
+	size_t at;
+
+	m->nbroadcast++;
+	if ((u = model_find(m, name, &at)) == NULL) {
+		if (m->n == m->cap) {
+			m->cap = m->cap ? m->cap * 2 : 16;
+			m->user = xreallocarray(m->user, m->cap,
+			    sizeof *m->user);
+		}
+		u = xcalloc(1, sizeof *u);
+		memcpy(u->name, name.p, name.len);
+		u->len = name.len;
+		memmove(&m->user[at + 1], &m->user[at],
+		    (m->n - at) * sizeof *m->user);
+		m->user[at] = u;
+		m->n++;
+		m->list_len += str_wire_size(name.len);
+	}
+	u->pending = 0;
+	u->seen = m->nbroadcast;
+	u->last = s->now;
+}
+
+/* Quit or idle expiry: gone, with a notice to everyone left. */
+static void
+model_logout(struct session *s, struct span name)
+{
+	struct model *m = &s->m;
+	struct muser *u;
+	size_t at;
+
+	if ((u = model_find(m, name, &at)) == NULL)
+		fail("model", "logging out a user not logged in");
+	m->list_len -= str_wire_size(u->len);
+	free(u);
+	memmove(&m->user[at], &m->user[at + 1],
+	    (m->n - at - 1) * sizeof *m->user);
+	m->n--;
+	m->nbroadcast++;
+}
+
+static void
+model_init(struct model *m)
+{
+	memset(m, 0, sizeof *m);
+	m->list_len = 2;	/* the count */
+}
+
+static void
+model_free(struct model *m)
+{
 	size_t i;
 
-	buf_init(&snap->names);
-	chat_list(s->chat, &snap->names);
-	in = (struct span){ snap->names.data, snap->names.len };
-	if (get_strlist(&in, &snap->user, &snap->n) == -1 || in.len != 0)
-		fail("chat_list", "not one well-formed string list");
-	if (snap->n != chat_nusers(s->chat))
-		fail("chat_list", "count differs from chat_nusers");
-	for (i = 1; i < snap->n; i++)
-		if (span_cmp(snap->user[i - 1], snap->user[i]) >= 0)
-			fail("chat_list", "not sorted and unique");
-	if (s->limits->max_users != 0 && snap->n > s->limits->max_users)
-		fail("chat_list", "more users than --max-users");
-	if (str_wire_size(0) + snap->names.len > FRAME_MAX)
-		fail("chat_list", "List response larger than a frame");
-	/* Per-user counts only where the oracle will look at them (cost). */
-	snap->pending = NULL;
-	if (snap->n == 0 || snap->n > ORACLE_USERS)
-		return;
-	snap->pending = xreallocarray(NULL, snap->n, sizeof *snap->pending);
-	for (i = 0; i < snap->n; i++) {
-		snap->pending[i] = chat_pending(s->chat, snap->user[i]);
-		if (snap->pending[i] > s->limits->queue_limit)
-			fail("chat_pending", "queue beyond its limit");
+	for (i = 0; i < m->n; i++)
+		free(m->user[i]);
+	free(m->user);
+}
+
+/* When the model's next user falls idle; INT64_MAX if never. */
+static int64_t
+model_next_expiry(const struct session *s)
+{
+	int64_t first = INT64_MAX;
+	size_t i;
+
+	if (s->limits->idle_timeout_ms == 0)
+		return INT64_MAX;
+	for (i = 0; i < s->m.n; i++)
+		if (s->m.user[i]->last < first)
+			first = s->m.user[i]->last;
+	return first == INT64_MAX ? first : first + s->limits->idle_timeout_ms;
+}
+
+/* -- comparing the chat with the model ------------------------------------ */
+
+static void
+check_invariants(struct session *s, const char *when)
+{
+	const char *broken;
+
+	if ((broken = chat_check_invariants(s->chat)) != NULL) {
+		fprintf(stderr, "fuzz_dispatch: invariant broken %s\n", when);
+		fail("chat_check_invariants", broken);
+	}
+}
+
+/* One user the step touched: logged in or not, and its count. */
+static void
+check_user(struct session *s, struct span name)
+{
+	struct muser *u = model_find(&s->m, name, NULL);
+	size_t got, want;
+
+	if (chat_logged_in(s->chat, name) != (u != NULL))
+		fail("chat_logged_in", u != NULL ? "a user lost" :
+		    "a user the calls did not log in");
+	got = chat_pending(s->chat, name);
+	want = u != NULL ? model_pending(s, u) : 0;
+	if (got != want) {
+		fprintf(stderr, "user %.*s: pending %zu, expected %zu\n",
+		    (int)name.len, name.p, got, want);
+		fail("message counts", "a message lost or duplicated");
 	}
 }
 
 static void
-snapshot_free(struct snapshot *snap)
+check_nusers(struct session *s)
 {
-	free(snap->user);
-	free(snap->pending);
-	buf_free(&snap->names);
+	if (chat_nusers(s->chat) != s->m.n)
+		fail("chat_nusers", "not the users the calls logged in");
 }
 
-static int
-snapshot_has(const struct snapshot *snap, struct span user)
-{
-	size_t i;
-
-	for (i = 0; i < snap->n; i++)
-		if (span_eq(snap->user[i], user))
-			return 1;
-	return 0;
-}
-
-static int
-snapshot_same(const struct snapshot *a, const struct snapshot *b)
-{
-	size_t i;
-
-	if (!span_eq((struct span){ a->names.data, a->names.len },
-	    (struct span){ b->names.data, b->names.len }))
-		return 0;
-	if (a->pending == NULL || b->pending == NULL)
-		return 1;
-	for (i = 0; i < a->n; i++)
-		if (a->pending[i] != b->pending[i])
-			return 0;
-	return 1;
-}
-
-static size_t
-capped(size_t pending, size_t add, size_t limit)
-{
-	return add >= limit || pending > limit - add ? limit : pending + add;
-}
-
-/* A gain of SKIP: this user's count is checked elsewhere. */
-#define SKIP	SIZE_MAX
-
-/*
- * Every user logged in before and after must hold what it held plus what
- * the step queued for it ("gain"), the oldest dropped at the queue limit.
- */
+/* The whole chat against the whole model. */
 static void
-check_gains(struct session *s, const struct snapshot *before,
-    size_t (*gain)(void *, struct span), void *arg)
+check_all(struct session *s, const char *when)
 {
-	struct snapshot after;
-	size_t i, want, got, add;
+	struct buf names = BUF_INIT;
+	struct span in, *user = NULL;
+	size_t n, i;
 
-	snapshot_take(s, &after);
-	for (i = 0; i < before->n; i++) {
-		if (!snapshot_has(&after, before->user[i]))
-			continue;
-		if ((add = gain(arg, before->user[i])) == SKIP)
-			continue;
-		got = chat_pending(s->chat, before->user[i]);
-		want = capped(before->pending[i], add, s->limits->queue_limit);
-		if (got != want) {
-			fprintf(stderr, "user %.*s: pending %zu -> %zu, "
-			    "expected %zu\n", (int)before->user[i].len,
-			    before->user[i].p, before->pending[i], got, want);
+	check_invariants(s, when);
+	check_nusers(s);
+	chat_list(s->chat, &names);
+	in = (struct span){ names.data, names.len };
+	if (get_strlist(&in, &user, &n) == -1 || in.len != 0)
+		fail("chat_list", "not one well-formed string list");
+	if (n != s->m.n || names.len != s->m.list_len)
+		fail("chat_list", "not the users the calls logged in");
+	for (i = 0; i < n; i++)
+		if (!span_eq(user[i], muser_name(s->m.user[i])))
+			fail("chat_list", "not the users the calls logged in, "
+			    "in byte order");
+	if (s->limits->max_users != 0 && n > s->limits->max_users)
+		fail("chat_list", "more users than --max-users");
+	if (str_wire_size(0) + names.len > FRAME_MAX)
+		fail("chat_list", "List response larger than a frame");
+	/* Logged in, as the List says: only the counts are left. */
+	for (i = 0; i < n; i++)
+		if (chat_pending(s->chat, user[i]) !=
+		    model_pending(s, s->m.user[i])) {
+			fprintf(stderr, "user %.*s: pending %zu, expected "
+			    "%zu\n", (int)user[i].len, user[i].p,
+			    chat_pending(s->chat, user[i]),
+			    s->m.user[i]->pending);
 			fail("message counts", "a message lost or duplicated");
 		}
-	}
-	snapshot_free(&after);
+	if (chat_next_expiry(s->chat) != model_next_expiry(s))
+		fail("chat_next_expiry", "not when the model's first user "
+		    "falls idle");
+	if (chat_charged(s->chat) > chat_budget(s->chat))
+		fail("chat_charged", "over the budget");
+	free(user);
+	buf_free(&names);
 }
 
-struct gain_ctx {
-	unsigned	 type;
-	struct span	 arg[3];
-	int		 target_in;	/* Tell: target was logged in */
-};
-
-static size_t
-gain_of_call(void *arg, struct span user)
+/* After each step: what every step touches, and now and then the rest. */
+static void
+step_done(struct session *s, const char *when)
 {
-	struct gain_ctx *g = arg;
-
-	switch (g->type) {
-	case MSG_REGISTER:
-	case MSG_QUIT:
-		return span_eq(user, g->arg[0]) ? SKIP : 1;
-	case MSG_SAY:
-		return 1;
-	case MSG_CHECK_MESSAGES:
-		return span_eq(user, g->arg[0]) ? SKIP : 0;
-	case MSG_TELL:
-		if (g->target_in)
-			return span_eq(user, g->arg[1]);
-		return span_eq(user, g->arg[0]);
-	default:
-		return 0;
-	}
-}
-
-static size_t
-gain_of_expiry(void *arg, struct span user)
-{
-	return *(size_t *)arg;
+	check_nusers(s);
+	if (full_always || ++s->steps % FULL_EVERY == 0)
+		check_all(s, when);
 }
 
 static void
 on_expired(void *arg, struct span user)
 {
 	struct session *s = arg;
+	struct muser *u;
 
 	if (username_check(user) != USERNAME_OK)
 		fail("chat_expire_idle", "expired a name that cannot log in");
+	if ((u = model_find(&s->m, user, NULL)) == NULL)
+		fail("chat_expire_idle", "expired a user not logged in");
+	if (s->limits->idle_timeout_ms == 0 ||
+	    u->last > s->now - s->limits->idle_timeout_ms)
+		fail("chat_expire_idle", "expired a user not idle for the "
+		    "timeout");
+	model_logout(s, user);
 	s->expired++;
 }
 
 static void
 advance_clock(struct session *s, unsigned seconds)
 {
-	struct snapshot before;
-	int64_t next;
+	size_t before = s->m.n;
 
 	s->now += (int64_t)seconds * 1000;
-	snapshot_take(s, &before);
 	s->expired = 0;
 	if (chat_expire_idle(s->chat, s->now, on_expired, s) != s->expired)
 		fail("chat_expire_idle", "count differs from callbacks");
-	if (s->limits->idle_timeout_ms == 0 && s->expired != 0)
-		fail("chat_expire_idle", "expired with the timeout off");
-	next = chat_next_expiry(s->chat);
-	if (next <= s->now)
+	if (chat_next_expiry(s->chat) <= s->now)
 		fail("chat_next_expiry", "a user idle past the timeout remains");
-	if (chat_nusers(s->chat) + s->expired != before.n)
+	if (chat_nusers(s->chat) + s->expired != before)
 		fail("chat_expire_idle", "users lost or gained");
-	if (before.n <= ORACLE_USERS)
-		check_gains(s, &before, gain_of_expiry, &s->expired);
-	snapshot_free(&before);
-	check_invariants(s, "after idle expiry");
 }
 
-/* Whether adding user would make the List response outgrow a frame. */
+/*
+ * Whether Register must refuse a valid name: a new user beyond
+ * --max-users, or one that would make the List response outgrow a frame
+ * (the count and names, the new name, the empty error string).
+ */
 static int
-list_full(const struct snapshot *before, struct span user)
+room_full(const struct session *s, struct span user)
 {
-	/* count + names, the new name, the empty error string */
-	return before->names.len + str_wire_size(user.len) +
-	    str_wire_size(0) > FRAME_MAX;
+	if (model_find(&s->m, user, NULL) != NULL)
+		return 0;
+	return (s->limits->max_users != 0 &&
+	    s->m.n >= s->limits->max_users) ||
+	    s->m.list_len + str_wire_size(user.len) + str_wire_size(0) >
+	    FRAME_MAX;
 }
 
 /* The text a Say or Tell delivers is longer than one message may be. */
@@ -404,19 +527,19 @@ too_long(unsigned type, const struct span *arg)
 
 /*
  * The error a parsed call answered with must be one the spec knows
- * (PROTOCOL.md §3.2-3.3, §4), and given exactly when its condition holds.
+ * (PROTOCOL.md §3.2-3.3, §4), and given exactly when its condition holds
+ * in the chat as it was before the call (the model).
  */
 static void
 check_error(struct session *s, unsigned type, struct span err,
-    const struct span *arg, const struct snapshot *before,
-    int shutdown_allowed)
+    const struct span *arg, int shutdown_allowed)
 {
 	const char *name = msg_type_name(type);
 	struct buf want = BUF_INIT;
 	int in, ok = 0;
 
 	if (msg_type_nargs(type) > 0)
-		in = snapshot_has(before, arg[0]);
+		in = model_find(&s->m, arg[0], NULL) != NULL;
 	else
 		in = 0;
 	switch (type) {
@@ -431,9 +554,7 @@ check_error(struct session *s, unsigned type, struct span err,
 			    "letters and digits", arg[0]);
 			break;
 		case USERNAME_OK:
-			if (!in && ((s->limits->max_users != 0 &&
-			    before->n >= s->limits->max_users) ||
-			    list_full(before, arg[0])))
+			if (room_full(s, arg[0]))
 				ok = span_is(err, "Register: too many users",
 				    arg[0]);
 			else
@@ -508,6 +629,84 @@ parse_args(unsigned type, struct span req, struct span *arg)
 }
 
 /*
+ * CheckMessages of a logged-in user: what was delivered and what is left
+ * must add up to what the model says was pending.
+ */
+static void
+check_delivery(struct session *s, struct muser *u, const struct span *list,
+    size_t nlist)
+{
+	size_t delivered = nlist, before = model_pending(s, u), i;
+
+	if (nlist > 0 && is_drop_notice(list[0]))
+		delivered--;
+	for (i = 1; i < nlist; i++)
+		if (is_drop_notice(list[i]))
+			fail("CheckMessages", "drop notice not first");
+	if (delivered > s->limits->queue_limit)
+		fail("CheckMessages", "more than the queue limit delivered");
+	if (before < delivered)
+		fail("CheckMessages", "more delivered than was pending");
+	if (nlist == 0 && before != 0)
+		fail("CheckMessages", "nothing delivered from a queue that "
+		    "held some");
+	u->pending = before - delivered;
+	u->last = s->now;
+}
+
+/* The model after a call that succeeded. */
+static void
+apply(struct session *s, unsigned type, const struct span *arg,
+    const struct span *list, size_t nlist)
+{
+	struct muser *u = model_find(&s->m, arg[0], NULL), *t;
+	size_t i;
+
+	switch (type) {
+	case MSG_REGISTER:
+		if (username_check(arg[0]) != USERNAME_OK)
+			fail("Register", "accepted an invalid name");
+		model_login(s, arg[0]);
+		break;
+	case MSG_LIST:
+		if (nlist != s->m.n)
+			fail("List", "count differs from the users");
+		for (i = 0; i < nlist; i++)
+			if (!span_eq(list[i], muser_name(s->m.user[i])))
+				fail("List", "not the users the calls logged "
+				    "in, in byte order");
+		break;
+	case MSG_CHECK_MESSAGES:
+		for (i = 0; i < nlist; i++)
+			if (list[i].len > TEXT_MAX)
+				fail("CheckMessages", "a message over 65529 bytes");
+		if (u != NULL)
+			check_delivery(s, u, list, nlist);
+		else if (nlist != 1 || !span_is(list[0],
+		    "*** You are not logged in, %s", arg[0]))
+			fail("CheckMessages", "wrong answer for a user not "
+			    "logged in");
+		break;
+	case MSG_TELL:
+		if (u == NULL)
+			fail("Tell", "accepted from a user not logged in");
+		t = model_find(&s->m, arg[1], NULL);
+		model_give(s, t != NULL ? t : u);
+		break;
+	case MSG_SAY:
+		if (u == NULL)
+			fail("Say", "accepted from a user not logged in");
+		s->m.nbroadcast++;
+		break;
+	case MSG_QUIT:
+		if (u == NULL)
+			fail("Quit", "accepted from a user not logged in");
+		model_logout(s, arg[0]);
+		break;
+	}
+}
+
+/*
  * One request message through the dispatcher and the response framing, as
  * the server's conn_answer does, and every check on what came out.
  */
@@ -515,23 +714,17 @@ static void
 step(struct session *s, struct span req, int shutdown_allowed, enum wire wire)
 {
 	struct dispatch call;
-	struct snapshot before;
-	struct gain_ctx g;
 	struct buf resp = BUF_INIT;
-	struct span in, err, *list = NULL, rq = req;
-	size_t nlist = 0, i, delivered, start;
+	struct span in, err, *list = NULL, rq = req, arg[3];
+	size_t nlist = 0, start, charged;
 	uint16_t type = UINT16_MAX;
-	int nargs = -1, known, oracle;
+	int nargs = -1, known;
 
-	memset(&g, 0, sizeof g);
+	memset(arg, 0, sizeof arg);
 	known = get_u16(&rq, &type) == 0 && type < MSG_NTYPES;
 	if (known)
-		nargs = parse_args(type, rq, g.arg);
-	g.type = known ? type : MSG_NTYPES;
-	snapshot_take(s, &before);
-	oracle = before.n <= ORACLE_USERS;
-	if (known && type == MSG_TELL && nargs >= 0)
-		g.target_in = snapshot_has(&before, g.arg[1]);
+		nargs = parse_args(type, rq, arg);
+	charged = chat_charged(s->chat);
 
 	memset(&call, 0, sizeof call);
 	call.store = s->store;
@@ -578,7 +771,7 @@ step(struct session *s, struct span req, int shutdown_allowed, enum wire wire)
 	} else if (is_parse_error(type, err))
 		fail("response", "a parse error for a well-formed request");
 	else
-		check_error(s, type, err, g.arg, &before, shutdown_allowed);
+		check_error(s, type, err, arg, shutdown_allowed);
 	if (err.len != 0 && nlist != 0)
 		fail("response", "results beside an error");
 	if (known && type == MSG_SHUTDOWN)
@@ -588,80 +781,20 @@ step(struct session *s, struct span req, int shutdown_allowed, enum wire wire)
 	if (!(known && type == MSG_SHUTDOWN) && call.shutdown_requested)
 		fail("rpc_dispatch", "shutdown requested by another call");
 
-	check_invariants(s, "after a request");
-
 	if (err.len != 0) {
-		struct snapshot after;
-
 		/* A call that failed changed nothing. */
-		snapshot_take(s, &after);
-		if (!snapshot_same(&before, &after))
-			fail("failed call", "changed the chat state");
-		snapshot_free(&after);
-	} else if (type == MSG_LIST) {
-		if (nlist != before.n)
-			fail("List", "count differs from the users");
-		for (i = 0; i < nlist; i++)
-			if (!span_eq(list[i], before.user[i]))
-				fail("List", "differs from chat_list");
-	} else if (type == MSG_CHECK_MESSAGES) {
-		for (i = 0; i < nlist; i++)
-			if (list[i].len > TEXT_MAX)
-				fail("CheckMessages", "a message over 65529 bytes");
-		if (!snapshot_has(&before, g.arg[0])) {
-			if (nlist != 1 || !span_is(list[0],
-			    "*** You are not logged in, %s", g.arg[0]))
-				fail("CheckMessages", "wrong answer for a user "
-				    "not logged in");
-		} else {
-			delivered = nlist;
-			if (nlist > 0 && is_drop_notice(list[0]))
-				delivered--;
-			for (i = 1; i < nlist; i++)
-				if (is_drop_notice(list[i]))
-					fail("CheckMessages", "drop notice not "
-					    "first");
-			if (delivered > s->limits->queue_limit)
-				fail("CheckMessages", "more than the queue "
-				    "limit delivered");
-			for (i = 0; oracle && i < before.n; i++) {
-				if (!span_eq(before.user[i], g.arg[0]))
-					continue;
-				if (before.pending[i] < delivered ||
-				    chat_pending(s->chat, g.arg[0]) !=
-				    before.pending[i] - delivered)
-					fail("CheckMessages", "delivered count "
-					    "and queue disagree");
-				if (nlist == 0 && before.pending[i] != 0)
-					fail("CheckMessages", "nothing "
-					    "delivered from a queue that held "
-					    "some");
-			}
-		}
-	} else if (type == MSG_REGISTER) {
-		if (!snapshot_has(&before, g.arg[0]) &&
-		    chat_nusers(s->chat) != before.n + 1)
-			fail("Register", "user count not one more");
-		if (chat_pending(s->chat, g.arg[0]) != 0)
-			fail("Register", "queue not fresh");
-		if (username_check(g.arg[0]) != USERNAME_OK)
-			fail("Register", "accepted an invalid name");
-	} else if (type == MSG_QUIT) {
-		if (!snapshot_has(&before, g.arg[0]) ||
-		    chat_nusers(s->chat) != before.n - 1)
-			fail("Quit", "user count not one less");
-	} else if (type == MSG_SAY || type == MSG_TELL) {
-		if (!snapshot_has(&before, g.arg[0]))
-			fail(msg_type_name(type), "accepted from a user not "
-			    "logged in");
-		if (chat_nusers(s->chat) != before.n)
-			fail(msg_type_name(type), "changed the users");
-	}
-	if (err.len == 0 && oracle)
-		check_gains(s, &before, gain_of_call, &g);
+		if (chat_charged(s->chat) != charged)
+			fail("failed call", "changed the bytes charged");
+	} else if (known)
+		apply(s, type, arg, list, nlist);
+	/* The users the request named; the rest waits for check_all. */
+	if (nargs > 0)
+		check_user(s, arg[0]);
+	if (nargs > 0 && type == MSG_TELL)
+		check_user(s, arg[1]);
+	step_done(s, "after a request");
 
 	free(list);
-	snapshot_free(&before);
 	buf_free(&resp);
 	cur_req = cur_resp = (struct span){ NULL, 0 };
 }
@@ -789,20 +922,25 @@ wire_step(struct session *s, struct span *input, enum wire wire)
 	}
 }
 
+/*
+ * Registers a crowd straight into the chat: the request path of each
+ * Register is what step() is for, and a crowd only sets the scene (a room
+ * near the List's frame, --max-users reached) cheaply.
+ */
 static void
 crowd(struct session *s, struct span *in)
 {
-	struct dispatch call;
-	struct buf req = BUF_INIT, resp = BUF_INIT;
+	struct buf err = BUF_INIT;
+	struct span name;
 	unsigned count = take_u16(in), len = 1 + take_u8(in) % USER_MAX;
 	unsigned i, j, k;
-	char name[USER_MAX];
+	int full;
+	char buf[USER_MAX];
 
 	/*
 	 * A count of 0xffNN is a big crowd, 2900 + NN names: 2978 20-byte
 	 * names fill the List frame.  Only one big crowd per input, and only
-	 * with short queues: thousands of users with deep queues make every
-	 * later check slow, and the fuzzer with it.  Other counts are small.
+	 * with short queues, to keep the fuzzer fast.  Other counts are small.
 	 */
 	if (count >= 0xff00 && !s->crowded && s->limits->queue_limit <= 5) {
 		count = 2900 + (count & 0xff);
@@ -810,24 +948,23 @@ crowd(struct session *s, struct span *in)
 	} else
 		count %= 64;
 
-	memset(&call, 0, sizeof call);
-	call.store = s->store;
-	call.now_ms = s->now;
-	call.peer = s->peer;
+	name = (struct span){ buf, len };
 	for (i = 0; i < count; i++) {
 		for (j = 0, k = i; j < len; j++, k /= 26)
-			name[len - 1 - j] = (char)('a' + k % 26);
-		buf_clear(&req);
-		buf_clear(&resp);
-		put_u16(&req, MSG_REGISTER);
-		put_str(&req, (struct span){ name, len });
-		rpc_dispatch(&call, (struct span){ req.data, req.len }, &resp);
-		if (resp.len < 2 || resp.len > FRAME_MAX)
-			fail("crowd", "bad Register response");
+			buf[len - 1 - j] = (char)('a' + k % 26);
+		buf_clear(&err);
+		chat_register(s->chat, name, s->now, &err);
+		full = room_full(s, name);
+		if (full ? !span_is((struct span){ err.data, err.len },
+		    "Register: too many users", name) : err.len != 0)
+			fail("crowd", "Register refused or accepted wrongly");
+		/* One refused, the rest would be: the room is full. */
+		if (full)
+			break;
+		model_login(s, name);
 	}
-	buf_free(&req);
-	buf_free(&resp);
-	check_invariants(s, "after a crowd of Registers");
+	buf_free(&err);
+	step_done(s, "after a crowd of Registers");
 }
 
 int	LLVMFuzzerInitialize(int *, char ***);
@@ -850,6 +987,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	 * nowhere: the log code sees the hostile bytes too.
 	 */
 	log_set_output(fopen("/dev/null", "w"));
+	full_always = getenv("RPCCHAT_FUZZ_FULL") != NULL;
 	return 0;
 }
 
@@ -862,18 +1000,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
+	memset(&s, 0, sizeof s);
 	cfg = take_u8(&in);
 	s.limits = &configs[cfg % (sizeof configs / sizeof configs[0])];
 	s.chat = chat_new(s.limits);
 	s.store = store_memory_wrap(s.chat);
 	s.now = START_MS;
-	s.crowded = 0;
 	s.peer = (cfg & 0x30) == 0x10 ? &peer6 : (cfg & 0x30) == 0x20 ? NULL :
 	    &peer4;
-	check_invariants(&s, "when new");
-	/* After a big crowd every step costs thousands of checks: few more. */
-	while (in.len > 0 && (chat_nusers(s.chat) <= ORACLE_USERS ||
-	    ++after_crowd <= 16)) {
+	model_init(&s.m);
+	check_all(&s, "when new");
+	/* In a room of thousands each step costs more: a few steps more. */
+	while (in.len > 0 && (!s.crowded || ++after_crowd <= FULL_EVERY)) {
 		op = take_u8(&in);
 		advance_clock(&s, op & 0x1f);
 		switch ((op >> 5) & 3) {
@@ -893,7 +1031,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
+	check_all(&s, "at the end of the input");
 	store_close(s.store);
 	chat_free(s.chat);
+	model_free(&s.m);
 	return 0;
 }
