@@ -362,6 +362,22 @@ def test_our_client_finds_an_unframed_server(ctx):
 
 # -- every check can fail, alone ------------------------------------------------
 
+def judge(what, flags, rc, rep, want, want_skips):
+    """What is wrong with one run's report, or None."""
+    if rep.get("error"):
+        return "%s: could not run: %s" % (what, rep["error"])
+    got, skips = failed(rep), skipped(rep)
+    if got != want or skips != want_skips:
+        return "%s: failed %s and skipped %s, not %s and %s\n%s" % (
+            what, sorted(got), sorted(skips), sorted(want),
+            sorted(want_skips), details(rep))
+    if rc != expected_status(rep):
+        return "%s: exit status %d" % (what, rc)
+    if "--like-2023" in flags and rc != 0:
+        return "%s: not every assignment check ran and passed" % what
+    return None
+
+
 def server_run(run):
     flags, wire, want, may_skip = run
     args = leave_out(SLOW - want)
@@ -370,79 +386,43 @@ def server_run(run):
         flags = ["--wire", wire] + flags
     rc, rep = run_checker(*args, "--server-cmd", py(BROKEN_SERVER, *flags,
                                                     "{port}"))
-    what = "%s (%s)" % (" ".join(flags) or "no bug", wire or "found")
-    if "error" in rep and rep["error"]:
-        return "%s: could not run: %s" % (what, rep["error"])
-    got, skips = failed(rep), skipped(rep)
     want_skips = may_skip - want - (SLOW - want)
-    if rep["wire"] != "framed":
+    if rep.get("wire") != "framed":
         want_skips -= FRAMED_ONLY
-    if got != want or skips != want_skips:
-        return "%s: failed %s and skipped %s, not %s and %s\n%s" % (
-            what, sorted(got), sorted(skips), sorted(want),
-            sorted(want_skips), details(rep))
-    if rc != expected_status(rep):
-        return "%s: exit status %d" % (what, rc)
-    if "--like-2023" in flags and (rc != 0 or with_status(rep, "SKIP",
-                                                          "assignment")):
-        return "%s: not every assignment check ran and passed" % what
-    return None
-
-
-def server_runs_test(name, runs):
-    def test(ctx):
-        problems = side_by_side(server_run, runs, workers=3)
-        assert problems == [], "\n".join(problems)
-    test.__name__ = name
-    test.__doc__ = "The broken server's switches: %s." % ", ".join(
-        " ".join(r[0]) or "none" for r in runs)
-    test.timeout = 420
-    test.slow = True
-    return test
-
-
-# Six tests of runs taken in turn from the list, so that the slow ones
-# (the connections kept open, the serial server) spread over them.
-for _i in range(6):
-    _t = server_runs_test("test_broken_servers_%d" % (_i + 1),
-                          SERVER_RUNS[_i::6])
-    globals()[_t.__name__] = _t
+    return judge("%s (%s)" % (" ".join(flags) or "no bug", wire or "found"),
+                 flags, rc, rep, want, want_skips)
 
 
 def client_run(run):
     flags, wire, want, may_skip = run
     rc, rep = run_checker("--wire", wire, "--client-cmd", py(
         BROKEN_CLIENT, "--wire", wire, *flags, ":{port}", "{user}"))
-    what = "%s (%s)" % (" ".join(flags) or "no bug", wire)
-    got, skips = failed(rep), skipped(rep)
-    if got != want or skips != may_skip:
-        return "%s: failed %s and skipped %s, not %s and %s\n%s" % (
-            what, sorted(got), sorted(skips), sorted(want), sorted(may_skip),
-            details(rep))
-    if rc != expected_status(rep):
-        return "%s: exit status %d" % (what, rc)
-    if "--like-2023" in flags and rc != 0:
-        return "%s: not every assignment check ran and passed" % what
-    return None
+    return judge("%s (%s)" % (" ".join(flags) or "no bug", wire), flags, rc,
+                 rep, want, may_skip)
 
 
-def client_runs_test(name, runs):
+def runs_test(name, what, run, runs, workers):
+    """A test of several runs side by side."""
     def test(ctx):
-        # The runs mostly wait for the client: many at once.
-        problems = side_by_side(client_run, runs, workers=7)
+        problems = side_by_side(run, runs, workers)
         assert problems == [], "\n".join(problems)
     test.__name__ = name
-    test.__doc__ = "The broken client's switches: %s." % ", ".join(
-        " ".join(r[0]) or "none" for r in runs)
+    test.__doc__ = "The broken %s's switches: %s." % (what, ", ".join(
+        " ".join(r[0]) or "none" for r in runs))
     test.timeout = 420
     test.slow = True
-    return test
+    globals()[name] = test
 
 
+# Six tests of runs taken in turn from the list, so that the slow ones
+# (the connections kept open, the serial server) spread over them.  The
+# client runs mostly wait for the client: many at once.
+for _i in range(6):
+    runs_test("test_broken_servers_%d" % (_i + 1), "server", server_run,
+              SERVER_RUNS[_i::6], workers=3)
 for _i in range(2):
-    _t = client_runs_test("test_broken_clients_%d" % (_i + 1),
-                          CLIENT_RUNS[_i::2])
-    globals()[_t.__name__] = _t
+    runs_test("test_broken_clients_%d" % (_i + 1), "client", client_run,
+              CLIENT_RUNS[_i::2], workers=7)
 
 
 # -- what cannot run says so once, at once ----------------------------------------
