@@ -360,7 +360,7 @@ def test_our_client_finds_an_unframed_server(ctx):
     assert rc == 0
 
 
-# -- every check can fail, alone ------------------------------------------------
+# -- every check can fail, alone ----------------------------------------------
 
 def judge(what, flags, rc, rep, want, want_skips):
     """What is wrong with one run's report, or None."""
@@ -425,7 +425,7 @@ for _i in range(2):
               CLIENT_RUNS[_i::2], workers=7)
 
 
-# -- what cannot run says so once, at once ----------------------------------------
+# -- what cannot run says so once, at once ------------------------------------
 
 def free_port():
     with socket.socket() as s:
@@ -483,7 +483,7 @@ def test_what_cannot_run_is_one_error(ctx):
     assert problems == [], "\n".join(problems)
 
 
-# -- the report ---------------------------------------------------------------------
+# -- the report ---------------------------------------------------------------
 
 HOSTILE_BYTES = [b"\x1b", b"\x00", b"\x9b", b"\xff", b"\xe2\x80\xae"]
 
