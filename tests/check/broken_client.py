@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """
-broken_client.py - a small rpcchat client (PROTOCOL.md §5, pipe mode, both wires)
-with planted bugs, one switch each, to show that every client check of
-rpcchat-check can fail.  Without switches rpcchat-check passes it.
+broken_client.py - a small rpcchat client (PROTOCOL.md §5, pipe mode, both
+wires) with planted bugs, one switch each, to show that every client check
+of rpcchat-check can fail, and fails alone.  Without switches
+rpcchat-check passes it.
 
     broken_client.py [--wire framed|unframed] [--BUG ...] [HOST]:PORT USER
+
+--like-2023 is no bug: it plays the 2023 reference client of the unframed
+generation (PROTOCOL.md §6), which exits when a poll fails.
 """
 
 import os
@@ -38,7 +42,19 @@ BUGS = {
     "shutdown-no-exit": "shutdown sends Shutdown and keeps running",
     "no-help": "help prints nothing",
     "messages-hidden": "polled messages are not printed",
+    "no-list-count": "reads a list without its count: its first poll does "
+                     "not parse, and it exits",
+    "exit-on-error": "exits after it printed a server's error",
+    "hostile-output": "prints escape sequences and bytes that are not "
+                      "UTF-8, and only those for help",
+    "like-2023": "no bug: the 2023 reference (unframed, exits when a poll "
+                 "fails)",
 }
+
+# What a hostile program prints: an escape sequence that clears the
+# screen, NUL, a C1 control as a byte (CSI), a byte that is not UTF-8, a
+# right-to-left override.
+HOSTILE = b"\x1b[2J\x1b[31m\x00\x9b6n\xff\xe2\x80\xae"
 
 
 def enc_str(s):
@@ -58,9 +74,13 @@ class Client:
         self.lock = threading.Lock()
 
     def say(self, line, err=False):
+        data = line.encode("utf-8", "replace")
+        if "hostile-output" in self.bugs:
+            data = HOSTILE + data
         with self.lock:
-            (sys.stderr if err else sys.stdout).write(line + "\n")
-            (sys.stderr if err else sys.stdout).flush()
+            out = sys.stderr if err else sys.stdout
+            out.buffer.write(data + b"\n")
+            out.flush()
 
     def call(self, type_, *args):
         msg = struct.pack(">H", type_) + b"".join(enc_str(a) for a in args)
@@ -82,6 +102,14 @@ class Client:
                 raise RPCError("no response")
             data = data[2:]
         pos, items = 0, None
+        if HAS_LIST[type_] and "no-list-count" in self.bugs:
+            # What it takes for the error string is the count; what follows
+            # is left over, and that it cannot take.
+            ln = struct.unpack_from(">H", data)[0] if len(data) >= 2 else 0
+            if len(data) != 2 + ln:
+                self.say("bad response: %d bytes left over"
+                         % (len(data) - 2 - ln), err=True)
+                os._exit(1)
         try:
             if HAS_LIST[type_]:
                 n = struct.unpack_from(">H", data)[0]
@@ -96,6 +124,8 @@ class Client:
             raise RPCError("bad response")
         if err and "error-hidden" not in self.bugs:
             self.say("error: " + err.decode("utf-8", "replace"), err=True)
+            if "exit-on-error" in self.bugs:
+                os._exit(1)
         if err:
             raise RPCError(err.decode("utf-8", "replace"))
         return items
@@ -137,7 +167,9 @@ class Client:
             if "list-not-shown" not in b:
                 self.say("users: " + ", ".join(u.decode() for u in users))
         elif word == "help":
-            if "no-help" not in b:
+            if "hostile-output" in b:
+                self.say("")
+            elif "no-help" not in b:
                 self.say("commands: tell USER MSG, say MSG, list, quit, "
                          "shutdown, help")
         elif word == "quit":
@@ -194,8 +226,12 @@ def main():
     ap.add_argument("user")
     a = ap.parse_args()
     host, _, port = a.addr.rpartition(":")
-    c = Client((host or "localhost", int(port)), a.user.encode(), a.wire,
-               set(a.bugs))
+    bugs = set(a.bugs)
+    wire = a.wire
+    if "like-2023" in bugs:
+        bugs.add("exit-on-failed-poll")
+        wire = "unframed"
+    c = Client((host or "localhost", int(port)), a.user.encode(), wire, bugs)
     try:
         return c.run()
     except RPCError as e:
