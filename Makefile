@@ -9,13 +9,14 @@
 #   make fuzz       run each fuzz target (FUZZ_SECONDS each, clang)
 #   make fuzz-build, fuzz-regress   build them; replay their corpora
 #   make valgrind-check   the end-to-end suite under valgrind memcheck
-#   make install    rpcchat, rpcchat-bench, rpcchat-check; PREFIX, DESTDIR
+#   make install    the programs, their man pages, PROTOCOL.md; PREFIX, DESTDIR
 #   make deps       install the Debian packages the build and tests need
 
 VERSION		= 1.0.0
 PREFIX		?= /usr/local
 BINDIR		?= $(PREFIX)/bin
 MANDIR		?= $(PREFIX)/share/man
+DOCDIR		?= $(PREFIX)/share/doc/rpcchat
 
 CC		?= cc
 CFLAGS		?= -O2 -g
@@ -179,13 +180,16 @@ install: $(PROGS)
 	install -m 755 $(BIN)/rpcchat $(BIN)/rpcchat-bench $(DESTDIR)$(BINDIR)/
 	install -m 755 check/rpcchat-check $(DESTDIR)$(BINDIR)/
 	install -m 644 $(MANS) $(DESTDIR)$(MANDIR)/man1/
+	install -d $(DESTDIR)$(DOCDIR)
+	install -m 644 docs/PROTOCOL.md $(DESTDIR)$(DOCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/rpcchat $(DESTDIR)$(BINDIR)/rpcchat-bench \
 	    $(DESTDIR)$(BINDIR)/rpcchat-check \
 	    $(DESTDIR)$(MANDIR)/man1/rpcchat.1 \
 	    $(DESTDIR)$(MANDIR)/man1/rpcchat-bench.1 \
-	    $(DESTDIR)$(MANDIR)/man1/rpcchat-check.1
+	    $(DESTDIR)$(MANDIR)/man1/rpcchat-check.1 \
+	    $(DESTDIR)$(DOCDIR)/PROTOCOL.md
 
 deps:
 	sh scripts/install-deps

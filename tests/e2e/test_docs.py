@@ -1,7 +1,7 @@
 """
-The repository stands on its own (issue 13): its documents link only
+The repository stands on its own: its documents link only
 inside it, the protocol is described in it, every option the programs
-take is in their man pages, and make install ships both.
+take is in their man pages, and make install ships them with PROTOCOL.md.
 """
 
 import os
@@ -58,11 +58,13 @@ def test_every_option_is_in_the_man_pages(ctx):
         assert not missing, (page, missing)
 
 
-def test_install_ships_both_programs_and_man_pages(ctx):
+def test_install_ships_the_programs_man_pages_and_protocol(ctx):
     p = subprocess.run(["make", "-n", "-C", ROOT, "install",
                         "DESTDIR=/nonexistent"], capture_output=True,
                        timeout=lib.scaled(30))
     out = p.stdout.decode()
     assert p.returncode == 0, p.stderr.decode()
-    for name in ["rpcchat-bench", "docs/rpcchat.1", "docs/rpcchat-bench.1"]:
+    for name in ["rpcchat-bench", "rpcchat-check", "docs/rpcchat.1",
+                 "docs/rpcchat-bench.1", "docs/rpcchat-check.1",
+                 "docs/PROTOCOL.md"]:
         assert name in out, (name, out)
