@@ -22,6 +22,9 @@ WARNFLAGS	= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -DRPCCHAT_VERSION='"$(VERSION)"' \
 		  -Isrc $(WARNFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS		= -ledit -lunistring -lhiredis -pthread
+# The web front end (src/web*.c): HTTP, WebSocket frames, SHA-1 and base64.
+WEB_LDLIBS	= -lmicrohttpd -lwslay -lnettle
+LDLIBS		+= $(WEB_LDLIBS)
 TEST_LDLIBS	= -lcmocka
 
 # Objects of a build live under $(B); binaries in $(BIN).  The sanitizer
@@ -32,6 +35,9 @@ BIN		?= .
 LIB_SRCS	= $(filter-out src/main.c,$(wildcard src/*.c))
 # The Redis functions travel inside the binary (scripts/embed).
 GEN_OBJS	= $(B)/gen/store_redis_lua.o
+# So does the chat page (web/).
+WEB_ASSETS	= web/index.html web/chat.css web/chat.js
+GEN_OBJS	+= $(B)/gen/web_assets.o
 LIB_OBJS	= $(LIB_SRCS:src/%.c=$(B)/src/%.o) $(GEN_OBJS)
 BENCH_SRCS	= $(wildcard bench/*.c)
 BENCH_OBJS	= $(BENCH_SRCS:%.c=$(B)/%.o)
@@ -58,6 +64,12 @@ $(B)/%.o: %.c
 $(B)/gen/store_redis_lua.c: src/store_redis.lua scripts/embed
 	@mkdir -p $(@D)
 	sh scripts/embed store_redis_lua < src/store_redis.lua > $@
+
+$(B)/gen/web_assets.c: $(WEB_ASSETS) scripts/embed
+	@mkdir -p $(@D)
+	{ sh scripts/embed web_index_html < web/index.html && \
+	  sh scripts/embed web_chat_css < web/chat.css && \
+	  sh scripts/embed web_chat_js < web/chat.js; } > $@
 
 $(B)/gen/%.o: $(B)/gen/%.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
