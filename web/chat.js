@@ -72,10 +72,7 @@
     chatting = true;
     $('login').hidden = true;
     $('chat').hidden = false;
-    if (first) {
-      clearLog();
-      $('line').focus();
-    }
+    if (first) $('line').focus();
   }
 
   function clearLog() {
@@ -260,6 +257,7 @@
       return;
     }
     $('login-why').textContent = '';
+    clearLog();
     name = p.name;
     wantLogin = name;
     status('logging in…');
