@@ -17,14 +17,16 @@ FUZZ_FLAGS	= -g -O1 -fsanitize=fuzzer,address,undefined \
 		  -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -DRPCCHAT_VERSION='"fuzz"' -Isrc \
 		  -Wall -Wextra -Wno-unused-parameter $(FUZZ_FLAGS)
-FUZZ_LDLIBS	= -ledit -lunistring -lhiredis -pthread
+FUZZ_LDLIBS	= -ledit -lunistring -lhiredis -pthread \
+		  -lmicrohttpd -lwslay -lnettle
 # Arguments for every run; more can be added on the command line.
 FUZZ_ARGS	?=
 
 FB		= build/fuzz
-TARGETS		= fuzz_dispatch fuzz_codec fuzz_client_response
+TARGETS		= fuzz_dispatch fuzz_codec fuzz_client_response fuzz_web
 LIB_SRCS	= $(filter-out src/main.c,$(wildcard src/*.c))
-LIB_OBJS	= $(LIB_SRCS:src/%.c=$(FB)/src/%.o) $(FB)/gen/store_redis_lua.o
+LIB_OBJS	= $(LIB_SRCS:src/%.c=$(FB)/src/%.o) $(FB)/gen/store_redis_lua.o \
+		  $(FB)/gen/web_assets.o
 BINS		= $(TARGETS:%=$(FB)/%)
 
 .PHONY: fuzz-all fuzz-build fuzz-regress $(TARGETS:%=%.run)
@@ -42,6 +44,12 @@ $(FB)/src/%.o: src/%.c
 $(FB)/gen/store_redis_lua.c: src/store_redis.lua scripts/embed
 	@mkdir -p $(@D)
 	sh scripts/embed store_redis_lua < src/store_redis.lua > $@
+
+$(FB)/gen/web_assets.c: web/index.html web/chat.css web/chat.js scripts/embed
+	@mkdir -p $(@D)
+	{ sh scripts/embed web_index_html < web/index.html && \
+	  sh scripts/embed web_chat_css < web/chat.css && \
+	  sh scripts/embed web_chat_js < web/chat.js; } > $@
 
 $(FB)/gen/%.o: $(FB)/gen/%.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
