@@ -51,40 +51,69 @@ mask_of(short events)
 	    (events & POLLOUT ? AE_WRITABLE : 0);
 }
 
-/* Brings the loop's watches and the timer in line with the call. */
+/* Whether fd, events is among the n of set. */
+static const struct pollfd *
+find(const struct pollfd *set, size_t n, int fd)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (set[i].fd == fd)
+			return &set[i];
+	return NULL;
+}
+
+/*
+ * Brings the loop's watches and the timer in line with the call, with as
+ * few epoll_ctl calls as are safe: a descriptor the call dropped was
+ * closed by it, and epoll forgot it already; one kept under a new mask is
+ * modified, and added afresh if epoll no longer knows the number (closed
+ * and reopened within the step); one kept under the same mask while the
+ * state stayed the same, and not connecting, is left alone.  Otherwise it
+ * is watched afresh.
+ */
 static void
 sync(struct call_ae *c)
 {
-	struct pollfd want[RPC_CALL_FDS_MAX];
-	size_t n, i;
-	int wait, same;
+	struct pollfd want[RPC_CALL_FDS_MAX], old[RPC_CALL_FDS_MAX];
+	const struct pollfd *was;
+	size_t n, nold, i;
+	int wait, mask, steady, closed;
 
+	memcpy(old, c->watched, sizeof old);
+	nold = c->nwatched;
+	/* Only a lookup's descriptor outlives its part in a call. */
+	closed = c->watched_state != CALL_RESOLVING;
+	n = rpc_call_busy(&c->call) ? rpc_call_pollfds(&c->call, want,
+	    RPC_CALL_FDS_MAX) : 0;
+	steady = c->call.state == c->watched_state &&
+	    c->call.state != CALL_CONNECTING;
+	for (i = 0; i < nold; i++)
+		if (find(want, n, old[i].fd) == NULL)
+			ae_unwatch(c->loop, old[i].fd, closed);
+	c->nwatched = 0;
+	for (i = 0; i < n; i++) {
+		mask = mask_of(want[i].events);
+		was = find(old, nold, want[i].fd);
+		if (was != NULL && was->events == want[i].events && !steady) {
+			/* Same number, same mask: epoll may not know it. */
+			ae_unwatch(c->loop, want[i].fd, 0);
+		}
+		if ((was == NULL || was->events != want[i].events ||
+		    !steady) && ae_watch(c->loop, want[i].fd, mask, ready,
+		    c) == -1) {
+			/* Closed and reopened under the same number. */
+			ae_unwatch(c->loop, want[i].fd, 1);
+			if (ae_watch(c->loop, want[i].fd, mask, ready,
+			    c) == -1)
+				continue;	/* its deadline ends the call */
+		}
+		c->watched[c->nwatched++] = want[i];
+	}
+	c->watched_state = c->call.state;
 	if (!rpc_call_busy(&c->call)) {
-		/* Every descriptor of a call is closed when it ends. */
-		unwatch_all(c, c->watched_state != CALL_RESOLVING);
 		timer_cancel(c->timers, &c->timer);
 		return;
-	}
-	n = rpc_call_pollfds(&c->call, want, RPC_CALL_FDS_MAX);
-	same = c->call.state == c->watched_state &&
-	    c->call.state != CALL_CONNECTING && n == c->nwatched;
-	for (i = 0; same && i < n; i++)
-		same = want[i].fd == c->watched[i].fd &&
-		    want[i].events == c->watched[i].events;
-	if (!same) {
-		unwatch_all(c, 0);
-		for (i = 0; i < n; i++) {
-			if (ae_watch(c->loop, want[i].fd,
-			    mask_of(want[i].events), ready, c) == -1) {
-				/*
-				 * Beyond the loop's table: the call cannot
-				 * be waited on; its deadline ends it.
-				 */
-				continue;
-			}
-			c->watched[c->nwatched++] = want[i];
-		}
-		c->watched_state = c->call.state;
 	}
 	wait = rpc_call_wait_ms(&c->call);
 	timer_set(c->timers, &c->timer, clock_ms() + (wait < 0 ? 0 : wait));

@@ -568,6 +568,9 @@ page_sync(struct page *p)
 		if (wslay_event_queue_msg(p->ws, &m) != 0)
 			p->failed = 1;
 	}
+	/* wslay keeps its own copy: a long line leaves no buffer behind. */
+	if (p->out.cap > 4096)
+		buf_free(&p->out);
 	if (wslay_event_get_queued_msg_length(p->ws) > PAGE_QUEUE_MAX)
 		p->failed = 1;
 	if (p->paused && (p->session == NULL ||

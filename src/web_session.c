@@ -52,6 +52,17 @@ enum state {
 #define PEND_REFUSED	0x4
 #define PEND_BYE	0x8
 
+/*
+ * A line as the log keeps it: the text as it came, its kind and time.
+ * The JSON for the page, three times the size of a short notice, is made
+ * only when the page takes the line.
+ */
+struct line_head {
+	uint32_t	len;		/* of the text that follows */
+	uint32_t	kind;
+	long long	at;		/* wall clock, ms */
+};
+
 struct web_session {
 	struct web_shared	*sh;
 	void			*page;
@@ -74,8 +85,8 @@ struct web_session {
 	struct buf		 scratch;
 
 	/*
-	 * The lines, oldest first, each a uint32_t length and its JSON;
-	 * the live ones start at log_start.  Sequence numbers start at 1.
+	 * The lines, oldest first, each a line_head and its text; the
+	 * live ones start at log_start.  Sequence numbers start at 1.
 	 */
 	struct buf		 log;
 	size_t			 log_start;
@@ -127,15 +138,15 @@ tell_page(struct web_session *s)
 static void
 drop_oldest(struct web_session *s)
 {
-	uint32_t len;
+	struct line_head h;
 
-	memcpy(&len, s->log.data + s->log_start, sizeof len);
+	memcpy(&h, s->log.data + s->log_start, sizeof h);
 	if (s->send_seq == s->first_seq) {
 		s->missed++;
 		s->send_seq++;
-		s->send_off += sizeof len + len;
+		s->send_off += sizeof h + h.len;
 	}
-	s->log_start += sizeof len + len;
+	s->log_start += sizeof h + h.len;
 	s->first_seq++;
 }
 
@@ -154,33 +165,44 @@ compact(struct web_session *s)
 
 /* One line for the page: logged, and sent when the page takes it. */
 static void
-add_line(struct web_session *s, enum web_line_kind kind, struct span text,
-    struct span who, int join)
+add_line(struct web_session *s, enum web_line_kind kind, struct span text)
 {
-	struct buf *b = &s->log;
-	size_t at = b->len;
-	uint32_t len;
+	struct line_head h = { (uint32_t)text.len, kind, wall_ms() };
 
-	buf_append(b, "\0\0\0\0", sizeof len);
-	buf_appendf(b, "{\"t\":\"line\",\"seq\":%llu,\"at\":%lld,\"k\":\"%s\","
-	    "\"text\":\"", (unsigned long long)s->next_seq, wall_ms(),
-	    web_line_kind_name(kind));
-	web_json_text(b, text);
-	buf_append(b, "\"", 1);
-	if (join >= 0) {
-		buf_appendf(b, ",\"%s\":\"", join ? "join" : "leave");
-		web_json_text(b, who);
-		buf_append(b, "\"", 1);
-	}
-	buf_append(b, "}", 1);
-	len = (uint32_t)(b->len - at - sizeof len);
-	memcpy(b->data + at, &len, sizeof len);
+	buf_append(&s->log, &h, sizeof h);
+	buf_append(&s->log, text.p, text.len);
 	s->next_seq++;
 	while (s->log.len - s->log_start > s->sh->log_max &&
 	    s->first_seq < s->next_seq - 1)
 		drop_oldest(s);
 	compact(s);
 	tell_page(s);
+}
+
+/* The line at off in the log, as the page's JSON, into out. */
+static size_t
+line_json(const struct web_session *s, size_t off, uint64_t seq,
+    struct buf *out)
+{
+	struct line_head h;
+	struct span text, who;
+	int join;
+
+	memcpy(&h, s->log.data + off, sizeof h);
+	text = (struct span){ s->log.data + off + sizeof h, h.len };
+	buf_appendf(out, "{\"t\":\"line\",\"seq\":%llu,\"at\":%lld,\"k\":"
+	    "\"%s\",\"text\":\"", (unsigned long long)seq, h.at,
+	    web_line_kind_name((enum web_line_kind)h.kind));
+	web_json_text(out, text);
+	buf_append(out, "\"", 1);
+	if (web_line_classify(text, &who, &join) == WEB_LINE_NOTICE &&
+	    join >= 0) {
+		buf_appendf(out, ",\"%s\":\"", join ? "join" : "leave");
+		web_json_text(out, who);
+		buf_append(out, "\"", 1);
+	}
+	buf_append(out, "}", 1);
+	return sizeof h + h.len;
 }
 
 static void
@@ -197,7 +219,7 @@ say(struct web_session *s, enum web_line_kind kind, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vappendf(&b, fmt, ap);
 	va_end(ap);
-	add_line(s, kind, bspan(&b), (struct span){ NULL, 0 }, -1);
+	add_line(s, kind, bspan(&b));
 	buf_free(&b);
 }
 
@@ -319,6 +341,9 @@ outcome(struct web_session *s, struct call_ae *slot, enum msg_type type,
 	rc = rpc_read_response(&k->srv, type, (struct span){ k->resp.data,
 	    k->resp.len }, list, err);
 	note_sloppy(s, err);
+	/* The results are in list: a thousand idle sessions keep no KBs. */
+	if (k->resp.cap > 4096)
+		buf_free(&k->resp);
 	return rc;
 }
 
@@ -355,7 +380,7 @@ show_users(struct web_session *s, const struct rpc_strlist *users)
 			buf_append(&b, ", ", 2);
 		buf_append(&b, users->v[i].p, users->v[i].len);
 	}
-	add_line(s, WEB_LINE_INFO, bspan(&b), (struct span){ NULL, 0 }, -1);
+	add_line(s, WEB_LINE_INFO, bspan(&b));
 	buf_free(&b);
 }
 
@@ -530,7 +555,7 @@ checked(struct web_session *s, struct rpc_strlist *msgs, int rc,
 		if (msgs->v[i].len >= no_such.len &&
 		    memcmp(msgs->v[i].p, no_such.p, no_such.len) == 0)
 			kind = WEB_LINE_ERROR;
-		add_line(s, kind, msgs->v[i], who, join);
+		add_line(s, kind, msgs->v[i]);
 	}
 	/* A full response: the rest soon, at a pace a page can show. */
 	if (msgs->storage.len > FRAME_MAX / 2)
@@ -881,15 +906,15 @@ web_session_live(const struct web_session *s)
 void
 web_session_attach(struct web_session *s, void *page, uint64_t seq)
 {
-	uint32_t len;
+	struct line_head h;
 
 	s->page = page;
 	s->send_seq = s->first_seq;
 	s->send_off = s->log_start;
 	s->missed = 0;
 	while (s->send_seq <= seq && s->send_seq < s->next_seq) {
-		memcpy(&len, s->log.data + s->send_off, sizeof len);
-		s->send_off += sizeof len + len;
+		memcpy(&h, s->log.data + s->send_off, sizeof h);
+		s->send_off += sizeof h + h.len;
 		s->send_seq++;
 	}
 	if (s->state == LIVE) {
@@ -963,8 +988,6 @@ web_session_quit(struct web_session *s)
 int
 web_session_next(struct web_session *s, struct buf *out)
 {
-	uint32_t len;
-
 	buf_clear(out);
 	if (s->pending & PEND_SESSION) {
 		s->pending &= ~PEND_SESSION;
@@ -985,15 +1008,15 @@ web_session_next(struct web_session *s, struct buf *out)
 		return 1;
 	}
 	if (s->send_seq < s->next_seq) {
-		memcpy(&len, s->log.data + s->send_off, sizeof len);
-		buf_append(out, s->log.data + s->send_off + sizeof len, len);
-		s->send_off += sizeof len + len;
+		s->send_off += line_json(s, s->send_off, s->send_seq, out);
 		s->send_seq++;
 		return 1;
 	}
 	if (s->pending & PEND_USERS) {
 		s->pending &= ~PEND_USERS;
 		buf_append(out, s->users.data, s->users.len);
+		/* Sent: a List is asked afresh when a page comes back. */
+		buf_free(&s->users);
 		return 1;
 	}
 	if (s->pending & PEND_REFUSED) {

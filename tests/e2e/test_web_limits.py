@@ -7,6 +7,7 @@ response.  A WebSocket client written from RFC 6455 (weblib.WS), no
 browser.
 """
 
+import re
 import socket
 import time
 import urllib.error
@@ -167,3 +168,23 @@ def test_web_front_end_logs_out_on_sigterm(ctx):
         front.stop()
         assert "alice" not in ok(lib.call(srv.port, LIST))
         ws.close()
+
+
+@lib.timeout(90)
+def test_bench_web_mode(ctx):
+    """rpcchat-bench --web-sessions: tabs logged in, measured, all shown."""
+    import subprocess
+    with lib.Server(ctx) as srv, \
+            Front(ctx, "127.0.0.1:%d" % srv.port, "--web-max-per-address",
+                  "40") as front:
+        p = subprocess.run([ctx.bench, "--web-sessions", "20", "--web-pid",
+                            str(front.proc.pid), "-d", "1",
+                            "127.0.0.1:%d" % front.port],
+                           capture_output=True, timeout=lib.scaled(60))
+        out = p.stdout.decode()
+        assert p.returncode == 0, out + p.stderr.decode()
+        assert "web sessions: 20 live of 20 (0 failed)" in out, out
+        assert re.search(r"memory: [\d.]+ KiB a session", out), out
+        assert re.search(r"cpu polling: [\d.]+ us", out), out
+        m = re.search(r"(\d+) Says, (\d+) lines shown", out)
+        assert m and int(m.group(2)) == 20 * int(m.group(1)), out
