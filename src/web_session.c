@@ -65,6 +65,7 @@ struct line_head {
 
 struct web_session {
 	struct web_shared	*sh;
+	void			*owner;
 	void			*page;
 	char			 token[WEB_TOKEN_LEN + 1];
 	struct buf		 name;		/* as sent */
@@ -843,11 +844,13 @@ advance(struct web_session *s)
 }
 
 struct web_session *
-web_session_new(struct web_shared *sh, struct span name, const char *token)
+web_session_new(struct web_shared *sh, struct span name, const char *token,
+    void *owner)
 {
 	struct web_session *s = xcalloc(1, sizeof *s);
 
 	s->sh = sh;
+	s->owner = owner;
 	memcpy(s->token, token, WEB_TOKEN_LEN);
 	buf_append(&s->name, name.p, name.len);
 	buf_appendf(&s->not_logged_in, "*** You are not logged in, %.*s",
@@ -889,6 +892,18 @@ const char *
 web_session_token(const struct web_session *s)
 {
 	return s->token;
+}
+
+struct span
+web_session_name(const struct web_session *s)
+{
+	return bspan(&s->name);
+}
+
+void *
+web_session_owner(const struct web_session *s)
+{
+	return s->owner;
 }
 
 void *

@@ -64,13 +64,18 @@ struct web_shared {
 
 /*
  * A session logging in as name (already checked by username_prepare:
- * the name to send).  token is WEB_TOKEN_LEN hex digits.
+ * the name to send).  token is WEB_TOKEN_LEN hex digits; owner is the
+ * front end's, for web_session_owner.
  */
 struct web_session *web_session_new(struct web_shared *, struct span name,
-		    const char *token);
+		    const char *token, void *owner);
 void		 web_session_free(struct web_session *);
 
 const char	*web_session_token(const struct web_session *);
+/* The name it logs in with (as sent). */
+struct span	 web_session_name(const struct web_session *);
+/* The front end's own record of the session, given to web_session_new. */
+void		*web_session_owner(const struct web_session *);
 /* The page it is attached to (the front end's), or NULL. */
 void		*web_session_page(const struct web_session *);
 /*

@@ -8,6 +8,8 @@ restarts under the page; a server of the 2023 generation.
 
 The screenshot of two people chatting goes to build/web-chat.png; with
 RPCCHAT_UPDATE_SCREENSHOT=1 it is copied to docs/web-chat.png too.
+Under valgrind only the first two run (the others are marked slow): the
+front end's paths they share are covered, at a few minutes' cost.
 """
 
 import os
@@ -154,6 +156,7 @@ def test_web_hostile_text_stays_text(ctx):
         assert seen["errors"] == [], seen["errors"]
 
 
+@lib.slow
 @lib.timeout(90)
 def test_web_reload_resumes_the_session(ctx):
     """A reload keeps the session and shows what arrived meanwhile."""
@@ -178,6 +181,7 @@ def test_web_reload_resumes_the_session(ctx):
         b.wait("a", "alice says after the reload")
 
 
+@lib.slow
 @lib.timeout(90)
 def test_web_closed_tab_logs_out_after_grace(ctx):
     """Closing the tab logs the user out after the grace period, not before."""
@@ -201,6 +205,7 @@ def test_web_closed_tab_logs_out_after_grace(ctx):
         assert time.monotonic() - closed >= GRACE - 0.5
 
 
+@lib.slow
 @lib.timeout(120)
 def test_web_server_restart_recovered(ctx):
     """The server goes away and comes back: said once each, chat goes on."""
@@ -224,6 +229,7 @@ def test_web_server_restart_recovered(ctx):
     srv.stop()
 
 
+@lib.slow
 @lib.timeout(120)
 def test_web_server_mode_and_its_restart(ctx):
     """rpcchat PORT --web: the page of the server itself, restarted under it."""
@@ -249,6 +255,7 @@ def test_web_server_mode_and_its_restart(ctx):
     srv.stop()
 
 
+@lib.slow
 @lib.timeout(90)
 def test_web_finds_a_2023_server(ctx):
     """The scripted 2023-generation server: the generation found by itself."""
@@ -267,6 +274,7 @@ def test_web_finds_a_2023_server(ctx):
         b.wait("a", "bob says hello from 2023")
 
 
+@lib.slow
 @lib.timeout(60)
 def test_web_name_checked_before_sending(ctx):
     """The page explains a bad name itself; the server's refusal too."""
