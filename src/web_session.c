@@ -24,6 +24,7 @@
 #include "proto.h"
 #include "rpc_client.h"
 #include "text.h"
+#include "web_log.h"
 #include "web_session.h"
 #include "xmalloc.h"
 
@@ -52,17 +53,6 @@ enum state {
 #define PEND_REFUSED	0x4
 #define PEND_BYE	0x8
 
-/*
- * A line as the log keeps it: the text as it came, its kind and time.
- * The JSON for the page, three times the size of a short notice, is made
- * only when the page takes the line.
- */
-struct line_head {
-	uint32_t	len;		/* of the text that follows */
-	uint32_t	kind;
-	long long	at;		/* wall clock, ms */
-};
-
 struct web_session {
 	struct web_shared	*sh;
 	void			*owner;
@@ -85,17 +75,7 @@ struct web_session {
 	size_t			 queued;
 	struct buf		 scratch;
 
-	/*
-	 * The lines, oldest first, each a line_head and its text; the
-	 * live ones start at log_start.  Sequence numbers start at 1.
-	 */
-	struct buf		 log;
-	size_t			 log_start;
-	uint64_t		 first_seq;	/* of the line at log_start */
-	uint64_t		 next_seq;	/* of the next line logged */
-	uint64_t		 send_seq;	/* the next line for the page */
-	size_t			 send_off;	/* where it is in log */
-	uint64_t		 missed;	/* dropped before it was sent */
+	struct web_log		 log;		/* the lines for the page */
 
 	unsigned		 pending;
 	struct buf		 refused;	/* JSON of the refusal */
@@ -135,75 +115,12 @@ tell_page(struct web_session *s)
 		s->sh->output(s->sh, s);
 }
 
-/* Drops the oldest line. */
-static void
-drop_oldest(struct web_session *s)
-{
-	struct line_head h;
-
-	memcpy(&h, s->log.data + s->log_start, sizeof h);
-	if (s->send_seq == s->first_seq) {
-		s->missed++;
-		s->send_seq++;
-		s->send_off += sizeof h + h.len;
-	}
-	s->log_start += sizeof h + h.len;
-	s->first_seq++;
-}
-
-/* Keeps the log's dead head from outgrowing what is live. */
-static void
-compact(struct web_session *s)
-{
-	if (s->log_start < 65536 || s->log_start < s->log.len / 2)
-		return;
-	memmove(s->log.data, s->log.data + s->log_start,
-	    s->log.len - s->log_start);
-	s->log.len -= s->log_start;
-	s->send_off -= s->log_start;
-	s->log_start = 0;
-}
-
 /* One line for the page: logged, and sent when the page takes it. */
 static void
 add_line(struct web_session *s, enum web_line_kind kind, struct span text)
 {
-	struct line_head h = { (uint32_t)text.len, kind, wall_ms() };
-
-	buf_append(&s->log, &h, sizeof h);
-	buf_append(&s->log, text.p, text.len);
-	s->next_seq++;
-	while (s->log.len - s->log_start > s->sh->log_max &&
-	    s->first_seq < s->next_seq - 1)
-		drop_oldest(s);
-	compact(s);
+	web_log_add(&s->log, kind, wall_ms(), text);
 	tell_page(s);
-}
-
-/* The line at off in the log, as the page's JSON, into out. */
-static size_t
-line_json(const struct web_session *s, size_t off, uint64_t seq,
-    struct buf *out)
-{
-	struct line_head h;
-	struct span text, who;
-	int join;
-
-	memcpy(&h, s->log.data + off, sizeof h);
-	text = (struct span){ s->log.data + off + sizeof h, h.len };
-	buf_appendf(out, "{\"t\":\"line\",\"seq\":%llu,\"at\":%lld,\"k\":"
-	    "\"%s\",\"text\":\"", (unsigned long long)seq, h.at,
-	    web_line_kind_name((enum web_line_kind)h.kind));
-	web_json_text(out, text);
-	buf_append(out, "\"", 1);
-	if (web_line_classify(text, &who, &join) == WEB_LINE_NOTICE &&
-	    join >= 0) {
-		buf_appendf(out, ",\"%s\":\"", join ? "join" : "leave");
-		web_json_text(out, who);
-		buf_append(out, "\"", 1);
-	}
-	buf_append(out, "}", 1);
-	return sizeof h + h.len;
 }
 
 static void
@@ -859,7 +776,7 @@ web_session_new(struct web_shared *sh, struct span name, const char *token,
 	call_ae_init(&s->cmd, sh->loop, sh->timers, cmd_done, s);
 	call_ae_init(&s->bg, sh->loop, sh->timers, bg_done, s);
 	timer_init(&s->timer, wake);
-	s->first_seq = s->next_seq = s->send_seq = 1;
+	web_log_init(&s->log, sh->log_max);
 	s->state = PROBING;
 	/* From the loop, so the caller has the session before it can end. */
 	timer_set(sh->timers, &s->timer, clock_ms());
@@ -881,7 +798,7 @@ web_session_free(struct web_session *s)
 	buf_free(&s->probe_what[1]);
 	buf_free(&s->queue);
 	buf_free(&s->scratch);
-	buf_free(&s->log);
+	web_log_free(&s->log);
 	buf_free(&s->refused);
 	buf_free(&s->users);
 	buf_free(&s->failing);
@@ -921,17 +838,8 @@ web_session_live(const struct web_session *s)
 void
 web_session_attach(struct web_session *s, void *page, uint64_t seq)
 {
-	struct line_head h;
-
 	s->page = page;
-	s->send_seq = s->first_seq;
-	s->send_off = s->log_start;
-	s->missed = 0;
-	while (s->send_seq <= seq && s->send_seq < s->next_seq) {
-		memcpy(&h, s->log.data + s->send_off, sizeof h);
-		s->send_off += sizeof h + h.len;
-		s->send_seq++;
-	}
+	web_log_seen(&s->log, seq);
 	if (s->state == LIVE) {
 		s->pending |= PEND_SESSION;
 		/* Who is here now: the page has missed the notices. */
@@ -1013,20 +921,8 @@ web_session_next(struct web_session *s, struct buf *out)
 		buf_append(out, "\"}", 2);
 		return 1;
 	}
-	if (s->missed > 0) {
-		buf_appendf(out, "{\"t\":\"line\",\"seq\":0,\"at\":%lld,"
-		    "\"k\":\"info\",\"text\":\"*** %llu line%s came faster "
-		    "than this page read them and %s not kept\"}", wall_ms(),
-		    (unsigned long long)s->missed, s->missed == 1 ? "" : "s",
-		    s->missed == 1 ? "was" : "were");
-		s->missed = 0;
+	if (web_log_next(&s->log, wall_ms(), out))
 		return 1;
-	}
-	if (s->send_seq < s->next_seq) {
-		s->send_off += line_json(s, s->send_off, s->send_seq, out);
-		s->send_seq++;
-		return 1;
-	}
 	if (s->pending & PEND_USERS) {
 		s->pending &= ~PEND_USERS;
 		buf_append(out, s->users.data, s->users.len);
