@@ -12,6 +12,7 @@ Under valgrind only the first two run (the others are marked slow): the
 front end's paths they share are covered, at a few minutes' cost.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -34,13 +35,21 @@ def users_on(port, wire="framed"):
     return ok(lib.call(port, LIST, wire=wire))
 
 
+@contextlib.contextmanager
+def chat(ctx, tab="a", name="alice", width=None):
+    """Our server, a front end for it, and a tab logged in as name."""
+    with lib.Server(ctx) as srv, \
+            Front(ctx, "127.0.0.1:%d" % srv.port) as front, Browser() as b:
+        b.open(tab, front.url, **({"width": width} if width else {}))
+        if name is not None:
+            b.login(tab, name)
+        yield srv, front, b
+
+
 @lib.timeout(120)
 def test_web_three_people_chat(ctx):
     """Two tabs and a terminal client, every direction, a /tell each way."""
-    with lib.Server(ctx) as srv, \
-            Front(ctx, "127.0.0.1:%d" % srv.port) as front, Browser() as b:
-        b.open("a", front.url)
-        b.login("a", "alice")
+    with chat(ctx) as (srv, front, b):
         b.open("b", front.url)
         b.login("b", "bob")
         carol = lib.Client(ctx, srv.port, "carol")
@@ -160,10 +169,7 @@ def test_web_hostile_text_stays_text(ctx):
 @lib.timeout(90)
 def test_web_reload_resumes_the_session(ctx):
     """A reload keeps the session and shows what arrived meanwhile."""
-    with lib.Server(ctx) as srv, \
-            Front(ctx, "127.0.0.1:%d" % srv.port) as front, Browser() as b:
-        b.open("a", front.url)
-        b.login("a", "alice")
+    with chat(ctx) as (srv, front, b):
         b.type("a", "before the reload")
         b.wait("a", "alice says before the reload")
         mark = len(srv.log)
@@ -185,10 +191,7 @@ def test_web_reload_resumes_the_session(ctx):
 @lib.timeout(90)
 def test_web_closed_tab_logs_out_after_grace(ctx):
     """Closing the tab logs the user out after the grace period, not before."""
-    with lib.Server(ctx) as srv, \
-            Front(ctx, "127.0.0.1:%d" % srv.port) as front, Browser() as b:
-        b.open("a", front.url)
-        b.login("a", "alice")
+    with chat(ctx) as (srv, front, b):
         lib.wait_until(lambda: "alice" in users_on(srv.port), 10,
                        "alice logged in")
         closed = time.monotonic()
@@ -278,9 +281,7 @@ def test_web_finds_a_2023_server(ctx):
 @lib.timeout(60)
 def test_web_name_checked_before_sending(ctx):
     """The page explains a bad name itself; the server's refusal too."""
-    with lib.Server(ctx) as srv, \
-            Front(ctx, "127.0.0.1:%d" % srv.port) as front, Browser() as b:
-        b.open("a", front.url, width=360)
+    with chat(ctx, name=None, width=360) as (srv, front, b):
         b.do("login", "a", name="no spaces")
         b.wait_js("a", "document.getElementById('login-why').textContent"
                   ".includes('neither a letter nor a digit')")
