@@ -240,7 +240,7 @@ main(int argc, char **argv)
 		.read_timeout_ms = SERVER_DEFAULT_READ_TIMEOUT_MS,
 	};
 	const char *server_opt = NULL, *client_opt = NULL, **commands = NULL;
-	const char *web_opt = NULL;
+	const char *web_opt = NULL, *tty_opt = NULL;
 	char err[ANET_ERR_LEN], *host, *port;
 	int ch, idx, status;
 
@@ -304,16 +304,19 @@ main(int argc, char **argv)
 		case OPT_NO_HISTORY:
 			co.history = 0;
 			client_opt = "--no-history";
+			tty_opt = client_opt;
 			break;
 		case OPT_NO_COLOR:
 			co.color = 0;
 			client_opt = "--no-color";
+			tty_opt = client_opt;
 			break;
 		case OPT_TIMESTAMPS:
 		case OPT_NO_TIMESTAMPS:
 			co.timestamps = ch == OPT_TIMESTAMPS;
 			client_opt = ch == OPT_TIMESTAMPS ? "--timestamps" :
 			    "--no-timestamps";
+			tty_opt = client_opt;
 			break;
 		case 'c':
 			commands = xreallocarray(commands, co.ncommands + 1,
@@ -321,6 +324,7 @@ main(int argc, char **argv)
 			commands[co.ncommands++] = optarg;
 			co.commands = (const char *const *)commands;
 			client_opt = "-c";
+			tty_opt = client_opt;
 			break;
 		case OPT_WIRE:
 			co.wire_auto = 0;
@@ -385,9 +389,9 @@ main(int argc, char **argv)
 		/* "rpcchat --web :8080 HOST:PORT": a front end for it. */
 		if (server_opt != NULL)
 			usage("%s is a server option", server_opt);
-		if (client_opt != NULL && strcmp(client_opt, "--strict") != 0)
+		if (tty_opt != NULL)
 			usage("%s is an option of the terminal client",
-			    client_opt);
+			    tty_opt);
 		if (anet_split_hostport(argv[0], &host, &port, err) == -1)
 			usage("%s", err);
 		wo.host = host;

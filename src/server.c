@@ -722,14 +722,16 @@ server_run(const struct server_opts *opts)
 	struct server s = { .opts = opts, .lfd = -1, .sigfd = -1 };
 	char err[ANET_ERR_LEN];
 	long long now, next, next_store;
-	int status = 1, timeout, i;
+	int status = 1, timeout, i, web_need;
 
 	TAILQ_INIT(&s.deadlines);
 	TAILQ_INIT(&s.lingering);
-	s.max_conns = fit_descriptor_limit(opts->max_connections +
-	    (opts->web != NULL ? web_fds(opts->web) : 0));
-	if (opts->web != NULL && s.max_conns > opts->max_connections)
-		s.max_conns = opts->max_connections;
+	/* The page's descriptors come out of the same limit (--web). */
+	web_need = opts->web != NULL ? web_fds(opts->web) : 0;
+	s.max_conns = fit_descriptor_limit(opts->max_connections + web_need) -
+	    web_need;
+	if (s.max_conns < 1)
+		s.max_conns = 1;
 	if ((s.sigfd = open_signals()) == -1) {
 		fprintf(stderr, "rpcchat: signals: %s\n", strerror(errno));
 		goto out;
@@ -740,8 +742,7 @@ server_run(const struct server_opts *opts)
 	}
 	/* An optimisation only: without it every accept just reads first. */
 	(void)anet_defer_accept(s.lfd, DEFER_ACCEPT_S);
-	s.setsize = s.max_conns + 64 + (opts->web != NULL ?
-	    web_fds(opts->web) : 0);
+	s.setsize = s.max_conns + 64 + web_need;
 	s.conns = xcalloc((size_t)s.setsize, sizeof *s.conns);
 	s.scratch = xmalloc(SCRATCH_LEN);
 	for (i = 0; i < s.setsize; i++) {

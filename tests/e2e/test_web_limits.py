@@ -188,3 +188,32 @@ def test_bench_web_mode(ctx):
         assert re.search(r"cpu polling: [\d.]+ us", out), out
         m = re.search(r"(\d+) Says, (\d+) lines shown", out)
         assert m and int(m.group(2)) == 20 * int(m.group(1)), out
+
+
+def test_web_usage_errors(ctx):
+    import subprocess
+    for args, says in [
+            (["--web", ":0", "--no-color", "127.0.0.1:1"],
+             "--no-color is an option of the terminal client"),
+            (["--web-origin", "x", "3410"], "--web-origin needs --web"),
+            (["--web", ":0", "127.0.0.1:1", "bob"], "--web serves a page"),
+            (["--web", ":0", "--web-session-bytes", "1K", "127.0.0.1:1"],
+             "at least 128K")]:
+        p = subprocess.run([ctx.rpcchat] + args, capture_output=True,
+                           timeout=lib.scaled(10))
+        assert p.returncode == 2, (args, p.returncode)
+        assert says in p.stderr.decode(), (args, p.stderr)
+
+
+def test_web_unreachable_target_refuses_login(ctx):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with Front(ctx, "127.0.0.1:%d" % port) as front:
+        ws = WS(front.port)
+        ws.send("login alice")
+        m = ws.until(lambda m: m["t"] == "refused", "a refusal")
+        assert "cannot reach the server at 127.0.0.1:%d" % port in m["why"] \
+            or "did not answer a List" in m["why"], m
+        ws.close()
