@@ -35,7 +35,7 @@ extern const char web_index_html[], web_chat_css[], web_chat_js[];
 extern const size_t web_index_html_len, web_chat_css_len, web_chat_js_len;
 
 /* Bytes of HTTP request (headers) a connection may hold. */
-#define HTTP_MEMORY		(16 * 1024)
+#define HTTP_MEMORY		(8 * 1024)
 
 static const char csp[] =
 	"default-src 'none'; script-src 'self'; style-src 'self'; "

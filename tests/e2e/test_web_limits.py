@@ -217,3 +217,25 @@ def test_web_unreachable_target_refuses_login(ctx):
         assert "cannot reach the server at 127.0.0.1:%d" % port in m["why"] \
             or "did not answer a List" in m["why"], m
         ws.close()
+
+
+def test_web_oversized_headers_refused(ctx):
+    with lib.Server(ctx, "--web", "127.0.0.1:0") as srv:
+        port = weblib.page_port(srv)
+        s = socket.create_connection(("127.0.0.1", port),
+                                     timeout=lib.scaled(10))
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nCookie: " + b"c" * 20000 +
+                  b"\r\n\r\n")
+        got = b""
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                got += b
+        except OSError:
+            pass
+        s.close()
+        assert got == b"" or got.split(b" ")[1] in (b"400", b"413", b"431"), \
+            got[:100]
+        assert get(port, "/")[0] == 200
