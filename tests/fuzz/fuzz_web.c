@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "command.h"
 #include "log.h"
+#include "web_log.h"
 #include "web_msg.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -57,6 +58,43 @@ check_json(const struct buf *b)
 	}
 }
 
+/* The log: each byte of ops adds a line (a slice of text), reads one, or
+ * replays from a line; every message read back must be valid UTF-8. */
+static void
+drive_log(struct span ops, struct span text)
+{
+	struct web_log l;
+	struct buf out = BUF_INIT;
+	size_t i, off = 0, n;
+	unsigned char op;
+
+	web_log_init(&l, 256);
+	for (i = 0; i < ops.len; i++) {
+		op = (unsigned char)ops.p[i];
+		switch (op % 3) {
+		case 0:
+			n = text.len - off < (size_t)(op >> 2) ?
+			    text.len - off : (size_t)(op >> 2);
+			web_log_add(&l, (enum web_line_kind)(op % 5), i,
+			    (struct span){ text.p + off, n });
+			off = text.len > 0 ? (off + n) % text.len : 0;
+			break;
+		case 1:
+			if (web_log_next(&l, 0, &out) && u8_check(
+			    (const uint8_t *)out.data, out.len) != NULL)
+				abort();
+			break;
+		default:
+			web_log_seen(&l, op >> 2);
+			break;
+		}
+		if (l.buf.len - l.start > 256 && l.first_seq < l.next_seq - 1)
+			abort();
+	}
+	web_log_free(&l);
+	buf_free(&out);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -93,6 +131,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	web_json_text(&json, b);
 	check_json(&json);
+	drive_log(c, b);
 	buf_free(&json);
 	buf_free(&scratch);
 	return 0;
