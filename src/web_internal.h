@@ -55,6 +55,7 @@ struct page {
 	int			 paused;	/* the session's queue is full */
 	int			 failed;
 	int			 watched;	/* the mask on the loop */
+	int			 attempts;	/* logins and resumes asked */
 	struct buf		 out;
 	TAILQ_ENTRY(page)	 link;
 };

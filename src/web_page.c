@@ -31,6 +31,12 @@
 
 /* The longest message a page may send: "line " and a whole Say. */
 #define WEB_MSG_MAX		(FRAME_MAX + 64)
+/*
+ * Logins and resumes one WebSocket may ask for: each looks at every
+ * session, so a page may not make the loop do that without end.  A
+ * person mistyping a name a few times is far from it.
+ */
+#define PAGE_ATTEMPTS_MAX	16
 /* Bytes read from one page per turn of the loop. */
 #define PAGE_READ_BUDGET	(64 * 1024)
 /* Lines are pulled from a session while less than this is queued. */
@@ -244,6 +250,12 @@ on_message(wslay_event_context_ptr ctx,
 		return;
 	web_in_parse((struct span){ (const char *)arg->msg, arg->msg_length },
 	    &in);
+	if ((in.kind == WEB_IN_LOGIN || in.kind == WEB_IN_RESUME) &&
+	    ++p->attempts > PAGE_ATTEMPTS_MAX) {
+		wslay_event_queue_close(p->ws, WSLAY_CODE_POLICY_VIOLATION,
+		    NULL, 0);
+		return;
+	}
 	switch (in.kind) {
 	case WEB_IN_LOGIN:
 		page_login(p, in.arg);

@@ -84,6 +84,14 @@ def test_web_bad_messages_close_the_socket(ctx):
         ws.send("login no such name")
         m = ws.recv()
         assert m["t"] == "refused" and "neither a letter" in m["why"], m
+        # Logins and resumes without end: each looks at every session.
+        for _ in range(20):
+            ws.send("resume " + "1" * 32 + " 0")
+        for _ in range(30):
+            m = ws.recv()
+            if isinstance(m, tuple):
+                break
+        assert m == ("close", 1008), m
         # A whole Say still fits in one message.
         ws2, _ = login(port, "big")
         ws2.send("line " + "y" * (lib.TEXT_MAX - len("big says ")))
