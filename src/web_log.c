@@ -85,6 +85,25 @@ web_log_seen(struct web_log *l, uint64_t seq)
 	}
 }
 
+static void
+append_str(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+/* Decimal digits without printf: a Say to a thousand tabs is a thousand. */
+static void
+append_num(struct buf *b, unsigned long long v)
+{
+	char d[24];
+	size_t i = sizeof d;
+
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	buf_append(b, d + i, sizeof d - i);
+}
+
 int
 web_log_next(struct web_log *l, long long now, struct buf *out)
 {
@@ -106,14 +125,18 @@ web_log_next(struct web_log *l, long long now, struct buf *out)
 		return 0;
 	memcpy(&h, l->buf.data + l->send_off, sizeof h);
 	text = (struct span){ l->buf.data + l->send_off + sizeof h, h.len };
-	buf_appendf(out, "{\"t\":\"line\",\"seq\":%llu,\"at\":%lld,\"k\":"
-	    "\"%s\",\"text\":\"", (unsigned long long)l->send_seq, h.at,
-	    web_line_kind_name((enum web_line_kind)h.kind));
+	append_str(out, "{\"t\":\"line\",\"seq\":");
+	append_num(out, l->send_seq);
+	append_str(out, ",\"at\":");
+	append_num(out, h.at > 0 ? (unsigned long long)h.at : 0);
+	append_str(out, ",\"k\":\"");
+	append_str(out, web_line_kind_name((enum web_line_kind)h.kind));
+	append_str(out, "\",\"text\":\"");
 	web_json_text(out, text);
 	buf_append(out, "\"", 1);
 	if (web_line_classify(text, &who, &join) == WEB_LINE_NOTICE &&
 	    join >= 0) {
-		buf_appendf(out, ",\"%s\":\"", join ? "join" : "leave");
+		append_str(out, join ? ",\"join\":\"" : ",\"leave\":\"");
 		web_json_text(out, who);
 		buf_append(out, "\"", 1);
 	}
