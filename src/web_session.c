@@ -441,7 +441,6 @@ checked(struct web_session *s, struct rpc_strlist *msgs, int rc,
     struct rpc_error *err)
 {
 	static const struct span no_such = SPAN_LIT("*** No such user: ");
-	struct buf shown = BUF_INIT;
 	enum web_line_kind kind;
 	struct span who;
 	int came_back, join;
@@ -478,7 +477,6 @@ checked(struct web_session *s, struct rpc_strlist *msgs, int rc,
 	/* A full response: the rest soon, at a pace a page can show. */
 	if (msgs->storage.len > FRAME_MAX / 2)
 		s->next_poll = clock_ms() + BACKLOG_POLL_MS;
-	buf_free(&shown);
 }
 
 static void
