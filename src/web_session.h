@@ -22,7 +22,10 @@
  *	{"t":"line","seq":N,"at":MS,"k":KIND,"text":X[,"join":U|"leave":U]}
  *	{"t":"users","users":[U,...]}	who is logged in, from a List
  *	{"t":"bye"}			logged out after /quit
- * (KIND: web_line_kind_name; MS: milliseconds since the epoch.)
+ * (KIND: web_line_kind_name; MS: milliseconds since the epoch.)  The
+ * front end adds two of its own (web_page.c): {"t":"expired"}, no
+ * session has that token (any more), and {"t":"taken"}, another tab
+ * resumed this one's session.
  */
 #ifndef RPCCHAT_WEB_SESSION_H
 #define RPCCHAT_WEB_SESSION_H
