@@ -25,15 +25,19 @@ WARNFLAGS	= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE -DRPCCHAT_VERSION='"$(VERSION)"' \
 		  -Isrc $(PKG_CFLAGS) $(WARNFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 
-# Libraries come from pkg-config; libunistring ships no .pc, so it is
-# named here.  Expanded when used, not when read: "make deps check"
-# installs pkg-config before the first compile asks it.
+# Libraries come from pkg-config; libunistring and wslay ship no .pc, so
+# they are named here.  Expanded when used, not when read: "make deps
+# check" installs pkg-config before the first compile asks it.  The web
+# front end (src/web*.c) needs libmicrohttpd (HTTP), wslay (WebSocket
+# frames) and nettle (the handshake's SHA-1 and base64).
 PKG_CONFIG	?= pkg-config
-PKGS		= libedit hiredis
+PKGS		= libedit hiredis libmicrohttpd nettle
 TEST_PKGS	= cmocka
 UNISTRING_LIBS	?= -lunistring
+WSLAY_LIBS	?= -lwslay
 PKG_CFLAGS	= $(shell $(PKG_CONFIG) --cflags $(PKGS) $(TEST_PKGS))
-LDLIBS		= $(shell $(PKG_CONFIG) --libs $(PKGS)) $(UNISTRING_LIBS) -pthread
+LDLIBS		= $(shell $(PKG_CONFIG) --libs $(PKGS)) $(UNISTRING_LIBS) \
+		  $(WSLAY_LIBS) -pthread
 TEST_LDLIBS	= $(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
 # Objects of a build live under $(B); binaries in $(BIN).  The sanitizer
@@ -44,6 +48,9 @@ BIN		?= .
 LIB_SRCS	= $(filter-out src/main.c,$(wildcard src/*.c))
 # The Redis functions travel inside the binary (scripts/embed).
 GEN_OBJS	= $(B)/gen/store_redis_lua.o
+# So does the chat page (web/).
+WEB_ASSETS	= web/index.html web/chat.css web/chat.js
+GEN_OBJS	+= $(B)/gen/web_assets.o
 LIB_OBJS	= $(LIB_SRCS:src/%.c=$(B)/src/%.o) $(GEN_OBJS)
 BENCH_SRCS	= $(wildcard bench/*.c)
 BENCH_OBJS	= $(BENCH_SRCS:%.c=$(B)/%.o)
@@ -55,7 +62,7 @@ MANS		= docs/rpcchat.1 docs/rpcchat-bench.1 docs/rpcchat-check.1
 # The libFuzzer targets, tests/fuzz/NAME.c each, with their seeds and
 # regression inputs in tests/fuzz/corpus/NAME.  Adding one is adding it
 # here.
-FUZZ_TARGETS	= fuzz_dispatch fuzz_codec fuzz_client_response
+FUZZ_TARGETS	= fuzz_dispatch fuzz_codec fuzz_client_response fuzz_web
 FB		= build/fuzz
 FUZZ_OBJS	= $(FUZZ_TARGETS:%=$(FB)/tests/fuzz/%.o)
 FUZZ_BINS	= $(FUZZ_TARGETS:%=$(FB)/%)
@@ -80,6 +87,12 @@ $(B)/%.o: %.c
 $(B)/gen/store_redis_lua.c: src/store_redis.lua scripts/embed
 	@mkdir -p $(@D)
 	sh scripts/embed store_redis_lua < src/store_redis.lua > $@
+
+$(B)/gen/web_assets.c: $(WEB_ASSETS) scripts/embed
+	@mkdir -p $(@D)
+	{ sh scripts/embed web_index_html < web/index.html && \
+	  sh scripts/embed web_chat_css < web/chat.css && \
+	  sh scripts/embed web_chat_js < web/chat.js; } > $@
 
 $(B)/gen/%.o: $(B)/gen/%.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<

@@ -130,4 +130,17 @@ int	responder_main(const char *port, enum wire, int quiet);
 
 uint64_t	bench_now_ns(void);
 
+/* The web mode (web.c): tabs on an rpcchat --web front end. */
+struct web_bench_cfg {
+	int		 sessions;
+	int		 pid;		/* the front end's, to measure; 0: none */
+	double		 duration;	/* seconds of each window */
+	double		 says_per_s;
+	const char	*prefix;
+	char		 hostport[300];	/* Host and Origin of the page */
+};
+
+int	bench_web(const struct web_bench_cfg *,
+	    const struct sockaddr_storage *, socklen_t);
+
 #endif

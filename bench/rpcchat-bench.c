@@ -60,6 +60,12 @@ usage(FILE *f)
 "      --json             print one JSON object instead of the report\n"
 "  -q, --quiet            no progress lines\n"
 "\n"
+"Web: tabs of a browser on an rpcchat --web front end at HOST:PORT.\n"
+"      --web-sessions N   WebSockets, each logged in as a user of its own\n"
+"      --web-pid PID      the front end's process, for its memory and CPU\n"
+"      --web-says N       Says a second in the delay window (default 10)\n"
+"                         (-d sets each window's length, --prefix names)\n"
+"\n"
 "Responder: answer every call with the smallest valid response.\n"
 "      --responder PORT   listen on PORT (0: any), log \"Listening on :P\"\n"
 "\n"
@@ -279,7 +285,7 @@ main(int argc, char **argv)
 {
 	enum { O_HOST = 256, O_MIX, O_WIRE, O_TIMEOUT, O_PREFIX, O_REGONLY,
 	    O_NOREG, O_COLLECT, O_EXPECT, O_NONCE, O_JSON, O_RESPONDER,
-	    O_HELP, O_VERSION };
+	    O_WEB, O_WEB_PID, O_WEB_SAYS, O_HELP, O_VERSION };
 	static const struct option longopts[] = {
 		{ "host", required_argument, NULL, O_HOST },
 		{ "port", required_argument, NULL, 'p' },
@@ -301,10 +307,14 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "responder", required_argument, NULL, O_RESPONDER },
+		{ "web-sessions", required_argument, NULL, O_WEB },
+		{ "web-pid", required_argument, NULL, O_WEB_PID },
+		{ "web-says", required_argument, NULL, O_WEB_SAYS },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct web_bench_cfg wcfg = { .says_per_s = 10 };
 	struct bench_cfg cfg, rcfg;
 	struct bench_stats st, rst;
 	struct collect_stats cs;
@@ -407,6 +417,17 @@ main(int argc, char **argv)
 		case O_RESPONDER:
 			responder = optarg;
 			break;
+		case O_WEB:
+			wcfg.sessions = (int)parse_num(optarg, 1, 100000,
+			    "web sessions");
+			break;
+		case O_WEB_PID:
+			wcfg.pid = (int)parse_num(optarg, 1, 1 << 30, "pid");
+			break;
+		case O_WEB_SAYS:
+			wcfg.says_per_s = (double)parse_num(optarg, 1, 10000,
+			    "Says a second");
+			break;
 		case O_HELP:
 			usage(stdout);
 			return 0;
@@ -464,6 +485,14 @@ main(int argc, char **argv)
 	snprintf(addrbuf, sizeof addrbuf, strchr(host, ':') != NULL ?
 	    "[%s]:%s" : "%s:%s", host, port);
 	format_mix(&cfg, mixbuf, sizeof mixbuf);
+	if (wcfg.sessions > 0) {
+		wcfg.duration = cfg.duration;
+		wcfg.prefix = cfg.prefix;
+		snprintf(wcfg.hostport, sizeof wcfg.hostport, "%s", addrbuf);
+		failed = bench_web(&wcfg, &cfg.addr, cfg.addrlen);
+		free(hp);
+		return failed;
+	}
 
 	memset(&rst, 0, sizeof rst);
 	if (!noreg && !collect) {

@@ -16,11 +16,13 @@
 #include "client.h"
 #include "server.h"
 #include "store.h"
+#include "web.h"
 #include "xmalloc.h"
 
 static const char usage_text[] =
     "usage: rpcchat [options] PORT\n"
     "       rpcchat [options] HOST:PORT USER\n"
+    "       rpcchat [options] --web [HOST:]PORT HOST:PORT\n"
     "Try 'rpcchat --help' for more.\n";
 
 static const char help_text[] =
@@ -29,6 +31,9 @@ static const char help_text[] =
     "  rpcchat [options] PORT             serve on PORT, all addresses\n"
     "  rpcchat [options] HOST:PORT USER   chat as USER (HOST may be empty\n"
     "                                     for localhost, or [IPv6])\n"
+    "  rpcchat [options] --web [HOST:]PORT HOST:PORT\n"
+    "                                     serve the chat page on PORT for\n"
+    "                                     the server at HOST:PORT\n"
     "\n"
     "Server options:\n"
     "  --max-users N          refuse Register beyond N users (default: as\n"
@@ -46,6 +51,16 @@ static const char help_text[] =
     "                         to follow MASTER across failovers\n"
     "  --store-sync N         answer a change only once N Redis replicas\n"
     "                         have it (0)\n"
+    "\n"
+    "Web options (a server with --web also serves the page for itself):\n"
+    "  --web [HOST:]PORT      serve the chat page over HTTP and WebSocket\n"
+    "  --web-origin LIST      other origins whose pages may connect\n"
+    "                         (comma-separated; default: the same origin)\n"
+    "  --web-max-sessions N   chat sessions at once (256)\n"
+    "  --web-max-per-address N  sessions and connections from one address\n"
+    "                         (16)\n"
+    "  --web-session-bytes SIZE  bytes of chat kept per session for a\n"
+    "                         reload (256K; K, M suffixes)\n"
     "\n"
     "Client options:\n"
     "  -c COMMAND             run COMMAND (repeatable), then log out;\n"
@@ -81,6 +96,11 @@ enum {
 	OPT_NO_TIMESTAMPS,
 	OPT_WIRE,
 	OPT_STRICT,
+	OPT_WEB,
+	OPT_WEB_ORIGIN,
+	OPT_WEB_MAX_SESSIONS,
+	OPT_WEB_MAX_PER_ADDRESS,
+	OPT_WEB_SESSION_BYTES,
 	OPT_VERSION
 };
 
@@ -100,6 +120,12 @@ static const struct option longopts[] = {
 	{ "no-timestamps",	no_argument,	   NULL, OPT_NO_TIMESTAMPS },
 	{ "wire",		required_argument, NULL, OPT_WIRE },
 	{ "strict",		no_argument,	   NULL, OPT_STRICT },
+	{ "web",		required_argument, NULL, OPT_WEB },
+	{ "web-origin",		required_argument, NULL, OPT_WEB_ORIGIN },
+	{ "web-max-sessions",	required_argument, NULL, OPT_WEB_MAX_SESSIONS },
+	{ "web-max-per-address", required_argument, NULL,
+	    OPT_WEB_MAX_PER_ADDRESS },
+	{ "web-session-bytes",	required_argument, NULL, OPT_WEB_SESSION_BYTES },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -156,8 +182,9 @@ size_arg(const char *opt, const char *s, size_t min)
 	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno == ERANGE ||
 	    v > (SIZE_MAX / 2) >> shift || (size_t)v << shift < min) {
 		fprintf(stderr, "rpcchat: --%s: '%s' is not a size of at least "
-		    "%zuM (a number of bytes, or with a K, M or G suffix)\n",
-		    opt, s, min >> 20);
+		    "%zu%s (a number of bytes, or with a K, M or G suffix)\n",
+		    opt, s, min >= (1u << 20) ? min >> 20 : min >> 10,
+		    min >= (1u << 20) ? "M" : "K");
 		usage(NULL, NULL);
 	}
 	return (size_t)v << shift;
@@ -213,7 +240,14 @@ main(int argc, char **argv)
 	};
 	struct client_opts co = { .history = 1, .color = 1, .timestamps = -1,
 	    .wire_auto = 1 };
+	struct web_opts wo = {
+		.max_sessions = WEB_DEFAULT_MAX_SESSIONS,
+		.max_per_address = WEB_DEFAULT_MAX_PER_ADDRESS,
+		.session_bytes = WEB_DEFAULT_SESSION_BYTES,
+		.read_timeout_ms = SERVER_DEFAULT_READ_TIMEOUT_MS,
+	};
 	const char *server_opt = NULL, *client_opt = NULL, **commands = NULL;
+	const char *web_opt = NULL, *tty_opt = NULL;
 	char err[ANET_ERR_LEN], store_err[512], *host, *port;
 	int ch, idx, status;
 
@@ -281,16 +315,19 @@ main(int argc, char **argv)
 		case OPT_NO_HISTORY:
 			co.history = 0;
 			client_opt = "--no-history";
+			tty_opt = client_opt;
 			break;
 		case OPT_NO_COLOR:
 			co.color = 0;
 			client_opt = "--no-color";
+			tty_opt = client_opt;
 			break;
 		case OPT_TIMESTAMPS:
 		case OPT_NO_TIMESTAMPS:
 			co.timestamps = ch == OPT_TIMESTAMPS;
 			client_opt = ch == OPT_TIMESTAMPS ? "--timestamps" :
 			    "--no-timestamps";
+			tty_opt = client_opt;
 			break;
 		case 'c':
 			commands = xreallocarray(commands, co.ncommands + 1,
@@ -298,6 +335,7 @@ main(int argc, char **argv)
 			commands[co.ncommands++] = optarg;
 			co.commands = (const char *const *)commands;
 			client_opt = "-c";
+			tty_opt = client_opt;
 			break;
 		case OPT_WIRE:
 			co.wire_auto = 0;
@@ -316,6 +354,31 @@ main(int argc, char **argv)
 			co.strict = 1;
 			client_opt = "--strict";
 			break;
+		case OPT_WEB:
+			wo.listen = optarg;
+			break;
+		case OPT_WEB_ORIGIN:
+			wo.origins = optarg;
+			web_opt = "--web-origin";
+			break;
+		case OPT_WEB_MAX_SESSIONS:
+			wo.max_sessions = (int)number("web-max-sessions",
+			    optarg, 1, 100000);
+			web_opt = "--web-max-sessions";
+			break;
+		case OPT_WEB_MAX_PER_ADDRESS:
+			wo.max_per_address = (int)number("web-max-per-address",
+			    optarg, 1, 100000);
+			web_opt = "--web-max-per-address";
+			break;
+		case OPT_WEB_SESSION_BYTES:
+			wo.session_bytes = size_arg("web-session-bytes", optarg,
+			    WEB_MIN_SESSION_BYTES);
+			if (wo.session_bytes > (1u << 30))
+				usage("--web-session-bytes: '%s' is more than "
+				    "1G", optarg);
+			web_opt = "--web-session-bytes";
+			break;
 		case 'h':
 			fputs(help_text, stdout);
 			return 0;
@@ -331,6 +394,28 @@ main(int argc, char **argv)
 
 	if (argc == 0)
 		usage("%s", "a server needs PORT, a client HOST:PORT USER");
+	if (web_opt != NULL && wo.listen == NULL)
+		usage("%s needs --web [HOST:]PORT", web_opt);
+	if (argc == 1 && wo.listen != NULL && strchr(argv[0], ':') != NULL) {
+		/* "rpcchat --web :8080 HOST:PORT": a front end for it. */
+		if (server_opt != NULL)
+			usage("%s is a server option", server_opt);
+		if (tty_opt != NULL)
+			usage("%s is an option of the terminal client",
+			    tty_opt);
+		if (anet_split_hostport(argv[0], &host, &port, err) == -1)
+			usage("%s", err);
+		wo.host = host;
+		wo.port = port_arg(port, 1);
+		wo.target = argv[0];
+		wo.wire = co.wire_auto ? WIRE_FRAMED : co.wire;
+		wo.wire_known = !co.wire_auto;
+		wo.strict = co.strict;
+		status = web_run(&wo);
+		free(host);
+		free(port);
+		return status;
+	}
 	if (argc == 1) {
 		/* "rpcchat :3410": a client with its user forgotten. */
 		if (strchr(argv[0], ':') != NULL)
@@ -342,9 +427,17 @@ main(int argc, char **argv)
 		    strcmp(so.store_url, "memory") == 0))
 			usage("%s", "--store-sync needs a Redis --store");
 		so.port = port_arg(argv[0], 0);
+		if (wo.listen != NULL) {
+			wo.read_timeout_ms = so.read_timeout_ms;
+			so.web = &wo;
+		}
 		return server_run(&so);
 	}
 	if (argc == 2) {
+		if (wo.listen != NULL)
+			usage("%s", "--web serves a page for a server: "
+			    "rpcchat --web [HOST:]PORT HOST:PORT, or "
+			    "rpcchat PORT --web [HOST:]PORT");
 		if (server_opt != NULL)
 			usage("%s is a server option", server_opt);
 		if (anet_split_hostport(argv[0], &host, &port, err) == -1)

@@ -37,6 +37,7 @@
 #include "rpc_server.h"
 #include "server.h"
 #include "store.h"
+#include "web.h"
 #include "xmalloc.h"
 
 /* Time the server gives calls in flight once it is told to stop. */
@@ -97,6 +98,9 @@ struct server {
 	int			 setsize;
 	struct ae_loop		*loop;
 	struct store		*store;
+	struct web		*web;		/* --web, or NULL */
+	struct web_opts		 web_opts;
+	char			 web_port[8];
 	char			*scratch;	/* SCRATCH_LEN bytes */
 	int			 lfd;
 	int			 sigfd;
@@ -481,7 +485,8 @@ listener_readable(struct ae_loop *loop, int lfd, void *data, int mask)
 			}
 			return;
 		}
-		if (s->nconns >= s->max_conns) {
+		/* A WebSocket counts as a connection (--web). */
+		if (s->nconns + web_connections(s->web) >= s->max_conns) {
 			/* Refuse at once rather than let it wait in a queue. */
 			close(fd);
 			now = clock_ms();
@@ -686,6 +691,33 @@ open_store(struct server *s)
 	return st;
 }
 
+/*
+ * The page for this server (--web): its sessions are clients of ours over
+ * loopback, on the wire we speak, sharing --max-connections with us.
+ */
+static int
+start_web(struct server *s)
+{
+	char err[256] = "";
+
+	s->web_opts = *s->opts->web;
+	snprintf(s->web_port, sizeof s->web_port, "%d",
+	    anet_local_port(s->lfd));
+	s->web_opts.host = "127.0.0.1";
+	s->web_opts.port = s->web_port;
+	s->web_opts.target = "this server";
+	s->web_opts.wire = s->opts->wire;
+	s->web_opts.wire_known = 1;
+	s->web_opts.server_conns = &s->nconns;
+	s->web_opts.max_connections = s->max_conns;
+	if ((s->web = web_start(s->loop, &s->web_opts, err, sizeof err)) ==
+	    NULL) {
+		log_msg("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 open_signals(void)
 {
@@ -707,11 +739,16 @@ server_run(const struct server_opts *opts)
 	struct server s = { .opts = opts, .lfd = -1, .sigfd = -1 };
 	char err[ANET_ERR_LEN];
 	long long now, next, next_store;
-	int status = 1, timeout, i;
+	int status = 1, timeout, i, web_need;
 
 	TAILQ_INIT(&s.deadlines);
 	TAILQ_INIT(&s.lingering);
-	s.max_conns = fit_descriptor_limit(opts->max_connections);
+	/* The page's descriptors come out of the same limit (--web). */
+	web_need = opts->web != NULL ? web_fds(opts->web) : 0;
+	s.max_conns = fit_descriptor_limit(opts->max_connections + web_need) -
+	    web_need;
+	if (s.max_conns < 1)
+		s.max_conns = 1;
 	if ((s.sigfd = open_signals()) == -1) {
 		fprintf(stderr, "rpcchat: signals: %s\n", strerror(errno));
 		goto out;
@@ -722,7 +759,7 @@ server_run(const struct server_opts *opts)
 	}
 	/* An optimisation only: without it every accept just reads first. */
 	(void)anet_defer_accept(s.lfd, DEFER_ACCEPT_S);
-	s.setsize = s.max_conns + 64;
+	s.setsize = s.max_conns + 64 + web_need;
 	s.conns = xcalloc((size_t)s.setsize, sizeof *s.conns);
 	s.scratch = xmalloc(SCRATCH_LEN);
 	for (i = 0; i < s.setsize; i++) {
@@ -747,12 +784,19 @@ server_run(const struct server_opts *opts)
 	if (s.max_conns < opts->max_connections)
 		log_msg("descriptor limit too low: holding at most %d "
 		    "connections", s.max_conns);
+	if (opts->web != NULL && start_web(&s) == -1)
+		goto out;
 
 	for (;;) {
 		now = clock_ms();
 		next = expire_conns(&s, now);
 		next_store = store_tick(s.store, now);
+		if (s.web != NULL)
+			next = earlier(next, web_tick(s.web, now));
 		if (s.stopping) {
+			/* Its sessions' server is going: no Quit to send. */
+			web_free(s.web);
+			s.web = NULL;
 			stop_listening(&s);
 			if (s.nconns == 0 || now >= s.stop_deadline)
 				break;
@@ -773,6 +817,7 @@ server_run(const struct server_opts *opts)
 	}
 	status = s.status;
 out:
+	web_free(s.web);
 	while (!TAILQ_EMPTY(&s.deadlines))
 		conn_close(&s, TAILQ_FIRST(&s.deadlines));
 	while (!TAILQ_EMPTY(&s.lingering))

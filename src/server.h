@@ -10,6 +10,8 @@
 #include "chat_limits.h"
 #include "proto.h"
 
+struct web_opts;
+
 enum shutdown_policy {
 	SHUTDOWN_ANY,		/* anyone may call Shutdown (the assignment) */
 	SHUTDOWN_LOCAL,		/* loopback peers only */
@@ -25,6 +27,8 @@ struct server_opts {
 	enum wire		 wire;
 	const char		*store_url;	/* NULL: memory */
 	int			 store_sync;	/* replicas to confirm changes */
+	/* --web: the page is served too, its sessions clients of ours. */
+	const struct web_opts	*web;
 };
 
 #define SERVER_DEFAULT_READ_TIMEOUT_MS	(10 * 1000)
