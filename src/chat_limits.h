@@ -26,7 +26,7 @@ struct chat_limits {
  * costs its text plus CHAT_MSG_CHARGE, an account (a user logged in, or a
  * sender whose messages are still stored) its name plus CHAT_USER_CHARGE.
  */
-#define CHAT_MSG_CHARGE			64
+#define CHAT_MSG_CHARGE			192
 #define CHAT_USER_CHARGE		128
 
 /*

@@ -136,6 +136,55 @@ def test_differential_byte_budget(ctx):
             assert any(b"messages were dropped" in a for a in answers), opts
 
 
+def count_call(rng):
+    """Floods by count (PROTOCOL.md §4.4): short Says and Tells, most from
+    one name, a few readers; queues and the log drop by the sender-fair
+    rule, ties included, while accounts come and go."""
+    name = NAMES[0] if rng.random() < 0.5 else rng.choice(NAMES)
+    kind = rng.random()
+    if kind < 0.04:
+        return lib.request(REGISTER, rng.choice(NAMES))
+    if kind < 0.06:
+        return lib.request(QUIT, rng.choice(NAMES))
+    if kind < 0.07:
+        return lib.request(LIST)
+    if kind < 0.17:
+        return lib.request(CHECK_MESSAGES, rng.choice(NAMES))
+    size = rng.choice([0, 1, 2, 3, 1000]) if rng.random() < 0.97 else \
+        rng.choice([30000, 60000])
+    msg = bytes([rng.randrange(32, 127)]) * size
+    if kind < 0.55:
+        target = rng.choice(NAMES) if rng.random() < 0.9 else "nobody"
+        return tell_in_a_frame(name, target, msg)
+    return say_in_a_frame(name, msg)
+
+
+def test_differential_count_floods(ctx):
+    """Floods by count drop the same messages in both stores."""
+    configs = [["--queue-limit", "3"],
+               ["--queue-limit", "8", "--max-users", "6"],
+               ["--queue-limit", "2", "--max-memory", "4M"],
+               ["--queue-limit", "40", "--max-memory", "4M"]]
+    with Redis() as redis:
+        for n, opts in enumerate(configs):
+            answers = differential(
+                ctx, redis, opts, count_call, 3500 + n, 700,
+                [lib.request(REGISTER, name) for name in NAMES])
+            assert any(b"messages were dropped" in a for a in answers), opts
+        # One name's flood of 300 Says, then of 300 Tells, past a limit
+        # of 100: the others' messages before it all arrive.
+        first = [lib.request(REGISTER, name) for name in NAMES]
+        first += [lib.request(SAY, "bob", "before"),
+                  lib.request(TELL, "carol", "dave", "psst")]
+        first += [lib.request(SAY, "alice", str(i)) for i in range(300)]
+        first += [lib.request(TELL, "alice", "dave", str(i))
+                  for i in range(300)]
+        answers = differential(ctx, redis, ["--queue-limit", "100"],
+                               count_call, 3600, 0, first)
+        got = b"".join(answers)
+        assert b"bob says before" in got and b"carol tells you psst" in got
+
+
 # -- several front ends -----------------------------------------------------
 
 def test_two_front_ends_one_chat(ctx):

@@ -238,7 +238,8 @@ snapshot_take(struct session *s, struct snapshot *snap)
 	snap->pending = xreallocarray(NULL, snap->n, sizeof *snap->pending);
 	for (i = 0; i < snap->n; i++) {
 		snap->pending[i] = chat_pending(s->chat, snap->user[i]);
-		if (snap->pending[i] > s->limits->queue_limit)
+		/* Its private queue and the log, each within the limit. */
+		if (snap->pending[i] > 2 * s->limits->queue_limit)
 			fail("chat_pending", "queue beyond its limit");
 	}
 }
@@ -278,18 +279,14 @@ snapshot_same(const struct snapshot *a, const struct snapshot *b)
 	return 1;
 }
 
-static size_t
-capped(size_t pending, size_t add, size_t limit)
-{
-	return add >= limit || pending > limit - add ? limit : pending + add;
-}
-
 /* A gain of SKIP: this user's count is checked elsewhere. */
 #define SKIP	SIZE_MAX
 
 /*
  * Every user logged in before and after must hold what it held plus what
- * the step queued for it ("gain"), the oldest dropped at the queue limit.
+ * the step queued for it ("gain"), less at most one for each message
+ * added: one added to a full queue or log drops one there (PROTOCOL.md
+ * §4.4), which this user may or may not have been waiting for.
  */
 static void
 check_gains(struct session *s, const struct snapshot *before,
@@ -305,10 +302,10 @@ check_gains(struct session *s, const struct snapshot *before,
 		if ((add = gain(arg, before->user[i])) == SKIP)
 			continue;
 		got = chat_pending(s->chat, before->user[i]);
-		want = capped(before->pending[i], add, s->limits->queue_limit);
-		if (got != want) {
+		want = before->pending[i] + add;
+		if (got > want || got < before->pending[i]) {
 			fprintf(stderr, "user %.*s: pending %zu -> %zu, "
-			    "expected %zu\n", (int)before->user[i].len,
+			    "expected %zu at most\n", (int)before->user[i].len,
 			    before->user[i].p, before->pending[i], got, want);
 			fail("message counts", "a message lost or duplicated");
 		}
@@ -621,7 +618,7 @@ step(struct session *s, struct span req, int shutdown_allowed, enum wire wire)
 				if (is_drop_notice(list[i]))
 					fail("CheckMessages", "drop notice not "
 					    "first");
-			if (delivered > s->limits->queue_limit)
+			if (delivered > 2 * s->limits->queue_limit)
 				fail("CheckMessages", "more than the queue "
 				    "limit delivered");
 			for (i = 0; oracle && i < before.n; i++) {
