@@ -473,18 +473,15 @@ static void
 acct_fix(struct avl_node *node)
 {
 	struct acct *a = OF(node, struct acct, node), *k;
+	struct avl_node *kids[2] = { node->left, node->right };
+	int i;
 
 	a->most_bytes = a->bytes;
 	a->most_nlog = a->nlog;
-	if (node->left != NULL) {
-		k = OF(node->left, struct acct, node);
-		if (k->most_bytes > a->most_bytes)
-			a->most_bytes = k->most_bytes;
-		if (k->most_nlog > a->most_nlog)
-			a->most_nlog = k->most_nlog;
-	}
-	if (node->right != NULL) {
-		k = OF(node->right, struct acct, node);
+	for (i = 0; i < 2; i++) {
+		if (kids[i] == NULL)
+			continue;
+		k = OF(kids[i], struct acct, node);
 		if (k->most_bytes > a->most_bytes)
 			a->most_bytes = k->most_bytes;
 		if (k->most_nlog > a->most_nlog)

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "avl.h"
+#include "unit.h"
 
 struct item {
 	struct avl_node	 node;
@@ -85,10 +86,7 @@ static uint64_t rng_state;
 static unsigned
 rng(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (unsigned)((rng_state * 2685821657736338717ULL) >> 33);
+	return unit_rng(&rng_state);
 }
 
 enum { NITEMS = 300 };

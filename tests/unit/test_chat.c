@@ -20,6 +20,7 @@
 #include "chunk.h"
 #include "codec.h"
 #include "proto.h"
+#include "unit.h"
 
 static void
 inv(const struct chat *c)
@@ -1582,11 +1583,7 @@ static uint64_t rng_state;
 static uint32_t
 rng(void)
 {
-	/* xorshift64*: deterministic across runs and machines. */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 2685821657736338717ULL) >> 32);
+	return unit_rng(&rng_state);
 }
 
 static void

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "chunk.h"
+#include "unit.h"
 
 static void
 test_reuse_before_growth(void **state)
@@ -45,10 +46,7 @@ static uint64_t rng_state = 7;
 static unsigned
 rng(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (unsigned)((rng_state * 2685821657736338717ULL) >> 33);
+	return unit_rng(&rng_state);
 }
 
 /*
