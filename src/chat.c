@@ -79,10 +79,16 @@
  *
  *   1.25 x max_memory + 7.4 MiB,
  *
- * which README's formula and chat_check_invariants() state.  (Heaps that
- * give freed memory back in pieces of every size cannot promise this:
- * holes between small live messages fit no larger message, and malloc
- * takes fresh memory while the budget's charges stay within bounds.)
+ * which README's formula and chat_check_invariants() state.  A general
+ * heap cannot promise this: the holes left between small live messages
+ * fit no larger one, so malloc takes fresh memory while the charges stay
+ * within the budget (and Redis's maxmemory counts the bytes handed out,
+ * not the pages held).  Slab classes, as in memcached's slabs.c, waste
+ * only their rounding, but a page stays with the class that first took
+ * it: a budget refilled with another size needs pages moved between
+ * classes, and the live messages on them moved too.  One class of chunk
+ * has nothing to move; it pays with the tail of a message's last chunk
+ * and a link per chunk, which the charge covers.
  *
  * Finding, never scanning.  The log is a list whose elements are stored
  * broadcasts, gaps and its end (the element the next broadcast fills in,
