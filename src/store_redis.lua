@@ -55,6 +55,9 @@
 -- All keys share one hash tag.
 
 local K = '{rpcchat}:'
+-- The layout of the keys below: front ends of other layouts must not
+-- share a chat with these functions.
+local FORMAT = '2'
 local FRAME_MAX = 65535
 local LIST_OVERHEAD = 4
 
@@ -323,12 +326,14 @@ end
 -- args: queue_limit, idle_ms, max_users, max_memory.  The first front
 -- end sets them; a later one must agree.
 local function f_config(keys, args)
-  local names = { 'queue_limit', 'idle_ms', 'max_users', 'max_memory' }
+  local names = { 'queue_limit', 'idle_ms', 'max_users', 'max_memory',
+    'format' }
   local what = { 'queue limit', 'idle timeout (ms)', 'max users',
-    'max memory' }
+    'max memory', 'the keys\' format' }
   local v = redis.call('HMGET', K .. 'cfg', unpack(names))
+  args[5] = FORMAT
   if not v[1] then
-    for i = 1, 4 do
+    for i = 1, 5 do
       redis.call('HSET', K .. 'cfg', names[i], args[i])
     end
     if not redis.call('HGET', K .. 'meta', 'listbytes') then
@@ -336,7 +341,9 @@ local function f_config(keys, args)
     end
     return 'OK'
   end
-  for i = 1, 4 do
+  -- A chat kept by front ends that knew no format is of the first.
+  v[5] = v[5] or '1'
+  for i = 1, 5 do
     if v[i] ~= args[i] then
       return what[i] .. ' is ' .. tostring(v[i]) ..
         ' in the store, ' .. args[i] .. ' here'
