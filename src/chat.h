@@ -93,9 +93,10 @@ size_t	chat_memory(const struct chat *, size_t *mapped);
 size_t	chat_pending(const struct chat *, struct span user);
 /*
  * Checks the internal invariants (every queue within its limit, the user
- * list sorted and unique, reference counts consistent, List within one
- * frame, every chunk of memory paid for by the charges); returns NULL or
- * a description of the first one broken.  For tests and fuzzing.
+ * list sorted and unique, the log's readers counted where they stand,
+ * List within one frame, every chunk of memory paid for by the charges);
+ * returns NULL or a description of the first one broken.  For tests and
+ * fuzzing.
  */
 const char *chat_check_invariants(const struct chat *);
 
