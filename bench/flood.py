@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""bench/flood.py - the flood of tests/e2e/test_budget.py, with its memory
-over time.
+"""bench/flood.py - the floods and attacks of tests/e2e/test_budget.py, with
+the server's memory over time.
 
-    python3 bench/flood.py --bin . [--seconds 20] [--max-memory 32M]
+    python3 bench/flood.py --bin . [--attack NAME] [--seconds 20]
 
-Six threads send maximum-size Tells and Says from three names at four
-users who never poll and at two who chat (say, tell, list every 0.1 s),
-against `rpcchat --max-memory M --max-connections 64`; prints the
-server's VmRSS every half second, then VmHWM, README's bound, the flood
-calls made and the slowest ordinary call.  Bounded: it stops after
---seconds.
+--attack flood (the default): six threads send maximum-size Tells and
+Says from three names at four users who never poll and at two who chat
+(say, tell, list every 0.1 s), against `rpcchat --max-memory M
+--max-connections 64`; prints the server's VmRSS every half second, then
+VmHWM, README's bound, the flood calls made and the slowest ordinary call.
+
+--attack fragmentation, small-then-big, big-then-small, random-sizes:
+the patterns of sizes that fragment a heap (test_budget.py says each), at
+--max-memory 32M; all of them, one after the other: --attack all.
+
+Bounded: every run stops after --seconds.
 """
 
 import argparse
@@ -22,28 +27,56 @@ import lib  # noqa: E402
 import test_budget  # noqa: E402
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", default=".")
-    ap.add_argument("--seconds", type=float, default=20)
-    ap.add_argument("--max-memory", default="32M")
-    args = ap.parse_args()
-    mm = args.max_memory
-    size = int(mm[:-1]) << {"K": 10, "M": 20, "G": 30}[mm[-1]] \
+def size_of(mm):
+    return int(mm[:-1]) << {"K": 10, "M": 20, "G": 30}[mm[-1]] \
         if mm[-1] in "KMG" else int(mm)
-    ctx = lib.Ctx(args.bin)
+
+
+def flood(ctx, args):
+    mm = args.max_memory
     print("| s | VmRSS MiB |\n|---|---|")
     r = test_budget.flood_and_chat(
         ctx, args.seconds, mm, 64, flooders=6,
         on_sample=lambda s: print("| %.1f | %.1f |" % (s[0], s[1] / 1024),
                                   flush=True))
-    print("\nVmHWM %.1f MiB; bound 1.25 x %s + 8 MiB + 264 KiB x 64 = %.1f "
+    print("\nVmHWM %.1f MiB; bound 1.25 x %s + 12 MiB + 264 KiB x 64 = %.1f "
           "MiB; %d flood calls (%.0f MiB sent); %d ordinary calls, the "
           "slowest %.3f s" % (
               r["hwm_kb"] / 1024, mm,
-              test_budget.rss_bound(size, 64) / 2**20, r["sent"],
+              test_budget.rss_bound(size_of(mm), 64) / 2**20, r["sent"],
               r["sent"] * lib.TEXT_MAX / 2**20, r["chat_calls"],
               r["latency_max"]))
+
+
+def attack(ctx, name, seconds):
+    print("%s:\n\n| s | VmRSS MiB |\n|---|---|" % name)
+    r = test_budget.run_attack(
+        ctx, name, seconds,
+        on_sample=lambda _, s: print("| %.1f | %.1f |" % (s[0], s[1] / 1024),
+                                     flush=True))
+    bound = test_budget.rss_bound(test_budget.ATTACK_MEMORY,
+                                  test_budget.ATTACK_CONNECTIONS)
+    print("\n%s: VmHWM %.1f MiB; bound 1.25 x 32M + 12 MiB + 264 KiB x 64 = "
+          "%.1f MiB\n" % (name, r["hwm_kb"] / 1024, bound / 2**20))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", default=".")
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--max-memory", default="32M",
+                    help="for --attack flood")
+    ap.add_argument("--attack", default="flood",
+                    choices=["flood", "all"] + list(test_budget.ATTACKS))
+    args = ap.parse_args()
+    ctx = lib.Ctx(args.bin)
+    if args.attack == "flood":
+        flood(ctx, args)
+    elif args.attack == "all":
+        for name in test_budget.ATTACKS:
+            attack(ctx, name, args.seconds)
+    else:
+        attack(ctx, args.attack, args.seconds)
     return 0
 
 

@@ -1,84 +1,147 @@
 /*
  * chat.c - the chat state (see chat.h).
  *
- * Broadcasts (Say, login and logout notices) go to one shared log, a ring
- * of reference-counted entries in the order of their sequence numbers;
- * each user reads it from its own position, the number of the next
- * broadcast it has not passed.  An entry's count is the number of users
- * whose position is at or before it, so it is freed when the last of them
- * reads, drops or leaves it.  Numbers missing from the ring (an entry
- * evicted from the middle, or trimmed from the head) are a gap a reader
- * counts as dropped when its position passes it.  Tells and "No such
- * user" notices have one reader and go to that user's private queue,
- * stamped with the log's next sequence number so CheckMessages can merge
- * the two streams in arrival order.
+ * Where messages wait.  Broadcasts (Say, login and logout notices) go to
+ * one shared log in the order of their sequence numbers, stored once;
+ * each user reads it from its own position.  Tells and "No such user"
+ * notices have one reader and go to that user's private queue, stamped
+ * with the log's next sequence number so that CheckMessages can merge the
+ * two in arrival order.  A Say touches no user.
  *
- * A Say touches no user.  The queue limit is applied lazily: whenever a
- * user is looked at, the oldest messages of its merged stream are dropped
- * until at most queue_limit remain.  Since no user can keep more than
- * queue_limit broadcasts, the log is also trimmed to that many entries.
- *
- * The byte budget (PROTOCOL.md §4.4).  This is the policy a shared store must
+ * The limits (PROTOCOL.md §4.4).  This is the policy a shared store must
  * mirror exactly:
  *
  *  - Charges.  A stored message costs its text length plus
- *    CHAT_MSG_CHARGE (64).  An account costs its name length plus
- *    CHAT_USER_CHARGE (128); an account exists while its user is logged
- *    in or while messages charged to it are stored.  A user who logs out
- *    while messages charged to it remain leaves a lingering account; a
- *    later Register of the same name opens a new account (the two are not
+ *    CHAT_MSG_CHARGE.  An account costs its name length plus
+ *    CHAT_USER_CHARGE; an account exists while its user is logged in or
+ *    while messages charged to it are stored.  A user who logs out while
+ *    messages charged to it remain leaves a lingering account; a later
+ *    Register of the same name opens a new account (the two are not
  *    merged: names are not authenticated, so a sender is only a name for
  *    as long as it is logged in).  Registering a name that is logged in
  *    keeps its account and adds no charge.  Register stores the account
  *    first, then its login notice.
- *  - Who pays.  A Say (stored once in the log) is charged once, to its
- *    sender; a Tell to its sender; "*** X has logged in/out" to X; "***
- *    No such user: T" to the sender who got it.  A message nobody would
- *    read (a notice with no other user) is not stored and costs nothing.
- *  - Eviction.  Before a message or a new account is stored, while the
- *    charges plus the new item would exceed the budget, the oldest stored
- *    message of the account whose stored messages are charged the most
- *    bytes (account charges not counted) is evicted.  Ties go to the
- *    account whose name is smallest in byte order, then to the older
- *    account.  The account being charged for the new item is never
- *    freed by its own eviction.
- *  - An evicted message is gone for every user who had not read it, and
- *    each of them counts it in their "*** N messages were dropped" notice:
- *    a private message at once, a broadcast when the reader's position
- *    passes it.
+ *  - Who pays.  A Say is charged once, to its sender; a Tell to its
+ *    sender; "*** X has logged in/out" to X; "*** No such user: T" to the
+ *    sender who got it.  A message nobody would read (a notice with no
+ *    other user) is not stored and costs nothing.
+ *  - Counts.  The log, and each private queue, hold at most queue_limit
+ *    messages.  Before a message goes into one that is full, the oldest
+ *    message there of the account with the most messages there is
+ *    dropped.  Ties, here and below, go to the account whose name is
+ *    smallest in byte order, then to the older account.
+ *  - Bytes.  Then, while the charges plus the new item would exceed the
+ *    budget, the oldest stored message of the account whose stored
+ *    messages are charged the most bytes (account charges not counted) is
+ *    evicted.  The account being charged for the new item is never freed
+ *    by its own drops or evictions.
+ *  - A dropped or evicted message is gone for every user who had not read
+ *    it, and each of them counts it in their "*** N messages were dropped"
+ *    notice: a private message at once, a broadcast when the reader's
+ *    position passes it.
+ *  - Freeing.  A broadcast is freed (without counting) once no user's
+ *    position is at or before it; after every eviction, after every
+ *    count drop from the log, at the end of every call that stores or
+ *    delivers, and after a logout's queue is released.
  *  - Say and Tell are never refused for memory: logged-in users alone
  *    cannot fill the smallest budget (List fits at most 21843 names, at
- *    most 2.8 MB of charges < 4M), so eviction always makes room.  A
- *    Register that still does not fit fails with "Register: too many
- *    users".
+ *    most 2.8 MB of charges; with the largest message 2.9 MB < 4M), so
+ *    eviction always makes room.  A Register that still does not fit
+ *    fails with "Register: too many users".
  *
- * The account to evict from is the top of a max-heap keyed as above, so
- * every charge and eviction costs O(log accounts), never a scan; an
- * evicted broadcast leaves the ring by moving its shorter side (the
- * oldest messages are usually near the head), so the ring holds only
- * stored entries and its slots are covered by their charges.
+ * Memory (the bound of PROTOCOL.md §4.4, by construction).  Every object
+ * of the chat - users, accounts, messages and their text - lives in
+ * 128-byte chunks of one pool (chunk.c): the pool keeps its pages, but any
+ * object reuses any free chunk, so whatever the order in which messages of
+ * whatever sizes come and go, the pool holds no more than the peak of
+ * chunks in use at once.  Nothing else here grows with the chat but the
+ * user arrays.  So it is enough that each item uses no more chunks than
+ * its charge pays for.  A message's first chunk holds its header and the
+ * first bytes of its text (60 of a broadcast, 16 of a private message,
+ * which also carries its sender's record, below); each further chunk a
+ * link and 120 bytes:
+ *
+ *   item                  chunks                    charge
+ *   broadcast, L >= 7     1 + ceil((L - 60) / 120)  L + 192
+ *   private, L >= 12      1 + ceil((L - 16) / 120)  L + 192
+ *   account               1                         name + 128
+ *
+ * The worst is a private message of 17 bytes: 256 bytes for a charge of
+ * 209, a ratio of 1.225 (a 61-byte broadcast: 256 for 253; beyond two
+ * chunks 120 bytes of text cost 128 and the ratio only falls); the chunk
+ * at the head of each page, which links the pages, adds 1/8191.  Beyond
+ * the charges: each logged-in user's own chunk; a gap kept in the log
+ * while readers stand at it (below), at most one per user; the log's end;
+ * the partly carved last page; and the sorted user arrays, grown by
+ * doubling.  With at most 21,843 users (one List frame) these are 5.4
+ * MiB, 1 MiB and 1 MiB, so for every sequence of calls the chat holds
+ * less than
+ *
+ *   1.25 x max_memory + 7.4 MiB,
+ *
+ * which README's formula and chat_check_invariants() state.  A general
+ * heap cannot promise this: the holes left between small live messages
+ * fit no larger one, so malloc takes fresh memory while the charges stay
+ * within the budget (and Redis's maxmemory counts the bytes handed out,
+ * not the pages held).  Slab classes, as in memcached's slabs.c, waste
+ * only their rounding, but a page stays with the class that first took
+ * it: a budget refilled with another size needs pages moved between
+ * classes, and the live messages on them moved too.  One class of chunk
+ * has nothing to move; it pays with the tail of a message's last chunk
+ * and a link per chunk, which the charge covers.
+ *
+ * Finding, never scanning.  The log is a list whose elements are stored
+ * broadcasts, gaps and its end (the element the next broadcast fills in,
+ * so that users waiting at the end stand at it).  Each user stands at
+ * one element, and each element counts who stands there: an evicted
+ * broadcast someone stands at stays as a gap until they move on, and the
+ * head is freed while nobody stands there; a reader skips a gap once, and
+ * there are never more gaps than users.  Accounts are in one search tree
+ * by name and age whose nodes keep the most bytes and the most log
+ * entries in their subtree, so the account to evict from and the one to
+ * drop from the log are found in O(log accounts); a change of tally only
+ * marks the account, and the marked ones are put right in the tree when
+ * an eviction or a drop needs it.  Each private queue has
+ * a tree of its senders by the same order, keeping the most messages:
+ * a sender's count, its last message and its tree node live in its oldest
+ * message in the queue and move to the next when that one goes - every
+ * message ever taken from a queue is the oldest of its sender there (read
+ * in order, the oldest of an account evicted, the oldest of the top
+ * sender dropped), and likewise for an account's broadcasts in the log.
  */
 #include <endian.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 
+#include "avl.h"
 #include "chat.h"
+#include "chunk.h"
 #include "codec.h"
 #include "proto.h"
 #include "rules.h"
 #include "xmalloc.h"
 
-#define NOT_IN_HEAP		SIZE_MAX
+#define OF(p, type, field)	((type *)(void *)((char *)(p) - \
+				    offsetof(type, field)))
 
 struct acct;
+struct user;
 
-/* What every stored message has: its sender's list and its charge. */
+/* Text beyond a message's first chunk. */
+struct more {
+	struct more	*next;
+	char		 text[CHUNK_SIZE - sizeof(struct more *)];
+};
+#define MORE_TEXT	(CHUNK_SIZE - sizeof(struct more *))
+
+/* What every stored message has. */
 struct msg {
-	TAILQ_ENTRY(msg)	 by_acct;	/* the sender's, oldest first */
-	struct acct		*acct;
+	TAILQ_ENTRY(msg)	 by_acct;	/* its payer's, oldest first */
+	struct more		*more;
 	/* Log seq (broadcast) or the log end when queued (private). */
 	uint64_t		 seq:47;
 	uint64_t		 priv:1;
@@ -86,48 +149,106 @@ struct msg {
 };
 TAILQ_HEAD(msg_list, msg);
 
-/* A broadcast, stored once. */
+/*
+ * An element of the log: a broadcast, a gap (acct NULL) where one was
+ * dropped while readers stood at it, or the end.
+ */
 struct entry {
-	struct msg	 m;
-	uint32_t	 refcnt;	/* users with pos <= its seq */
-	char		 text[];
+	struct msg		 m;
+	TAILQ_ENTRY(entry)	 log;
+	struct entry		*next_by_payer;	/* its payer's next broadcast */
+	struct acct		*acct;
+	uint32_t		 here;		/* users standing at it */
+	char			 text[];
+};
+TAILQ_HEAD(entry_list, entry);
+#define ENTRY_TEXT	(CHUNK_SIZE - offsetof(struct entry, text))
+
+/* One payer's messages in one private queue, kept in the oldest of them. */
+struct sender {
+	struct avl_node		 node;		/* in the owner's senders */
+	struct acct		*acct;
+	struct user		*owner;
+	struct pmsg		*last;
+	uint32_t		 n;		/* its messages in the queue */
+	uint32_t		 most;		/* the largest n in the subtree */
 };
 
 /* A message for one user, ordered among broadcasts by seq. */
 struct pmsg {
-	struct msg	 m;
-	TAILQ_ENTRY(pmsg) q;
-	struct user	*owner;
-	char		 text[];
+	struct msg		 m;
+	TAILQ_ENTRY(pmsg)	 q;
+	struct pmsg		*next_by_payer;	/* in the same queue */
+	struct sender		 s;		/* valid in the payer's oldest */
+	char			 text[];
 };
 TAILQ_HEAD(pmsg_list, pmsg);
+#define PMSG_TEXT	(CHUNK_SIZE - offsetof(struct pmsg, text))
+
+/* An account's two tallies, each kept as its subtree's largest too. */
+enum { BYTES, NLOG };
 
 /* Who pays for stored messages (see the policy above). */
 struct acct {
-	struct msg_list	 msgs;
-	size_t		 bytes;		/* charged for msgs */
-	size_t		 heap_i;	/* NOT_IN_HEAP while bytes == 0 */
-	uint64_t	 id;		/* older accounts first on ties */
-	struct user	*user;		/* NULL once logged out */
-	size_t		 namelen;
-	char		 name[USER_MAX];
+	struct avl_node		 node;		/* in c->accts */
+	size_t			 bytes;		/* of its stored messages */
+	size_t			 most_bytes;	/* the most in its subtree */
+	uint32_t		 nlog;		/* its broadcasts in the log */
+	uint32_t		 most_nlog;
+	struct msg_list		 msgs;
+	struct entry		*log_first;	/* its broadcasts, oldest */
+	struct entry		*log_last;	/* first, linked by payer */
+	uint64_t		 id;		/* older accounts first */
+	TAILQ_ENTRY(acct)	 dirty;		/* most_* not yet updated */
+	uint8_t			 in;		/* a user is logged in as it */
+	uint8_t			 namelen;
+	char			 name[USER_MAX];	/* zeros after the name */
 };
+TAILQ_HEAD(acct_list, acct);
 
 struct user {
-	char		 name[USER_MAX];
-	size_t		 namelen;
-	struct acct	*acct;
-	uint64_t	 pos;		/* next broadcast to read */
-	struct pmsg_list pq;		/* private queue */
-	size_t		 pq_n;
-	size_t		 dropped;	/* since the last drop notice */
-	int64_t		 last;		/* last Register or CheckMessages */
-	TAILQ_ENTRY(user) idle;		/* least recently active first */
+	char			 name[USER_MAX];
+	uint8_t			 namelen;
+	uint32_t		 pq_n;
+	struct acct		*acct;
+	struct entry		*at;		/* the log element it stands at */
+	uint64_t		 pos;		/* next broadcast not passed */
+	struct pmsg_list	 pq;		/* private queue */
+	struct avl_node		*senders;	/* its payers, by name and age */
+	size_t			 dropped;	/* since the last drop notice */
+	int64_t			 last;		/* last Register or CheckMessages */
+	TAILQ_ENTRY(user)	 idle;		/* least recently active first */
 };
 TAILQ_HEAD(user_list, user);
 
+_Static_assert(sizeof(struct entry) <= CHUNK_SIZE, "an entry in a chunk");
+_Static_assert(sizeof(struct pmsg) <= CHUNK_SIZE, "a message in a chunk");
+_Static_assert(sizeof(struct acct) <= CHUNK_SIZE, "an account in a chunk");
+_Static_assert(sizeof(struct user) <= CHUNK_SIZE, "a user in a chunk");
+_Static_assert(sizeof(struct more) == CHUNK_SIZE, "text in whole chunks");
+
+/*
+ * The memory bound (the table at the top): bytes of chunks, a page's
+ * link included, times 4 against the charge times 5.  One and two chunks
+ * at the shortest texts that need them are the worst; from then on each
+ * chunk brings more text than 4/5 of its size.
+ */
+#define PAGED(chunks)	((chunks) * CHUNK_SIZE * (CHUNK_PER_PAGE + 1))
+#define PAYS(chunks, charge) \
+	(4 * PAGED(chunks) <= 5 * (charge) * CHUNK_PER_PAGE)
+#define SAY_MIN		7	/* "a says " */
+#define TELL_MIN	12	/* "a tells you " */
+_Static_assert(PAYS(1, SAY_MIN + CHAT_MSG_CHARGE), "short broadcast");
+_Static_assert(PAYS(2, ENTRY_TEXT + 1 + CHAT_MSG_CHARGE), "broadcast");
+_Static_assert(TELL_MIN > PMSG_TEXT ||
+    PAYS(1, TELL_MIN + CHAT_MSG_CHARGE), "short private message");
+_Static_assert(PAYS(2, PMSG_TEXT + 1 + CHAT_MSG_CHARGE), "private message");
+_Static_assert(5 * MORE_TEXT >= 4 * CHUNK_SIZE, "longer texts pay more");
+_Static_assert(PAYS(1, 1 + CHAT_USER_CHARGE), "an account");
+
 struct chat {
 	struct chat_limits lim;
+	struct chunk_pool *pool;
 
 	struct user	**users;	/* sorted by name bytes */
 	uint64_t	*keys;		/* name_key of each, in one array */
@@ -135,20 +256,19 @@ struct chat {
 	size_t		 users_cap;
 	size_t		 list_bytes;	/* List response: count, names, error */
 
-	struct entry	**log;		/* power-of-two ring, in seq order */
-	size_t		 log_start;
-	size_t		 log_n;
-	size_t		 log_cap;
-	uint64_t	 next_seq;	/* of the next broadcast */
+	struct entry_list log;		/* oldest first, the end last */
+	struct entry	*end;		/* its seq: the next broadcast's */
+	size_t		 nlog;		/* broadcasts stored */
+	size_t		 ngaps;
 
 	/* Ordered by last, since time only moves forward. */
 	struct user_list idle;
 
 	/* The byte budget. */
+	struct avl_node	*accts;		/* every account, by name and age */
+	struct acct_list dirty;		/* their summaries to update */
+	size_t		 naccts;
 	size_t		 charged;
-	struct acct	**heap;		/* max-heap of accounts with bytes */
-	size_t		 heap_n;
-	size_t		 heap_cap;
 	uint64_t	 next_acct_id;
 	struct acct	*pinned;	/* being charged: not freed meanwhile */
 	uint64_t	 evicted;
@@ -168,19 +288,6 @@ parts_len(const struct span *v, size_t n)
 	for (i = 0; i < n; i++)
 		len += v[i].len;
 	return len;
-}
-
-static void
-parts_copy(char *dst, const struct span *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (v[i].len == 0)
-			continue;
-		memcpy(dst, v[i].p, v[i].len);
-		dst += v[i].len;
-	}
 }
 
 static int
@@ -260,97 +367,180 @@ user_lookup(const struct chat *c, struct span name)
 	return user_index(c, name, &i) == 0 ? c->users[i] : NULL;
 }
 
-/* The accounts heap: the one charged the most bytes on top. */
+/* Message text, in a first chunk and a chain of more. */
+
+/* Copies the pieces into the first chunk's room, then into more chunks. */
+static void
+text_put(struct chat *c, struct msg *m, char *dst, size_t room,
+    const struct span *v, size_t n)
+{
+	struct more **link = &m->more, *more;
+	size_t i, off, k;
+
+	for (i = 0; i < n; i++)
+		for (off = 0; off < v[i].len; off += k) {
+			if (room == 0) {
+				more = chunk_alloc(c->pool);
+				*link = more;
+				link = &more->next;
+				dst = more->text;
+				room = MORE_TEXT;
+			}
+			k = v[i].len - off < room ? v[i].len - off : room;
+			memcpy(dst, v[i].p + off, k);
+			dst += k;
+			room -= k;
+		}
+	*link = NULL;
+}
+
+/* Appends a text longer than its first chunk as a wire string. */
+static void
+text_get_long(struct buf *out, const struct msg *m, const char *first,
+    size_t room)
+{
+	const struct more *more;
+	size_t len = m->len, k;
+	char *p;
+
+	p = buf_reserve(out, str_wire_size(len));
+	out->len += str_wire_size(len);
+	*p++ = (char)(len >> 8);
+	*p++ = (char)len;
+	memcpy(p, first, room);
+	p += room;
+	len -= room;
+	for (more = m->more; len > 0; more = more->next) {
+		k = len < MORE_TEXT ? len : MORE_TEXT;
+		memcpy(p, more->text, k);
+		p += k;
+		len -= k;
+	}
+}
+
+/* Appends the text as a wire string. */
+static inline void
+text_get(struct buf *out, const struct msg *m, const char *first,
+    size_t room)
+{
+	if (m->len <= room)
+		put_str(out, (struct span){ first, m->len });
+	else
+		text_get_long(out, m, first, room);
+}
+
+static void
+text_free(struct chat *c, struct msg *m)
+{
+	struct more *more, *next;
+
+	for (more = m->more; more != NULL; more = next) {
+		next = more->next;
+		chunk_free(c->pool, more);
+	}
+	m->more = NULL;
+}
+
+static size_t
+msg_charge(const struct msg *m)
+{
+	return (size_t)m->len + CHAT_MSG_CHARGE;
+}
+
+/*
+ * Accounts, in one tree that finds the one with the most.  A change of
+ * tally only marks the account: the tree's summaries are brought up to
+ * date when they are needed, at an eviction or a drop, so the calls of
+ * a chat that stays within its limits never walk the tree.
+ */
 
 static int
-acct_above(const struct acct *a, const struct acct *b)
+acct_order(const struct acct *a, const struct acct *b)
 {
+	uint64_t x = name_key(a->name, sizeof x), y = name_key(b->name, sizeof y);
 	int cmp;
 
-	if (a->bytes != b->bytes)
-		return a->bytes > b->bytes;
+	/* Zeros follow a name and no name holds one: keys order names. */
+	if (x != y)
+		return x < y ? -1 : 1;
 	cmp = name_cmp(a->name, a->namelen, b->name, b->namelen);
 	if (cmp != 0)
-		return cmp < 0;
-	return a->id < b->id;
+		return cmp;
+	return (a->id > b->id) - (a->id < b->id);
+}
+
+static int
+acct_cmp(const struct avl_node *a, const struct avl_node *b)
+{
+	return acct_order(OF(a, struct acct, node), OF(b, struct acct, node));
 }
 
 static void
-heap_set(struct chat *c, size_t i, struct acct *a)
+acct_fix(struct avl_node *node)
 {
-	c->heap[i] = a;
-	a->heap_i = i;
-}
+	struct acct *a = OF(node, struct acct, node), *k;
+	struct avl_node *kids[2] = { node->left, node->right };
+	int i;
 
-static void
-heap_up(struct chat *c, size_t i)
-{
-	struct acct *a = c->heap[i];
-	size_t parent;
-
-	while (i > 0) {
-		parent = (i - 1) / 2;
-		if (!acct_above(a, c->heap[parent]))
-			break;
-		heap_set(c, i, c->heap[parent]);
-		i = parent;
+	a->most_bytes = a->bytes;
+	a->most_nlog = a->nlog;
+	for (i = 0; i < 2; i++) {
+		if (kids[i] == NULL)
+			continue;
+		k = OF(kids[i], struct acct, node);
+		if (k->most_bytes > a->most_bytes)
+			a->most_bytes = k->most_bytes;
+		if (k->most_nlog > a->most_nlog)
+			a->most_nlog = k->most_nlog;
 	}
-	heap_set(c, i, a);
 }
 
-static void
-heap_down(struct chat *c, size_t i)
-{
-	struct acct *a = c->heap[i];
-	size_t child;
+static const struct avl_ops acct_ops = { acct_cmp, acct_fix };
 
+static size_t
+tally(const struct avl_node *node, int d, int most)
+{
+	const struct acct *a = OF(node, struct acct, node);
+
+	if (d == BYTES)
+		return most ? a->most_bytes : a->bytes;
+	return most ? a->most_nlog : a->nlog;
+}
+
+/*
+ * The account with the most of tally d: the first in order (smallest
+ * name, then older) among those that have it.  NULL if every one has 0.
+ */
+static struct acct *
+acct_top(struct chat *c, int d)
+{
+	const struct avl_node *t;
+	struct acct *a;
+	size_t most;
+
+	while ((a = TAILQ_FIRST(&c->dirty)) != NULL) {
+		TAILQ_REMOVE(&c->dirty, a, dirty);
+		a->dirty.tqe_prev = NULL;
+		avl_update(&c->accts, &a->node, &acct_ops);
+	}
+	if ((t = c->accts) == NULL || (most = tally(t, d, 1)) == 0)
+		return NULL;
 	for (;;) {
-		child = 2 * i + 1;
-		if (child >= c->heap_n)
-			break;
-		if (child + 1 < c->heap_n &&
-		    acct_above(c->heap[child + 1], c->heap[child]))
-			child++;
-		if (!acct_above(c->heap[child], a))
-			break;
-		heap_set(c, i, c->heap[child]);
-		i = child;
+		if (t->left != NULL && tally(t->left, d, 1) == most)
+			t = t->left;
+		else if (tally(t, d, 0) == most)
+			return OF(t, struct acct, node);
+		else
+			t = t->right;
 	}
-	heap_set(c, i, a);
 }
 
-/* Puts the account where its bytes say: in the heap, or out of it. */
+/* The account's tallies changed. */
 static void
-acct_reheap(struct chat *c, struct acct *a)
+acct_changed(struct chat *c, struct acct *a)
 {
-	struct acct *moved;
-	size_t i = a->heap_i;
-
-	if (a->bytes == 0) {
-		if (i == NOT_IN_HEAP)
-			return;
-		a->heap_i = NOT_IN_HEAP;
-		c->heap_n--;
-		if (i == c->heap_n)
-			return;
-		moved = c->heap[c->heap_n];
-		heap_set(c, i, moved);
-		heap_up(c, i);
-		heap_down(c, moved->heap_i);
-		return;
-	}
-	if (i == NOT_IN_HEAP) {
-		if (c->heap_n == c->heap_cap) {
-			c->heap_cap = c->heap_cap ? c->heap_cap * 2 : 16;
-			c->heap = xreallocarray(c->heap, c->heap_cap,
-			    sizeof *c->heap);
-		}
-		heap_set(c, c->heap_n++, a);
-		heap_up(c, a->heap_i);
-		return;
-	}
-	heap_up(c, i);
-	heap_down(c, a->heap_i);
+	if (a->dirty.tqe_prev == NULL)
+		TAILQ_INSERT_TAIL(&c->dirty, a, dirty);
 }
 
 static size_t
@@ -364,12 +554,15 @@ acct_new(struct chat *c, struct span name)
 {
 	struct acct *a;
 
-	a = xcalloc(1, sizeof *a);
+	a = chunk_alloc(c->pool);
+	memset(a, 0, sizeof *a);
 	TAILQ_INIT(&a->msgs);
-	a->heap_i = NOT_IN_HEAP;
 	a->id = c->next_acct_id++;
 	memcpy(a->name, name.p, name.len);
-	a->namelen = name.len;
+	a->namelen = (uint8_t)name.len;
+	a->in = 1;
+	avl_insert(&c->accts, &a->node, &acct_ops);
+	c->naccts++;
 	c->charged += acct_charge(a);
 	return a;
 }
@@ -378,294 +571,323 @@ acct_new(struct chat *c, struct span name)
 static void
 acct_maybe_free(struct chat *c, struct acct *a)
 {
-	if (a->user != NULL || !TAILQ_EMPTY(&a->msgs) || a == c->pinned)
+	if (a->in || !TAILQ_EMPTY(&a->msgs) || a == c->pinned)
 		return;
+	if (a->dirty.tqe_prev != NULL)
+		TAILQ_REMOVE(&c->dirty, a, dirty);
+	avl_remove(&c->accts, &a->node, &acct_ops);
+	c->naccts--;
 	c->charged -= acct_charge(a);
-	free(a);
+	chunk_free(c->pool, a);
 }
 
-static size_t
-msg_charge(const struct msg *m)
-{
-	return (size_t)m->len + CHAT_MSG_CHARGE;
-}
-
+/* Charges a message to its payer (the caller calls acct_changed). */
 static void
-msg_charge_to(struct chat *c, struct msg *m, struct acct *a)
+charge(struct chat *c, struct msg *m, struct acct *a)
 {
-	m->acct = a;
 	TAILQ_INSERT_TAIL(&a->msgs, m, by_acct);
 	a->bytes += msg_charge(m);
 	c->charged += msg_charge(m);
-	acct_reheap(c, a);
 }
 
-/* Takes the message off its sender's account; the caller frees it. */
 static void
-msg_uncharge(struct chat *c, struct msg *m)
+uncharge(struct chat *c, struct msg *m, struct acct *a)
 {
-	struct acct *a = m->acct;
-
 	TAILQ_REMOVE(&a->msgs, m, by_acct);
 	a->bytes -= msg_charge(m);
 	c->charged -= msg_charge(m);
-	acct_reheap(c, a);
-	acct_maybe_free(c, a);
 }
 
-/* The broadcast k places after the oldest in the ring (k < log_n). */
+/* The log. */
+
+/* The log element the next broadcast will fill in. */
+static void
+log_new_end(struct chat *c, uint64_t seq)
+{
+	struct entry *e;
+
+	e = chunk_alloc(c->pool);
+	memset(e, 0, sizeof *e);
+	e->m.seq = seq;
+	TAILQ_INSERT_TAIL(&c->log, e, log);
+	c->end = e;
+}
+
+/* The next stored broadcast at or after e, or the end. */
 static struct entry *
-log_at(const struct chat *c, size_t k)
+entry_live(const struct chat *c, struct entry *e)
 {
-	return c->log[(c->log_start + k) & (c->log_cap - 1)];
+	while (e->acct == NULL && e != c->end)
+		e = TAILQ_NEXT(e, log);
+	return e;
+}
+
+/* Frees a log element nobody stands at; it holds no broadcast. */
+static void
+entry_unlink(struct chat *c, struct entry *e)
+{
+	TAILQ_REMOVE(&c->log, e, log);
+	chunk_free(c->pool, e);
 }
 
 /*
- * Where the first broadcast numbered seq or later is in the ring (log_n
- * if none).  Without gaps it is at seq - first; otherwise a binary search.
- */
-static size_t
-log_find(const struct chat *c, uint64_t seq)
-{
-	size_t lo = 0, hi = c->log_n, mid;
-	uint64_t first;
-
-	if (seq >= c->next_seq)
-		return c->log_n;
-	if (c->log_n == 0 || seq <= (first = log_at(c, 0)->m.seq))
-		return 0;
-	if (seq - first < c->log_n && log_at(c, seq - first)->m.seq == seq)
-		return (size_t)(seq - first);
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (log_at(c, mid)->m.seq < seq)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static void
-log_pop(struct chat *c)
-{
-	struct entry *e = c->log[c->log_start];
-
-	msg_uncharge(c, &e->m);
-	free(e);
-	c->log[c->log_start] = NULL;
-	c->log_start = (c->log_start + 1) & (c->log_cap - 1);
-	c->log_n--;
-}
-
-/*
- * Takes the entry at k out of the ring, moving the shorter side by one;
- * the caller frees it.  Readers before it see a gap.
+ * Takes a stored broadcast out of the log: uncharged, its text freed,
+ * itself freed unless users stand at it (then it is a gap they count as
+ * dropped).  It is always its payer's oldest (chat.c's top).
  */
 static void
-log_remove_at(struct chat *c, size_t k)
+entry_remove(struct chat *c, struct entry *e)
 {
-	size_t mask = c->log_cap - 1, i;
+	struct acct *a = e->acct;
 
-	if (k < c->log_n - 1 - k) {
-		for (i = k; i > 0; i--)
-			c->log[(c->log_start + i) & mask] =
-			    c->log[(c->log_start + i - 1) & mask];
-		c->log[c->log_start] = NULL;
-		c->log_start = (c->log_start + 1) & mask;
-	} else {
-		for (i = k; i + 1 < c->log_n; i++)
-			c->log[(c->log_start + i) & mask] =
-			    c->log[(c->log_start + i + 1) & mask];
-		c->log[(c->log_start + c->log_n - 1) & mask] = NULL;
-	}
-	c->log_n--;
+	if (a->log_first != e)
+		abort();
+	if ((a->log_first = e->next_by_payer) == NULL)
+		a->log_last = NULL;
+	a->nlog--;
+	c->nlog--;
+	uncharge(c, &e->m, a);
+	text_free(c, &e->m);
+	e->acct = NULL;
+	e->m.len = 0;
+	acct_changed(c, a);
+	acct_maybe_free(c, a);
+	if (e->here > 0)
+		c->ngaps++;
+	else
+		entry_unlink(c, e);
 }
 
-/* Frees the entries every user has read, dropped or left. */
+/* Frees the broadcasts nobody stands at or before. */
 static void
 log_collect(struct chat *c)
 {
-	while (c->log_n > 0 && log_at(c, 0)->refcnt == 0)
-		log_pop(c);
+	struct entry *e;
+
+	/* Gaps nobody stands at are gone already: the head is stored. */
+	while ((e = TAILQ_FIRST(&c->log)) != c->end && e->here == 0)
+		entry_remove(c, e);
 }
 
 static void
-pq_pop(struct chat *c, struct user *u)
+user_stand(struct user *u, struct entry *e)
 {
-	struct pmsg *m = TAILQ_FIRST(&u->pq);
+	u->at = e;
+	e->here++;
+}
+
+/* The user leaves its element; a gap nobody stands at goes. */
+static void
+user_leave(struct chat *c, struct user *u)
+{
+	struct entry *e = u->at;
+
+	u->at = NULL;
+	if (--e->here == 0 && e->acct == NULL && e != c->end) {
+		entry_unlink(c, e);
+		c->ngaps--;
+	}
+}
+
+/* Private queues. */
+
+static int
+sender_cmp(const struct avl_node *a, const struct avl_node *b)
+{
+	return acct_order(OF(a, struct sender, node)->acct,
+	    OF(b, struct sender, node)->acct);
+}
+
+static void
+sender_fix(struct avl_node *node)
+{
+	struct sender *s = OF(node, struct sender, node), *k;
+
+	s->most = s->n;
+	if (node->left != NULL &&
+	    (k = OF(node->left, struct sender, node))->most > s->most)
+		s->most = k->most;
+	if (node->right != NULL &&
+	    (k = OF(node->right, struct sender, node))->most > s->most)
+		s->most = k->most;
+}
+
+static const struct avl_ops sender_ops = { sender_cmp, sender_fix };
+
+/*
+ * The oldest message in the user's queue of its sender with the most
+ * there (ties: the first in order).  The queue is not empty.
+ */
+static struct pmsg *
+queue_top(const struct user *u)
+{
+	const struct avl_node *t = u->senders;
+	uint32_t most = OF(t, struct sender, node)->most;
+
+	for (;;) {
+		if (t->left != NULL &&
+		    OF(t->left, struct sender, node)->most == most)
+			t = t->left;
+		else if (OF(t, struct sender, node)->n == most)
+			return OF(t, struct pmsg, s.node);
+		else
+			t = t->right;
+	}
+}
+
+static void
+pq_push(struct user *u, struct pmsg *m, struct acct *a)
+{
+	struct avl_node *node;
+	struct sender key, *s;
+
+	TAILQ_INSERT_TAIL(&u->pq, m, q);
+	u->pq_n++;
+	m->next_by_payer = NULL;
+	key.acct = a;
+	if ((node = avl_find(u->senders, &key.node, &sender_ops)) != NULL) {
+		s = OF(node, struct sender, node);
+		s->last->next_by_payer = m;
+		s->last = m;
+		s->n++;
+		avl_update(&u->senders, node, &sender_ops);
+		return;
+	}
+	m->s.acct = a;
+	m->s.owner = u;
+	m->s.last = m;
+	m->s.n = 1;
+	avl_insert(&u->senders, &m->s.node, &sender_ops);
+}
+
+/*
+ * Takes a message out of its queue and frees it.  It is the oldest of
+ * its sender there (chat.c's top), holding the sender's record, which
+ * moves on to the next.  The caller counts it as read or dropped.
+ */
+static void
+pq_remove(struct chat *c, struct pmsg *m)
+{
+	struct user *u = m->s.owner;
+	struct acct *a = m->s.acct;
+	struct pmsg *next = m->next_by_payer;
 
 	TAILQ_REMOVE(&u->pq, m, q);
 	u->pq_n--;
-	msg_uncharge(c, &m->m);
-	free(m);
+	if (next != NULL) {
+		next->s = m->s;
+		next->s.n--;
+		avl_replace(&u->senders, &m->s.node, &next->s.node,
+		    &sender_ops);
+	} else
+		avl_remove(&u->senders, &m->s.node, &sender_ops);
+	uncharge(c, &m->m, a);
+	text_free(c, &m->m);
+	chunk_free(c->pool, m);
+	acct_changed(c, a);
+	acct_maybe_free(c, a);
 }
+
+/* Evictions and drops. */
 
 /* Evicts the oldest message of the account charged the most. */
 static void
-evict_one(struct chat *c)
+evict_one(struct chat *c, struct acct *a)
 {
-	struct msg *m = TAILQ_FIRST(&c->heap[0]->msgs);
+	struct msg *m = TAILQ_FIRST(&a->msgs);
 	struct pmsg *p;
 
 	if (m->priv) {
-		p = (struct pmsg *)m;
-		TAILQ_REMOVE(&p->owner->pq, p, q);
-		p->owner->pq_n--;
-		p->owner->dropped++;
+		p = OF(m, struct pmsg, m);
+		p->s.owner->dropped++;
+		pq_remove(c, p);
 	} else
-		log_remove_at(c, log_find(c, m->seq));
-	msg_uncharge(c, m);
-	free(m);
+		entry_remove(c, OF(m, struct entry, m));
 	c->evicted++;
 	log_collect(c);
 }
 
 /*
- * Evicts until need more bytes fit in the budget (PROTOCOL.md §4.4), keeping
- * the account about to be charged.  Returns -1 if they still do not fit.
+ * Evicts until need more bytes fit in the budget (PROTOCOL.md §4.4),
+ * keeping the account about to be charged.  Returns -1 if they still do
+ * not fit.
  */
 static int
 make_room(struct chat *c, size_t need, struct acct *payer)
 {
+	struct acct *top;
+
 	c->pinned = payer;
-	while (c->heap_n > 0 && (c->charged > c->lim.max_memory ||
-	    need > c->lim.max_memory - c->charged))
-		evict_one(c);
+	while ((c->charged > c->lim.max_memory ||
+	    need > c->lim.max_memory - c->charged) &&
+	    (top = acct_top(c, BYTES)) != NULL)
+		evict_one(c, top);
 	c->pinned = NULL;
 	return c->charged <= c->lim.max_memory &&
 	    need <= c->lim.max_memory - c->charged ? 0 : -1;
 }
 
-/*
- * Doubles a power-of-two ring of n pointers and returns it with its
- * elements moved to the front of the new array.
- */
-static void *
-ring_grow(void *ring, size_t start, size_t n, size_t *cap, size_t first_cap)
+/* The log is full: drops the oldest broadcast of the account with most. */
+static void
+log_drop(struct chat *c, struct acct *payer)
 {
-	size_t size = sizeof(void *), newcap, head;
-	char *v;
+	c->pinned = payer;
+	entry_remove(c, acct_top(c, NLOG)->log_first);
+	log_collect(c);
+	c->pinned = NULL;
+}
 
-	newcap = *cap ? *cap * 2 : first_cap;
-	v = xreallocarray(NULL, newcap, size);
-	if (n > 0) {
-		/* From start to the end of the array, then the wrapped rest. */
-		head = *cap - start < n ? *cap - start : n;
-		memcpy(v, (char *)ring + start * size, head * size);
-		memcpy(v + head * size, ring, (n - head) * size);
-	}
-	free(ring);
-	*cap = newcap;
-	return v;
+/* The queue is full: drops the oldest message of the sender with most. */
+static void
+queue_drop(struct chat *c, struct user *u, struct acct *payer)
+{
+	c->pinned = payer;
+	u->dropped++;
+	pq_remove(c, queue_top(u));
+	c->pinned = NULL;
 }
 
 static void
 log_append(struct chat *c, struct acct *payer, const struct span *v,
-    size_t n, size_t refcnt)
+    size_t n, size_t readers)
 {
 	struct entry *e;
 	size_t len;
 
 	/* Nobody would read it. */
-	if (refcnt == 0)
+	if (readers == 0)
 		return;
 	len = parts_len(v, n);
+	if (c->nlog >= c->lim.queue_limit)
+		log_drop(c, payer);
 	/* Logged-in users alone never fill the budget (chat.c's top). */
 	(void)make_room(c, len + CHAT_MSG_CHARGE, payer);
-	if (c->log_n == c->log_cap) {
-		c->log = ring_grow(c->log, c->log_start, c->log_n, &c->log_cap,
-		    16);
-		c->log_start = 0;
-	}
-	e = xmalloc(sizeof *e + len);
-	e->refcnt = (uint32_t)refcnt;
-	e->m.seq = c->next_seq++;
-	e->m.priv = 0;
+
+	/* Those waiting at the end stand at it. */
+	e = c->end;
+	e->acct = payer;
 	e->m.len = len;
-	parts_copy(e->text, v, n);
-	c->log[(c->log_start + c->log_n) & (c->log_cap - 1)] = e;
-	c->log_n++;
-	msg_charge_to(c, &e->m, payer);
-
-	/*
-	 * An entry with queue_limit newer ones after it is beyond every
-	 * user's limit: free it now, whoever has not read it yet.  Those
-	 * users count it as dropped when they pass the gap.
-	 */
-	while (c->log_n > c->lim.queue_limit)
-		log_pop(c);
+	text_put(c, &e->m, e->text, ENTRY_TEXT, v, n);
+	if (payer->log_last != NULL)
+		payer->log_last->next_by_payer = e;
+	else
+		payer->log_first = e;
+	payer->log_last = e;
+	payer->nlog++;
+	c->nlog++;
+	charge(c, &e->m, payer);
+	acct_changed(c, payer);
+	log_new_end(c, e->m.seq + 1);
 	log_collect(c);
-}
-
-/*
- * Moves the user over the gap before the broadcast at k (the first at or
- * after its position), counting what was evicted or trimmed there as
- * dropped.
- */
-static void
-user_skip_gap(struct chat *c, struct user *u, size_t k)
-{
-	uint64_t next = k < c->log_n ? log_at(c, k)->m.seq : c->next_seq;
-
-	u->dropped += (size_t)(next - u->pos);
-	u->pos = next;
-}
-
-/* Passes the broadcast at k, where the user's position is. */
-static void
-user_pass(struct chat *c, struct user *u, size_t k)
-{
-	struct entry *e = log_at(c, k);
-
-	e->refcnt--;
-	u->pos = e->m.seq + 1;
-}
-
-/*
- * Whether the oldest message of the user's merged stream is private,
- * the next broadcast being at k.  A private message stamped s arrived
- * before the broadcast numbered s.
- */
-static int
-oldest_is_private(const struct chat *c, const struct user *u, size_t k)
-{
-	return u->pq_n > 0 && (k == c->log_n ||
-	    TAILQ_FIRST(&u->pq)->m.seq <= log_at(c, k)->m.seq);
-}
-
-/*
- * Applies the queue limit to the user: the newest queue_limit remain.
- * Returns where its next broadcast is in the ring.
- */
-static size_t
-user_normalize(struct chat *c, struct user *u)
-{
-	size_t k = log_find(c, u->pos);
-
-	while ((c->log_n - k) + u->pq_n > c->lim.queue_limit) {
-		if (oldest_is_private(c, u, k))
-			pq_pop(c, u);
-		else {
-			user_skip_gap(c, u, k);
-			user_pass(c, u, k++);
-		}
-		u->dropped++;
-	}
-	return k;
 }
 
 /* Lets go of everything the user has not read; log_collect afterwards. */
 static void
 user_release(struct chat *c, struct user *u)
 {
-	size_t k;
-
-	for (k = log_find(c, u->pos); k < c->log_n; k++)
-		log_at(c, k)->refcnt--;
-	u->pos = c->next_seq;
+	user_leave(c, u);
 	while (u->pq_n > 0)
-		pq_pop(c, u);
+		pq_remove(c, TAILQ_FIRST(&u->pq));
 	u->dropped = 0;
 }
 
@@ -677,17 +899,17 @@ user_send(struct chat *c, struct acct *payer, struct user *u,
 	size_t len;
 
 	len = parts_len(v, n);
+	if (u->pq_n >= c->lim.queue_limit)
+		queue_drop(c, u, payer);
 	(void)make_room(c, len + CHAT_MSG_CHARGE, payer);
-	m = xmalloc(sizeof *m + len);
-	m->m.seq = c->next_seq;
+	m = chunk_alloc(c->pool);
+	m->m.seq = c->end->m.seq;
 	m->m.priv = 1;
 	m->m.len = len;
-	m->owner = u;
-	parts_copy(m->text, v, n);
-	TAILQ_INSERT_TAIL(&u->pq, m, q);
-	u->pq_n++;
-	msg_charge_to(c, &m->m, payer);
-	user_normalize(c, u);
+	text_put(c, &m->m, m->text, PMSG_TEXT, v, n);
+	charge(c, &m->m, payer);
+	pq_push(u, m, payer);
+	acct_changed(c, payer);
 	log_collect(c);
 }
 
@@ -718,12 +940,12 @@ user_remove(struct chat *c, size_t i)
 	c->nusers--;
 	c->list_bytes -= str_wire_size(u->namelen);
 	TAILQ_REMOVE(&c->idle, u, idle);
-	free(u);
+	chunk_free(c->pool, u);
 
 	/* The account outlives the user until its notice is charged. */
 	log_collect(c);
 	announce(c, a, " has logged out", c->nusers);
-	a->user = NULL;
+	a->in = 0;
 	acct_maybe_free(c, a);
 }
 
@@ -735,7 +957,11 @@ chat_new(const struct chat_limits *lim)
 	c = xcalloc(1, sizeof *c);
 	c->lim = *lim;
 	chat_limits_settle(&c->lim);
+	c->pool = chunk_pool_new();
+	TAILQ_INIT(&c->dirty);
 	c->list_bytes = LIST_OVERHEAD;
+	TAILQ_INIT(&c->log);
+	log_new_end(c, 0);
 	TAILQ_INIT(&c->idle);
 	return c;
 }
@@ -743,24 +969,12 @@ chat_new(const struct chat_limits *lim)
 void
 chat_free(struct chat *c)
 {
-	size_t i;
-
 	if (c == NULL)
 		return;
-	/* Messages first: lingering accounts go with their last one. */
-	for (i = 0; i < c->nusers; i++)
-		while (c->users[i]->pq_n > 0)
-			pq_pop(c, c->users[i]);
-	while (c->log_n > 0)
-		log_pop(c);
-	for (i = 0; i < c->nusers; i++) {
-		free(c->users[i]->acct);
-		free(c->users[i]);
-	}
+	/* Every object is in the pool. */
+	chunk_pool_free(c->pool);
 	free(c->users);
 	free(c->keys);
-	free(c->log);
-	free(c->heap);
 	free(c);
 }
 
@@ -785,12 +999,12 @@ chat_register(struct chat *c, struct span name, int64_t now, struct buf *err)
 		    c->list_bytes + str_wire_size(name.len) > FRAME_MAX ||
 		    make_room(c, name.len + CHAT_USER_CHARGE, NULL) == -1)
 			return rules_too_many_users(err);
-		u = xcalloc(1, sizeof *u);
+		u = chunk_alloc(c->pool);
+		memset(u, 0, sizeof *u);
 		memcpy(u->name, name.p, name.len);
-		u->namelen = name.len;
+		u->namelen = (uint8_t)name.len;
 		TAILQ_INIT(&u->pq);
 		u->acct = acct_new(c, name);
-		u->acct->user = u;
 		if (c->nusers == c->users_cap) {
 			c->users_cap = c->users_cap ? c->users_cap * 2 : 16;
 			c->users = xreallocarray(c->users, c->users_cap,
@@ -813,7 +1027,8 @@ chat_register(struct chat *c, struct span name, int64_t now, struct buf *err)
 
 	/* The others see the notice; the user starts after it. */
 	announce(c, u->acct, " has logged in", c->nusers - 1);
-	u->pos = c->next_seq;
+	user_stand(u, c->end);
+	u->pos = c->end->m.seq;
 	log_collect(c);
 	return 0;
 }
@@ -856,8 +1071,8 @@ chat_check_messages(struct chat *c, struct span name, int64_t now,
 {
 	struct user *u;
 	struct pmsg *m;
-	struct span text;
-	size_t count_at, msgs_at, used, n, grow, len, k;
+	struct entry *e;
+	size_t count_at, msgs_at, used, n, grow, len;
 	uint64_t gap;
 	char notice[64];
 
@@ -873,7 +1088,6 @@ chat_check_messages(struct chat *c, struct span name, int64_t now,
 	TAILQ_REMOVE(&c->idle, u, idle);
 	u->last = now;
 	TAILQ_INSERT_TAIL(&c->idle, u, idle);
-	k = user_normalize(c, u);
 
 	count_at = out->len;
 	put_u16(out, 0);
@@ -881,40 +1095,49 @@ chat_check_messages(struct chat *c, struct span name, int64_t now,
 	/* Messages, then the drop notice is put in front of them. */
 	used = LIST_OVERHEAD + drop_notice_size(u->dropped);
 	n = 0;
+	e = entry_live(c, u->at);
 	/* The longest prefix that fits in one frame (PROTOCOL.md §4.2). */
 	for (;;) {
-		m = NULL;
-		if (oldest_is_private(c, u, k)) {
-			m = TAILQ_FIRST(&u->pq);
-			text = (struct span){ m->text, m->m.len };
-		} else {
-			/* Evicted before the next: more for the notice. */
-			gap = (k < c->log_n ? log_at(c, k)->m.seq :
-			    c->next_seq) - u->pos;
-			if (gap > 0) {
+		/* A private message stamped s arrived before broadcast s. */
+		m = u->pq_n > 0 && (e == c->end ||
+		    TAILQ_FIRST(&u->pq)->m.seq <= e->m.seq) ?
+		    TAILQ_FIRST(&u->pq) : NULL;
+		if (m != NULL)
+			len = m->m.len;
+		else {
+			/* Dropped before the next: more for the notice. */
+			if ((gap = e->m.seq - u->pos) > 0) {
 				grow = drop_notice_size(u->dropped + gap) -
 				    drop_notice_size(u->dropped);
 				if ((u->dropped == 0 && n >= U16_MAX) ||
 				    grow > FRAME_MAX - used)
 					break;
 				used += grow;
-				user_skip_gap(c, u, k);
+				u->dropped += (size_t)gap;
+				u->pos = e->m.seq;
 			}
-			if (k == c->log_n)
+			if (e == c->end)
 				break;
-			text = (struct span){ log_at(c, k)->text,
-			    log_at(c, k)->m.len };
+			len = e->m.len;
 		}
 		if (n + 1 + (u->dropped > 0) > U16_MAX ||
-		    str_wire_size(text.len) > FRAME_MAX - used)
+		    str_wire_size(len) > FRAME_MAX - used)
 			break;
-		put_str(out, text);
-		used += str_wire_size(text.len);
+		used += str_wire_size(len);
 		n++;
-		if (m != NULL)
-			pq_pop(c, u);
-		else
-			user_pass(c, u, k++);
+		if (m != NULL) {
+			text_get(out, &m->m, m->text, PMSG_TEXT);
+			pq_remove(c, m);
+		} else {
+			text_get(out, &e->m, e->text, ENTRY_TEXT);
+			u->pos = e->m.seq + 1;
+			e = entry_live(c, TAILQ_NEXT(e, log));
+		}
+	}
+	/* It stands at what it has not passed. */
+	if (e != u->at) {
+		user_leave(c, u);
+		user_stand(u, e);
 	}
 	if (u->dropped > 0 &&
 	    (len = drop_notice(notice, sizeof notice, u->dropped)) > 0) {
@@ -1062,58 +1285,316 @@ chat_evicted(const struct chat *c)
 }
 
 size_t
+chat_memory(const struct chat *c, size_t *mapped)
+{
+	if (mapped != NULL)
+		*mapped = chunk_mapped(c->pool);
+	return chunk_used(c->pool) * CHUNK_SIZE;
+}
+
+size_t
 chat_pending(const struct chat *c, struct span name)
 {
 	const struct user *u;
+	const struct entry *e;
 	size_t n;
 
 	if ((u = user_lookup(c, name)) == NULL)
 		return 0;
-	n = (c->log_n - log_find(c, u->pos)) + u->pq_n;
-	return n < c->lim.queue_limit ? n : c->lim.queue_limit;
+	n = u->pq_n;
+	for (e = u->at; e != c->end; e = TAILQ_NEXT(e, log))
+		n += e->acct != NULL;
+	return n;
 }
 
-/* The budget's invariants: charges add up, the heap is a heap. */
-static const char *
-check_accounts(const struct chat *c)
-{
-	const struct acct *a;
-	const struct msg *m;
-	size_t i, bytes, charged = 0;
+/* The invariants of chat_check_invariants, part by part (for tests). */
 
+/* Chunks a message's text takes, its first included. */
+static size_t
+msg_chunks(const struct msg *m, size_t room)
+{
+	return 1 + (m->len > room ?
+	    (m->len - room + MORE_TEXT - 1) / MORE_TEXT : 0);
+}
+
+static int
+text_chunks_right(const struct msg *m, size_t room)
+{
+	const struct more *more;
+	size_t n = 1;
+
+	for (more = m->more; more != NULL; more = more->next)
+		n++;
+	return n == msg_chunks(m, room);
+}
+
+static int
+ptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* What check_accts finds below a node. */
+struct acct_sums {
+	size_t		 n;		/* accounts */
+	size_t		 charged;
+	size_t		 most_bytes;
+	size_t		 most_nlog;
+	int		 dirty;		/* one below waits for its update */
+};
+
+/*
+ * Checks the accounts below t, and the tree's summaries wherever no
+ * account below waits for its update.
+ */
+static const char *
+check_accts(const struct avl_node *t, struct acct_sums *sums)
+{
+	struct acct_sums l = { 0 }, r = { 0 };
+	const struct acct *a;
+	const struct entry *e;
+	const struct msg *m;
+	const char *broken;
+	size_t bytes = 0, nlog = 0;
+
+	memset(sums, 0, sizeof *sums);
+	if (t == NULL)
+		return NULL;
+	if ((broken = check_accts(t->left, &l)) != NULL ||
+	    (broken = check_accts(t->right, &r)) != NULL)
+		return broken;
+	a = OF(t, struct acct, node);
+	TAILQ_FOREACH(m, &a->msgs, by_acct)
+		bytes += msg_charge(m);
+	if (bytes != a->bytes)
+		return "account bytes do not match its messages";
+	for (e = a->log_first; e != NULL; e = e->next_by_payer) {
+		if (e->acct != a)
+			return "broadcast on another account's list";
+		if (e->next_by_payer == NULL ? e != a->log_last :
+		    e->next_by_payer->m.seq <= e->m.seq)
+			return "account's broadcasts out of order";
+		nlog++;
+	}
+	if (nlog != a->nlog)
+		return "account's broadcast count wrong";
+	if (!a->in && TAILQ_EMPTY(&a->msgs))
+		return "an account nobody uses kept";
+	sums->n = l.n + r.n + 1;
+	sums->charged = l.charged + r.charged + acct_charge(a) + a->bytes;
+	sums->most_bytes = a->bytes;
+	sums->most_nlog = a->nlog;
+	if (l.most_bytes > sums->most_bytes)
+		sums->most_bytes = l.most_bytes;
+	if (r.most_bytes > sums->most_bytes)
+		sums->most_bytes = r.most_bytes;
+	if (l.most_nlog > sums->most_nlog)
+		sums->most_nlog = l.most_nlog;
+	if (r.most_nlog > sums->most_nlog)
+		sums->most_nlog = r.most_nlog;
+	sums->dirty = l.dirty || r.dirty || a->dirty.tqe_prev != NULL;
+	if (!sums->dirty && (a->most_bytes != sums->most_bytes ||
+	    a->most_nlog != sums->most_nlog))
+		return "account tree's summary wrong";
+	return NULL;
+}
+
+/* Where each message of a private queue is in it. */
+struct qpos {
+	uintptr_t	 m;
+	size_t		 i;
+};
+
+static int
+qpos_cmp(const void *a, const void *b)
+{
+	uintptr_t x = ((const struct qpos *)a)->m;
+	uintptr_t y = ((const struct qpos *)b)->m;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Checks the senders' records below t: each chain holds its count of
+ * queued messages, in queue order, none held twice (seen).
+ */
+static const char *
+check_senders(const struct avl_node *t, const struct user *u,
+    const struct qpos *pos, char *seen, size_t *total)
+{
+	const struct sender *s, *k;
+	const struct pmsg *m;
+	const struct qpos *at;
+	const char *broken;
+	struct qpos key;
+	size_t count = 0, last = 0;
+	uint32_t most;
+
+	if (t == NULL)
+		return NULL;
+	if ((broken = check_senders(t->left, u, pos, seen, total)) != NULL ||
+	    (broken = check_senders(t->right, u, pos, seen, total)) != NULL)
+		return broken;
+	s = OF(t, struct sender, node);
+	most = s->n;
+	if (t->left != NULL &&
+	    (k = OF(t->left, struct sender, node))->most > most)
+		most = k->most;
+	if (t->right != NULL &&
+	    (k = OF(t->right, struct sender, node))->most > most)
+		most = k->most;
+	if (s->most != most)
+		return "senders' tree summary wrong";
+	if (s->owner != u)
+		return "sender's record of another queue";
+	for (m = OF(s, struct pmsg, s); m != NULL; m = m->next_by_payer) {
+		key.m = (uintptr_t)m;
+		at = bsearch(&key, pos, u->pq_n, sizeof *pos, qpos_cmp);
+		if (at == NULL || seen[at->i] || (count > 0 && at->i <= last))
+			return "sender's messages not its own, in order";
+		seen[at->i] = 1;
+		last = at->i;
+		if (m->next_by_payer == NULL && m != s->last)
+			return "sender's last message wrong";
+		count++;
+	}
+	if (count != s->n)
+		return "sender's count wrong";
+	*total += count;
+	return NULL;
+}
+
+/*
+ * Checks the user's private queue: in order, within its limit, and made
+ * exactly of its senders' chains, each in queue order from the oldest.
+ */
+static const char *
+check_queue(const struct chat *c, const struct user *u, size_t *chunks)
+{
+	const struct pmsg *m;
+	const char *broken = NULL;
+	struct qpos *pos;
+	uint64_t stamp = 0;
+	size_t n = 0, total = 0;
+	char *seen;
+
+	if (u->pq_n > c->lim.queue_limit)
+		return "private queue over the queue limit";
+	if (avl_check(u->senders, &sender_ops) < 0)
+		return "senders' tree out of order or balance";
+	pos = xreallocarray(NULL, u->pq_n + 1, sizeof *pos);
+	TAILQ_FOREACH(m, &u->pq, q) {
+		if (m->m.seq < stamp || m->m.seq > c->end->m.seq)
+			broken = "private message stamps out of order";
+		else if (m->m.len > TEXT_MAX || !m->m.priv ||
+		    !text_chunks_right(&m->m, PMSG_TEXT))
+			broken = "private message malformed";
+		else if (n == u->pq_n)
+			broken = "private queue count wrong";
+		if (broken != NULL)
+			break;
+		stamp = m->m.seq;
+		*chunks += msg_chunks(&m->m, PMSG_TEXT);
+		pos[n] = (struct qpos){ (uintptr_t)m, n };
+		n++;
+	}
+	if (broken == NULL && n != u->pq_n)
+		broken = "private queue count wrong";
+	if (broken == NULL) {
+		qsort(pos, n, sizeof *pos, qpos_cmp);
+		seen = xcalloc(n + 1, 1);
+		broken = check_senders(u->senders, u, pos, seen, &total);
+		if (broken == NULL && total != n)
+			broken = "a queued message no sender holds";
+		free(seen);
+	}
+	free(pos);
+	return broken;
+}
+
+/* Checks the log and where the users stand in it; counts its chunks. */
+static const char *
+check_log(const struct chat *c, size_t *chunks)
+{
+	const struct entry *e, *p;
+	const struct user *u;
+	uintptr_t *at, key;
+	uintptr_t *lo;
+	size_t i, here, total = 0, nlog = 0, ngaps = 0;
+	const char *broken = NULL;
+
+	at = xreallocarray(NULL, c->nusers + 1, sizeof *at);
 	for (i = 0; i < c->nusers; i++)
-		if (c->users[i]->acct == NULL ||
-		    c->users[i]->acct->user != c->users[i])
-			return "user and account not linked";
-	for (i = 0; i < c->heap_n; i++) {
-		a = c->heap[i];
-		if (a->heap_i != i)
-			return "heap index wrong";
-		if (i > 0 && acct_above(a, c->heap[(i - 1) / 2]))
-			return "heap out of order";
-		bytes = 0;
-		TAILQ_FOREACH(m, &a->msgs, by_acct) {
-			if (m->acct != a)
-				return "message on another account's list";
-			bytes += msg_charge(m);
+		at[i] = (uintptr_t)c->users[i]->at;
+	qsort(at, c->nusers, sizeof *at, ptr_cmp);
+	TAILQ_FOREACH(e, &c->log, log) {
+		p = TAILQ_PREV(e, entry_list, log);
+		if (p != NULL && e->m.seq <= p->m.seq) {
+			broken = "log elements out of order";
+			break;
 		}
-		if (bytes == 0 || bytes != a->bytes)
-			return "account bytes do not match its messages";
-		if (a->user == NULL)
-			charged += acct_charge(a);
-		charged += a->bytes;
+		/* Users standing here: a run in the sorted array. */
+		key = (uintptr_t)e;
+		lo = bsearch(&key, at, c->nusers, sizeof *at, ptr_cmp);
+		here = 0;
+		if (lo != NULL) {
+			while (lo > at && lo[-1] == key)
+				lo--;
+			while (lo + here < at + c->nusers && lo[here] == key)
+				here++;
+		}
+		total += here;
+		if (here != e->here) {
+			broken = "log element's reader count wrong";
+			break;
+		}
+		if (e->m.priv) {
+			broken = "private message in the log";
+			break;
+		}
+		if (e == c->end)
+			continue;
+		if (e->acct == NULL) {
+			if (e->here == 0 || e->m.len != 0 || e->m.more != NULL)
+				broken = "a gap nobody stands at, or with text";
+			ngaps++;
+		} else {
+			if (e->m.len > TEXT_MAX ||
+			    !text_chunks_right(&e->m, ENTRY_TEXT))
+				broken = "log entry malformed";
+			*chunks += msg_chunks(&e->m, ENTRY_TEXT);
+			nlog++;
+		}
+		if (p == NULL && e->here == 0)
+			broken = "log head nobody needs";
+		if (broken != NULL)
+			break;
 	}
+	free(at);
+	if (broken != NULL)
+		return broken;
+	if (TAILQ_LAST(&c->log, entry_list) != c->end || c->end->acct != NULL)
+		return "log does not end with its end";
+	if (total != c->nusers)
+		return "a user stands outside the log";
+	if (nlog != c->nlog || ngaps != c->ngaps)
+		return "log counts wrong";
+	if (c->nlog > c->lim.queue_limit)
+		return "log longer than the queue limit";
 	for (i = 0; i < c->nusers; i++) {
-		a = c->users[i]->acct;
-		charged += acct_charge(a);
-		if (a->heap_i == NOT_IN_HEAP &&
-		    (a->bytes != 0 || !TAILQ_EMPTY(&a->msgs)))
-			return "account with messages out of the heap";
+		u = c->users[i];
+		if (u->pos > u->at->m.seq)
+			return "user position past where it stands";
+		/* Nothing stored between its position and its element. */
+		for (p = TAILQ_PREV(u->at, entry_list, log);
+		    p != NULL && p->m.seq >= u->pos;
+		    p = TAILQ_PREV(p, entry_list, log))
+			if (p->acct != NULL)
+				return "user stands past a broadcast unread";
 	}
-	if (charged != c->charged)
-		return "charges do not add up";
-	if (c->charged > c->lim.max_memory)
-		return "charged beyond the budget";
+	*chunks += ngaps + 1;
 	return NULL;
 }
 
@@ -1121,13 +1602,12 @@ const char *
 chat_check_invariants(const struct chat *c)
 {
 	const struct user *u, *prev;
-	const struct entry *e;
-	const struct pmsg *m;
 	const char *broken;
-	uint64_t seq, stamp;
-	size_t i, j, k, bytes, refs, nidle;
+	struct acct_sums sums;
+	size_t i, bytes, nidle, naccts, chunks;
 
 	bytes = LIST_OVERHEAD;
+	chunks = c->nusers;
 	for (i = 0; i < c->nusers; i++) {
 		u = c->users[i];
 		if (u->namelen == 0 || u->namelen > USER_MAX)
@@ -1137,28 +1617,11 @@ chat_check_invariants(const struct chat *c)
 			return "users not sorted and unique";
 		if (c->keys[i] != name_key(u->name, u->namelen))
 			return "user key not its name's";
+		if (u->acct == NULL || !u->acct->in)
+			return "user and account not linked";
 		bytes += str_wire_size(u->namelen);
-		if (u->pos > c->next_seq)
-			return "user position past the log end";
-		if (u->pq_n > c->lim.queue_limit)
-			return "private queue over the queue limit";
-		stamp = 0;
-		j = 0;
-		TAILQ_FOREACH(m, &u->pq, q) {
-			if (m->m.seq < stamp || m->m.seq > c->next_seq)
-				return "private message stamps out of order";
-			if (m->m.len > TEXT_MAX)
-				return "private message too long";
-			if (!m->m.priv || m->owner != u)
-				return "private message of another user";
-			stamp = m->m.seq;
-			j++;
-		}
-		if (j != u->pq_n)
-			return "private queue count wrong";
-		if (chat_pending(c, (struct span){ u->name, u->namelen }) >
-		    c->lim.queue_limit)
-			return "pending messages over the queue limit";
+		if ((broken = check_queue(c, u, &chunks)) != NULL)
+			return broken;
 	}
 	if (bytes != c->list_bytes)
 		return "list_bytes does not match the users";
@@ -1181,31 +1644,25 @@ chat_check_invariants(const struct chat *c)
 	if (prev != TAILQ_LAST(&c->idle, user_list) || nidle != c->nusers)
 		return "idle list does not hold every user";
 
-	if (c->log_n > c->lim.queue_limit)
-		return "log longer than the queue limit";
-	if (c->log_n > c->log_cap)
-		return "log over its capacity";
-	if (c->log_n > 0 && log_at(c, 0)->refcnt == 0)
-		return "log head unreferenced";
-	seq = 0;
-	for (k = 0; k < c->log_n; k++) {
-		e = log_at(c, k);
-		if (e->m.len > TEXT_MAX)
-			return "log entry too long";
-		if (e->m.priv || (k > 0 && e->m.seq <= seq) ||
-		    e->m.seq >= c->next_seq)
-			return "log entries out of order";
-		if (log_find(c, e->m.seq) != k)
-			return "log entry not found where it is";
-		seq = e->m.seq;
-		refs = 0;
-		for (i = 0; i < c->nusers; i++)
-			if (c->users[i]->pos <= seq)
-				refs++;
-		if (e->refcnt != refs)
-			return "log entry reference count wrong";
-	}
-	if ((broken = check_accounts(c)) != NULL)
+	if ((broken = check_log(c, &chunks)) != NULL)
 		return broken;
+	if (avl_check(c->accts, &acct_ops) < 0)
+		return "account tree out of order or balance";
+	if ((broken = check_accts(c->accts, &sums)) != NULL)
+		return broken;
+	naccts = sums.n;
+	if (naccts != c->naccts)
+		return "account count wrong";
+	if (sums.charged != c->charged)
+		return "charges do not add up";
+	if (c->charged > c->lim.max_memory)
+		return "charged beyond the budget";
+	/* Every chunk is accounted for, and paid for (chat.c's top). */
+	chunks += naccts;
+	if (chunks != chunk_used(c->pool))
+		return "chunks in use do not match the objects";
+	if (4 * (chunks - c->nusers - c->ngaps - 1) * CHUNK_SIZE >
+	    5 * c->charged)
+		return "chunks in use beyond 1.25 times the charges";
 	return NULL;
 }

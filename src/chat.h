@@ -9,15 +9,17 @@
  *
  * Broadcasts cost O(1) in the number of users: a Say stores its text once
  * in a shared log that every user reads from its own position; Tells and
- * other private notices go to a small per-user queue; CheckMessages merges
- * the two in arrival order.  Log entries are freed once every user has
- * read or dropped them.
+ * other private notices go to a per-user queue; CheckMessages merges the
+ * two in arrival order.  Log entries are freed once every user has read
+ * or dropped them.
  *
- * All stored state is charged against a byte budget by the fixed formula
- * of PROTOCOL.md §4.4 (the constants below); when a message would not fit, the
- * oldest messages of the sender charged the most are evicted first.  The
- * exact policy is written at the top of chat.c, which a shared store must
- * mirror.
+ * The log and each private queue hold at most queue_limit messages, and
+ * all stored state is charged against a byte budget by the fixed formula
+ * of PROTOCOL.md §4.4 (chat_limits.h); when either would be exceeded, the
+ * oldest messages of the sender with the most there are dropped first.
+ * The exact policy, which a shared store must mirror, and the storage
+ * that keeps the process's memory within 1.25 times the budget whatever
+ * the calls are written at the top of chat.c.
  */
 #ifndef RPCCHAT_CHAT_H
 #define RPCCHAT_CHAT_H
@@ -78,13 +80,23 @@ size_t	chat_charged(const struct chat *);
 size_t	chat_budget(const struct chat *);
 /* Messages evicted for the budget since the start (for tests and logs). */
 uint64_t chat_evicted(const struct chat *);
-/* Messages the user would be given (dropped ones excluded); 0 if absent. */
+/*
+ * Bytes the chat's objects take in memory now, and in *mapped (unless
+ * NULL) the bytes its pool holds: the most they ever took, in whole
+ * pages.  For tests and benchmarks.
+ */
+size_t	chat_memory(const struct chat *, size_t *mapped);
+/*
+ * Messages the user would be given (dropped ones excluded): at most
+ * twice the queue limit, its private queue and the log.  0 if absent.
+ */
 size_t	chat_pending(const struct chat *, struct span user);
 /*
  * Checks the internal invariants (every queue within its limit, the user
- * list sorted and unique, reference counts consistent, List within one
- * frame); returns NULL or a description of the first one broken.  For
- * tests and fuzzing.
+ * list sorted and unique, the log's readers counted where they stand,
+ * List within one frame, every chunk of memory paid for by the charges);
+ * returns NULL or a description of the first one broken.  For tests and
+ * fuzzing.
  */
 const char *chat_check_invariants(const struct chat *);
 

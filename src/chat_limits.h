@@ -12,7 +12,7 @@
 
 struct chat_limits {
 	size_t		max_users;	/* Register refused beyond; 0 = only §4.3 */
-	size_t		queue_limit;	/* messages kept per user (>= 1) */
+	size_t		queue_limit;	/* per private queue and log (>= 1) */
 	int64_t		idle_timeout_ms; /* log out users who stop polling; 0 = never */
 	size_t		max_memory;	/* byte budget (§4.4); 0 = the default */
 };
@@ -26,7 +26,7 @@ struct chat_limits {
  * costs its text plus CHAT_MSG_CHARGE, an account (a user logged in, or a
  * sender whose messages are still stored) its name plus CHAT_USER_CHARGE.
  */
-#define CHAT_MSG_CHARGE			64
+#define CHAT_MSG_CHARGE			192
 #define CHAT_USER_CHARGE		128
 
 /*

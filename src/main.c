@@ -38,7 +38,7 @@ static const char help_text[] =
     "Server options:\n"
     "  --max-users N          refuse Register beyond N users (default: as\n"
     "                         many as one List response holds)\n"
-    "  --queue-limit N        messages kept per user (10000)\n"
+    "  --queue-limit N        messages kept per queue and in the log (10000)\n"
     "  --idle-timeout SECS    log out users who stop polling; 0 = never (300)\n"
     "  --read-timeout SECS    close connections with no full request (10)\n"
     "  --max-connections N    connections open at once (1024)\n"

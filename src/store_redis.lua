@@ -11,8 +11,10 @@
 --            as dropped.  Entries no user still needs are trimmed.
 --   pos      ZSET user -> seq of the next broadcast to read; its smallest
 --            score says how much of the log is still needed.
---   q:USER   LIST of private messages ("SEQ:ID"), stamped with the log
---            end when queued, so CheckMessages merges them in order.
+--   q:USER   ZSET of private messages ("SEQ:ID", scored by ID: in the
+--            order queued), stamped with the log end when queued, so
+--            CheckMessages merges them in order; any one removed in
+--            O(log n).
 --   mtext    HASH message id -> text.
 --   mown     HASH message id -> "ACCOUNT:SEQ:OWNER" (OWNER empty for a
 --            broadcast): who pays for it and where it is stored.
@@ -26,15 +28,26 @@
 --            the budget), listbytes (the List response's size).
 --   cfg      HASH of the limits every front end must share.
 --
--- The byte budget (PROTOCOL.md §4.4) follows the policy at the top of chat.c:
+-- The limits (PROTOCOL.md §4.4) follow the policy at the top of chat.c.
+-- The account to drop from or evict from is the first of a ZSET of
+-- accounts, "NAME\0%016x(ID)" scored by minus its tally: the one with the
+-- most, then the smallest name, then the older account.
 --
 --   aname    HASH account id -> name, while the account exists.
 --   uacct    HASH logged-in user -> its account id.
 --   a:ID     ZSET of the message ids charged to the account, each scored
 --            by itself: oldest first, and any one removed in O(log n).
---   acctz    ZSET of accounts with messages, "NAME\0%016x(ID)" scored
---            by minus their message bytes: the first is the one to evict
---            from (most bytes, then smallest name, then older account).
+--   acctz    the accounts with messages, by their message bytes.
+--   al:ID    LIST of the account's broadcasts in the log, oldest first.
+--   logz     the accounts with broadcasts in the log, by their number.
+--   qa:USER:ID  LIST of the account's messages in USER's queue, oldest
+--            first.
+--   qc:USER  the accounts with messages in USER's queue, by their number.
+--
+-- A message only ever leaves the log or a queue as the oldest of its
+-- payer there (read in order, the oldest of an account evicted, the
+-- oldest of the account with the most dropped), so the lists lose only
+-- their heads.
 --
 -- The stateless rules (name checks, message sizes, the texts built from
 -- a request) stay in C (rules.c); a function answers with a status of
@@ -51,6 +64,9 @@ local ST = {
   REPLACED = 4,         -- Register of a name logged in already
   TAKEN = 5,            -- CheckMessages changed the queue: a change
 }
+-- The layout of the keys below: front ends of other layouts must not
+-- share a chat with these functions.
+local FORMAT = '2'
 local FRAME_MAX = 65535
 local LIST_OVERHEAD = 4
 
@@ -72,7 +88,7 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local MSG_CHARGE = 64
+local MSG_CHARGE = 192
 local USER_CHARGE = 128
 
 local function meta_num(f)
@@ -126,8 +142,8 @@ local function owner_of(mid)
     string.sub(v, j + 1)
 end
 
--- The account's entry in acctz: names hold no NUL, so the name decides
--- before the id, and a name before any longer one it begins.
+-- The account's entry in a ZSET of accounts: names hold no NUL, so the
+-- name decides before the id, and a name before any longer one it begins.
 local function amember(aid, name)
   return name .. '\0' .. string.format('%016x', tonumber(aid))
 end
@@ -153,40 +169,69 @@ local function acct_maybe_free(aid, pinned)
   charge_add(-(#name + USER_CHARGE))
 end
 
-local function acct_bytes_add(aid, n)
-  local m = amember(aid, redis.call('HGET', K .. 'aname', aid))
-  if tonumber(redis.call('ZINCRBY', K .. 'acctz', I(-n), m)) == 0 then
-    redis.call('ZREM', K .. 'acctz', m)
+-- Adds n to the account's tally in the ZSET z, which holds accounts
+-- with a tally other than 0.
+local function tally(z, aid, name, n)
+  local m = amember(aid, name)
+  if tonumber(redis.call('ZINCRBY', z, I(-n), m)) == 0 then
+    redis.call('ZREM', z, m)
   end
-  charge_add(n)
 end
 
--- Stores the text of a new message and charges it to the account.
+-- The account first in the ZSET z: the one to drop or evict from.
+local function top(z)
+  local m = redis.call('ZRANGE', z, 0, 0)[1]
+  return I(tonumber(string.sub(m, -16), 16))
+end
+
+-- Stores a new message, queued for owner (or in the log when owner is
+-- empty), and charges it to the account.
 local function msg_charge(mid, aid, seq, owner, text)
+  local name = redis.call('HGET', K .. 'aname', aid)
   redis.call('HSET', K .. 'mtext', mid, text)
   redis.call('HSET', K .. 'mown', mid, aid .. ':' .. I(seq) .. ':' .. owner)
   redis.call('ZADD', K .. 'a:' .. aid, mid, mid)
-  acct_bytes_add(aid, #text + MSG_CHARGE)
+  tally(K .. 'acctz', aid, name, #text + MSG_CHARGE)
+  charge_add(#text + MSG_CHARGE)
+  if owner == '' then
+    redis.call('RPUSH', K .. 'al:' .. aid, mid)
+    tally(K .. 'logz', aid, name, 1)
+  else
+    redis.call('ZADD', K .. 'q:' .. owner, mid, I(seq) .. ':' .. mid)
+    redis.call('RPUSH', K .. 'qa:' .. owner .. ':' .. aid, mid)
+    tally(K .. 'qc:' .. owner, aid, name, 1)
+  end
 end
 
--- Frees a message its caller took off the log or a queue.
+-- Takes a message out of the log or its queue, where it is its payer's
+-- oldest, and frees it.
 local function msg_free(mid, pinned)
-  local aid = owner_of(mid)
+  local aid, seq, owner = owner_of(mid)
+  local name = redis.call('HGET', K .. 'aname', aid)
+  local list
+  if owner == '' then
+    redis.call('ZREM', K .. 'log', mid)
+    list = K .. 'al:' .. aid
+    tally(K .. 'logz', aid, name, -1)
+  else
+    redis.call('ZREM', K .. 'q:' .. owner, I(seq) .. ':' .. mid)
+    list = K .. 'qa:' .. owner .. ':' .. aid
+    tally(K .. 'qc:' .. owner, aid, name, -1)
+  end
+  if redis.call('LPOP', list) ~= mid then
+    error('rpcchat: message ' .. mid .. ' was not its payer\'s oldest')
+  end
   local len = redis.call('HSTRLEN', K .. 'mtext', mid)
   redis.call('HDEL', K .. 'mtext', mid)
   redis.call('HDEL', K .. 'mown', mid)
   redis.call('ZREM', K .. 'a:' .. aid, mid)
-  acct_bytes_add(aid, -(len + MSG_CHARGE))
+  tally(K .. 'acctz', aid, name, -(len + MSG_CHARGE))
+  charge_add(-(len + MSG_CHARGE))
   acct_maybe_free(aid, pinned)
 end
 
 local function new_mid()
   return I(redis.call('HINCRBY', K .. 'meta', 'mid', 1))
-end
-
--- Stored broadcasts numbered from or later.
-local function log_count(from)
-  return redis.call('ZCOUNT', K .. 'log', I(from), '+inf')
 end
 
 -- Frees the broadcasts every user has read, dropped or left.
@@ -195,22 +240,15 @@ local function collect(pinned)
   local lim = '+inf'
   if m[2] then lim = '(' .. m[2] end
   local r = redis.call('ZRANGEBYSCORE', K .. 'log', '-inf', lim)
-  if #r == 0 then return end
-  redis.call('ZREMRANGEBYSCORE', K .. 'log', '-inf', lim)
   for _, mid in ipairs(r) do msg_free(mid, pinned) end
 end
 
 -- Evicts the oldest message of the account charged the most.
 local function evict_one(pinned)
-  local top = redis.call('ZRANGE', K .. 'acctz', 0, 0)[1]
-  local aid = I(tonumber(string.sub(top, -16), 16))
-  local mid = redis.call('ZRANGE', K .. 'a:' .. aid, 0, 0)[1]
-  local _, seq, owner = owner_of(mid)
+  local mid = redis.call('ZRANGE', K .. 'a:' .. top(K .. 'acctz'), 0, 0)[1]
+  local _, _, owner = owner_of(mid)
   if owner ~= '' then
-    redis.call('LREM', K .. 'q:' .. owner, 1, I(seq) .. ':' .. mid)
     redis.call('HINCRBY', K .. 'drop', owner, 1)
-  else
-    redis.call('ZREM', K .. 'log', mid)
   end
   msg_free(mid, pinned)
   collect(pinned)
@@ -228,23 +266,24 @@ local function make_room(need, payer, c)
   return ch <= c.mem and need <= c.mem - ch
 end
 
+-- The log is full: drops the oldest broadcast of the account with the
+-- most there.
+local function log_drop(pinned)
+  msg_free(redis.call('LINDEX', K .. 'al:' .. top(K .. 'logz'), 0), pinned)
+  collect(pinned)
+end
+
 -- A broadcast for readers users (none: nobody would read it), charged
 -- to the account payer.
 local function log_append(text, readers, c, payer)
   if readers == 0 then return end
+  if redis.call('ZCARD', K .. 'log') >= c.ql then log_drop(payer) end
   make_room(#text + MSG_CHARGE, payer, c)
   local seq = next_seq()
   redis.call('HSET', K .. 'meta', 'next', I(seq + 1))
   local mid = new_mid()
   redis.call('ZADD', K .. 'log', I(seq), mid)
   msg_charge(mid, payer, seq, '', text)
-  -- Beyond every user's limit: gone, whoever has not read it yet.
-  local n = redis.call('ZCARD', K .. 'log')
-  if n > c.ql then
-    local r = redis.call('ZRANGE', K .. 'log', 0, n - c.ql - 1)
-    redis.call('ZREMRANGEBYRANK', K .. 'log', 0, n - c.ql - 1)
-    for _, m in ipairs(r) do msg_free(m) end
-  end
   collect()
 end
 
@@ -252,64 +291,23 @@ local function announce(name, what, readers, c, aid)
   log_append('*** ' .. name .. what, readers, c, aid)
 end
 
--- Applies the queue limit to the user (at position pos, or looked up);
--- returns its position, the messages dropped since its last notice and
--- the length of its private queue.
-local function normalize(name, c, pos)
-  pos = pos or position(name)
-  local dropped = tonumber(redis.call('HGET', K .. 'drop', name) or '0')
-  local before_pos, before_dropped = pos, dropped
-  local qk = K .. 'q:' .. name
-  local pqn = redis.call('LLEN', qk)
-  local excess = log_count(pos) + pqn - c.ql
-  if excess > 0 then
-    local front = redis.call('LRANGE', qk, 0, excess - 1)
-    local logs = redis.call('ZRANGEBYSCORE', K .. 'log', I(pos), '+inf',
-      'WITHSCORES', 'LIMIT', 0, excess)
-    local i, li = 1, 1
-    for _ = 1, excess do
-      local lseq = logs[2 * li] and tonumber(logs[2 * li])
-      if i <= #front and (not lseq or seq_of(front[i]) <= lseq) then
-        i = i + 1
-      else
-        -- Over the gap before it, then past it.
-        dropped = dropped + (lseq - pos)
-        pos = lseq + 1
-        li = li + 1
-      end
-      dropped = dropped + 1
-    end
-    if i > 1 then
-      redis.call('LTRIM', qk, i - 1, -1)
-      for j = 1, i - 1 do msg_free(mid_of(front[j])) end
-      pqn = pqn - (i - 1)
-    end
-  end
-  if pos ~= before_pos then
-    redis.call('ZADD', K .. 'pos', I(pos), name)
-  end
-  if dropped ~= before_dropped then
-    redis.call('HSET', K .. 'drop', name, I(dropped))
-  end
-  return pos, dropped, pqn
-end
-
 -- A private message for a logged-in user, charged to the account payer.
+-- A full queue first drops the oldest of the account with the most there.
 local function user_send(name, text, c, payer)
+  if redis.call('ZCARD', K .. 'q:' .. name) >= c.ql then
+    local aid = top(K .. 'qc:' .. name)
+    redis.call('HINCRBY', K .. 'drop', name, 1)
+    msg_free(redis.call('LINDEX', K .. 'qa:' .. name .. ':' .. aid, 0),
+      payer)
+  end
   make_room(#text + MSG_CHARGE, payer, c)
-  local seq = next_seq()
-  local mid = new_mid()
-  redis.call('RPUSH', K .. 'q:' .. name, I(seq) .. ':' .. mid)
-  msg_charge(mid, payer, seq, name, text)
-  normalize(name, c)
+  msg_charge(new_mid(), payer, next_seq(), name, text)
   collect()
 end
 
 -- Lets go of everything the user has not read.
 local function release(name)
-  local qk = K .. 'q:' .. name
-  local q = redis.call('LRANGE', qk, 0, -1)
-  redis.call('DEL', qk)
+  local q = redis.call('ZRANGE', K .. 'q:' .. name, 0, -1)
   redis.call('HDEL', K .. 'drop', name)
   redis.call('ZREM', K .. 'pos', name)
   for _, m in ipairs(q) do msg_free(mid_of(m)) end
@@ -337,12 +335,14 @@ end
 -- args: queue_limit, idle_ms, max_users, max_memory.  The first front
 -- end sets them; a later one must agree.
 local function f_config(keys, args)
-  local names = { 'queue_limit', 'idle_ms', 'max_users', 'max_memory' }
+  local names = { 'queue_limit', 'idle_ms', 'max_users', 'max_memory',
+    'format' }
   local what = { 'queue limit', 'idle timeout (ms)', 'max users',
-    'max memory' }
+    'max memory', 'the keys\' format' }
   local v = redis.call('HMGET', K .. 'cfg', unpack(names))
+  args[5] = FORMAT
   if not v[1] then
-    for i = 1, 4 do
+    for i = 1, 5 do
       redis.call('HSET', K .. 'cfg', names[i], args[i])
     end
     if not redis.call('HGET', K .. 'meta', 'listbytes') then
@@ -350,7 +350,9 @@ local function f_config(keys, args)
     end
     return 'OK'
   end
-  for i = 1, 4 do
+  -- A chat kept by front ends that knew no format is of the first.
+  v[5] = v[5] or '1'
+  for i = 1, 5 do
     if v[i] ~= args[i] then
       return redis.error_reply('MISMATCH ' .. what[i] .. ' is ' ..
         tostring(v[i]) .. ' in the store, ' .. args[i] .. ' here')
@@ -407,11 +409,13 @@ local function f_check(keys, args)
   local orig = position(name)
   if not orig then return { ST.NOT_LOGGED_IN } end
   redis.call('ZADD', K .. 'idle', I(now_ms()), name)
-  local pos, dropped, pqn = normalize(name, c, orig)
+  local pos = orig
+  local dropped = tonumber(redis.call('HGET', K .. 'drop', name) or '0')
+  local qk = K .. 'q:' .. name
+  local pqn = redis.call('ZCARD', qk)
   local le = next_seq()
   local msgs = {}
   local used, n = LIST_OVERHEAD + notice_size(dropped), 0
-  local qk = K .. 'q:' .. name
   local CHUNK = 32
   local priv, ptext, pi = {}, {}, 1   -- priv[pi] is private number taken+1
   local lmid, lseq, ltext, li = {}, {}, {}, 1
@@ -419,7 +423,7 @@ local function f_check(keys, args)
   local taken = 0                     -- private messages delivered
   while true do
     if pi > #priv and taken < pqn then
-      priv = redis.call('LRANGE', qk, taken, taken + CHUNK - 1)
+      priv = redis.call('ZRANGE', qk, taken, taken + CHUNK - 1)
       local ids = {}
       for j, m in ipairs(priv) do ids[j] = mid_of(m) end
       ptext = redis.call('HMGET', K .. 'mtext', unpack(ids))
@@ -474,8 +478,7 @@ local function f_check(keys, args)
     end
   end
   if taken > 0 then
-    local read = redis.call('LRANGE', qk, 0, taken - 1)
-    redis.call('LTRIM', qk, taken, -1)
+    local read = redis.call('ZRANGE', qk, 0, taken - 1)
     for _, m in ipairs(read) do msg_free(mid_of(m)) end
   end
   local out = { ST.DONE }

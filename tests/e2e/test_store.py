@@ -122,18 +122,69 @@ def test_differential_memory_and_redis(ctx):
             differential(ctx, redis, opts, random_call, 1500 + n, 400)
 
 
+def differential_drops(ctx, redis, configs, calls, seed, ncalls):
+    """The differential test from every name logged in, once per
+    configuration; messages must really have been dropped or evicted:
+    readers were told."""
+    for n, opts in enumerate(configs):
+        answers = differential(
+            ctx, redis, opts, calls, seed + n, ncalls,
+            [lib.request(REGISTER, name) for name in NAMES])
+        assert any(b"messages were dropped" in a for a in answers), opts
+
+
 def test_differential_byte_budget(ctx):
     """Under the smallest budget both stores evict the same messages."""
     configs = [["--max-memory", "4M"],
                ["--max-memory", "4M", "--queue-limit", "40"],
                ["--max-memory", "5M", "--max-users", "6"]]
     with Redis() as redis:
-        for n, opts in enumerate(configs):
-            answers = differential(
-                ctx, redis, opts, budget_call, 2500 + n, 600,
-                [lib.request(REGISTER, name) for name in NAMES])
-            # Eviction really happened: readers were told of drops.
-            assert any(b"messages were dropped" in a for a in answers), opts
+        differential_drops(ctx, redis, configs, budget_call, 2500, 600)
+
+
+def count_call(rng):
+    """Floods by count (PROTOCOL.md §4.4): short Says and Tells, most from
+    one name, a few readers; queues and the log drop by the sender-fair
+    rule, ties included, while accounts come and go."""
+    name = NAMES[0] if rng.random() < 0.5 else rng.choice(NAMES)
+    kind = rng.random()
+    if kind < 0.04:
+        return lib.request(REGISTER, rng.choice(NAMES))
+    if kind < 0.06:
+        return lib.request(QUIT, rng.choice(NAMES))
+    if kind < 0.07:
+        return lib.request(LIST)
+    if kind < 0.17:
+        return lib.request(CHECK_MESSAGES, rng.choice(NAMES))
+    size = rng.choice([0, 1, 2, 3, 1000]) if rng.random() < 0.97 else \
+        rng.choice([30000, 60000])
+    msg = bytes([rng.randrange(32, 127)]) * size
+    if kind < 0.55:
+        target = rng.choice(NAMES) if rng.random() < 0.9 else "nobody"
+        return tell_in_a_frame(name, target, msg)
+    return say_in_a_frame(name, msg)
+
+
+def test_differential_count_floods(ctx):
+    """Floods by count drop the same messages in both stores."""
+    configs = [["--queue-limit", "3"],
+               ["--queue-limit", "8", "--max-users", "6"],
+               ["--queue-limit", "2", "--max-memory", "4M"],
+               ["--queue-limit", "40", "--max-memory", "4M"]]
+    with Redis() as redis:
+        differential_drops(ctx, redis, configs, count_call, 3500, 700)
+        # One name's flood of 300 Says, then of 300 Tells, past a limit
+        # of 100: the others' messages before it all arrive.
+        first = [lib.request(REGISTER, name) for name in NAMES]
+        first += [lib.request(SAY, "bob", "before"),
+                  lib.request(TELL, "carol", "dave", "psst")]
+        first += [lib.request(SAY, "alice", str(i)) for i in range(300)]
+        first += [lib.request(TELL, "alice", "dave", str(i))
+                  for i in range(300)]
+        answers = differential(ctx, redis, ["--queue-limit", "100"],
+                               count_call, 3600, 0, first)
+        got = b"".join(answers)
+        assert b"bob says before" in got and b"carol tells you psst" in got
 
 
 # -- several front ends -----------------------------------------------------
@@ -173,6 +224,15 @@ def test_front_end_with_other_limits_refuses_to_start(ctx):
         assert status != 0
         assert re.search(r"max memory is 4194304 in the store, 5242880 here",
                          err), err
+    # A chat kept in another layout of the keys, by front ends that said
+    # none: not served with these functions.
+    with Redis() as redis:
+        redis.call("HSET", "{rpcchat}:cfg", "queue_limit", "10000",
+                   "idle_ms", "300000", "max_users", "0", "max_memory",
+                   str(256 << 20))
+        status, out, err = lib.run_cli(ctx, "--store", redis.url, "0")
+        assert status != 0
+        assert "the keys' format is 1 in the store, 2 here" in err, err
 
 
 def test_idle_users_logged_out_once_across_front_ends(ctx):

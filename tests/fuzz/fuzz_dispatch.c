@@ -74,7 +74,8 @@ static const struct chat_limits configs[] = {
 
 /* A logged-in user as the model knows it. */
 struct muser {
-	size_t		 pending;	/* as of broadcast number "seen" */
+	size_t		 pending;	/* at least, as of broadcast "seen" */
+	size_t		 most;		/* and at most */
 	uint64_t	 seen;
 	int64_t		 last;		/* Register or CheckMessages: idling */
 	size_t		 len;
@@ -83,11 +84,16 @@ struct muser {
 
 /*
  * What the chat must hold, worked out from the calls and their results
- * alone: the users in byte order, and each one's pending count.  A
- * broadcast (a Say, a login or logout notice) reaches every user: it is
- * counted once, in nbroadcast, and added to a user's count when that user
- * is next looked at (the queue limit caps a sum of additions as it caps
- * each one), so that no step costs the model more than a lookup.
+ * alone: the users in byte order, and the least and the most each one
+ * can have pending.  A message added to a full queue or to the full log
+ * drops one there by the sender-fair rule (PROTOCOL.md §4.4), which a
+ * given user may or may not have been waiting for: so a message for a
+ * user raises the most by one and leaves the least as it was, and the
+ * most is capped at a private queue and the log, each full.  Whenever the
+ * chat's count is looked at and found within the two, both become it.
+ * A broadcast (a Say, a login or logout notice) reaches every user: it is
+ * counted once, in nbroadcast, and added to a user's most when that user
+ * is next looked at, so that no step costs the model more than a lookup.
  */
 struct model {
 	struct muser	**user;
@@ -280,21 +286,35 @@ capped(size_t pending, uint64_t add, size_t limit)
 	    pending + (size_t)add;
 }
 
-/* Brings the broadcasts the user has not yet counted into its count. */
-static size_t
-model_pending(struct session *s, struct muser *u)
+/* Brings the broadcasts the user has not yet counted into its most. */
+static void
+model_catch_up(struct session *s, struct muser *u)
 {
-	u->pending = capped(u->pending, s->m.nbroadcast - u->seen,
-	    s->limits->queue_limit);
+	u->most = capped(u->most, s->m.nbroadcast - u->seen,
+	    2 * s->limits->queue_limit);
 	u->seen = s->m.nbroadcast;
-	return u->pending;
+}
+
+/*
+ * Whether the chat's count for the user is one the calls allow; if so the
+ * model takes it as the user's count.
+ */
+static int
+model_agrees(struct session *s, struct muser *u, size_t got)
+{
+	model_catch_up(s, u);
+	if (got < u->pending || got > u->most)
+		return 0;
+	u->pending = u->most = got;
+	return 1;
 }
 
 /* A message for this user alone (a Tell, "No such user"). */
 static void
 model_give(struct session *s, struct muser *u)
 {
-	u->pending = capped(model_pending(s, u), 1, s->limits->queue_limit);
+	model_catch_up(s, u);
+	u->most = capped(u->most, 1, 2 * s->limits->queue_limit);
 }
 
 /* Register: a fresh queue, after a notice to everyone else. */
@@ -321,7 +341,7 @@ model_login(struct session *s, struct span name)
 		m->n++;
 		m->list_len += str_wire_size(name.len);
 	}
-	u->pending = 0;
+	u->pending = u->most = 0;
 	u->seen = m->nbroadcast;
 	u->last = s->now;
 }
@@ -394,16 +414,16 @@ static void
 check_user(struct session *s, struct span name)
 {
 	struct muser *u = model_find(&s->m, name, NULL);
-	size_t got, want;
+	size_t got;
 
 	if (chat_logged_in(s->chat, name) != (u != NULL))
 		fail("chat_logged_in", u != NULL ? "a user lost" :
 		    "a user the calls did not log in");
 	got = chat_pending(s->chat, name);
-	want = u != NULL ? model_pending(s, u) : 0;
-	if (got != want) {
-		fprintf(stderr, "user %.*s: pending %zu, expected %zu\n",
-		    (int)name.len, name.p, got, want);
+	if (u == NULL ? got != 0 : !model_agrees(s, u, got)) {
+		fprintf(stderr, "user %.*s: pending %zu, expected %zu-%zu\n",
+		    (int)name.len, name.p, got, u ? u->pending : 0,
+		    u ? u->most : 0);
 		fail("message counts", "a message lost or duplicated");
 	}
 }
@@ -441,12 +461,12 @@ check_all(struct session *s, const char *when)
 		fail("chat_list", "List response larger than a frame");
 	/* Logged in, as the List says: only the counts are left. */
 	for (i = 0; i < n; i++)
-		if (chat_pending(s->chat, user[i]) !=
-		    model_pending(s, s->m.user[i])) {
+		if (!model_agrees(s, s->m.user[i],
+		    chat_pending(s->chat, user[i]))) {
 			fprintf(stderr, "user %.*s: pending %zu, expected "
-			    "%zu\n", (int)user[i].len, user[i].p,
+			    "%zu-%zu\n", (int)user[i].len, user[i].p,
 			    chat_pending(s->chat, user[i]),
-			    s->m.user[i]->pending);
+			    s->m.user[i]->pending, s->m.user[i]->most);
 			fail("message counts", "a message lost or duplicated");
 		}
 	if (chat_next_expiry(s->chat) != model_next_expiry(s))
@@ -636,21 +656,24 @@ static void
 check_delivery(struct session *s, struct muser *u, const struct span *list,
     size_t nlist)
 {
-	size_t delivered = nlist, before = model_pending(s, u), i;
+	size_t delivered = nlist, i;
 
 	if (nlist > 0 && is_drop_notice(list[0]))
 		delivered--;
 	for (i = 1; i < nlist; i++)
 		if (is_drop_notice(list[i]))
 			fail("CheckMessages", "drop notice not first");
-	if (delivered > s->limits->queue_limit)
-		fail("CheckMessages", "more than the queue limit delivered");
-	if (before < delivered)
+	model_catch_up(s, u);
+	if (delivered > 2 * s->limits->queue_limit)
+		fail("CheckMessages", "more than a queue and the log delivered");
+	if (u->most < delivered)
 		fail("CheckMessages", "more delivered than was pending");
-	if (nlist == 0 && before != 0)
+	if (nlist == 0 && u->pending != 0)
 		fail("CheckMessages", "nothing delivered from a queue that "
 		    "held some");
-	u->pending = before - delivered;
+	/* What is left is what was there, less what was delivered. */
+	u->pending = u->pending > delivered ? u->pending - delivered : 0;
+	u->most -= delivered;
 	u->last = s->now;
 }
 

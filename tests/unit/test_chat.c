@@ -17,8 +17,10 @@
 
 #include "buf.h"
 #include "chat.h"
+#include "chunk.h"
 #include "codec.h"
 #include "proto.h"
+#include "unit.h"
 
 static void
 inv(const struct chat *c)
@@ -579,7 +581,8 @@ test_reregister_resets_queue(void **state)
 	say(c, "bob", S("1"));
 	say(c, "bob", S("2"));
 	tell(c, "bob", S("alice"), S("3"));
-	assert_int_equal(chat_pending(c, S("alice")), 2);
+	/* Two in the log (bob's login notice dropped), one private. */
+	assert_int_equal(chat_pending(c, S("alice")), 3);
 
 	/* Fresh queue (drop count included); the others hear of it. */
 	reg(c, "alice");
@@ -802,6 +805,7 @@ test_max_users(void **state)
 /* ---- PROTOCOL.md §4.4 queue limit and the drop notice
  * -------------------------- */
 
+/* The log and each private queue hold queue_limit each: twice that waits. */
 static void
 test_queue_limit(void **state)
 {
@@ -811,96 +815,111 @@ test_queue_limit(void **state)
 	reg(c, "bob");
 	say(c, "bob", S("1"));
 	say(c, "bob", S("2"));
+	/* The log is full: bob's oldest, his login notice, goes. */
 	say(c, "bob", S("3"));
-	say(c, "bob", S("4"));
-	say(c, "bob", S("5"));
-	assert_int_equal(chat_pending(c, S("alice")), 3);
+	tell(c, "bob", S("alice"), S("t1"));
+	tell(c, "bob", S("alice"), S("t2"));
+	tell(c, "bob", S("alice"), S("t3"));
+	/* Alice's queue is full: bob's oldest Tell goes. */
+	tell(c, "bob", S("alice"), S("t4"));
+	assert_int_equal(chat_pending(c, S("alice")), 6);
 	assert_int_equal(chat_pending(c, S("bob")), 3);
-	/* The newest three remain; the login notice went first. */
-	EXPECT(c, "alice", "*** 3 messages were dropped", "bob says 3",
-	    "bob says 4", "bob says 5");
-	EXPECT(c, "bob", "*** 2 messages were dropped", "bob says 3",
-	    "bob says 4", "bob says 5");
+	EXPECT(c, "alice", "*** 2 messages were dropped", "bob says 1",
+	    "bob says 2", "bob says 3", "bob tells you t2", "bob tells you t3",
+	    "bob tells you t4");
+	EXPECT(c, "bob", "bob says 1", "bob says 2", "bob says 3");
 	/* Counted since the last notice, not in total. */
 	EXPECT_NONE(c, "alice");
+	say(c, "bob", S("4"));
+	say(c, "bob", S("5"));
 	say(c, "bob", S("6"));
+	EXPECT(c, "alice", "bob says 4", "bob says 5", "bob says 6");
 	say(c, "bob", S("7"));
-	say(c, "bob", S("8"));
-	EXPECT(c, "alice", "bob says 6", "bob says 7", "bob says 8");
-	say(c, "bob", S("9"));
-	tell(c, "bob", S("alice"), S("10"));
-	say(c, "bob", S("11"));
-	tell(c, "bob", S("alice"), S("12"));
-	EXPECT(c, "alice", "*** 1 messages were dropped", "bob tells you 10",
-	    "bob says 11", "bob tells you 12");
-	/* bob still had 6, 7, 8: with 9 and 11, the newest three remain. */
-	EXPECT(c, "bob", "*** 2 messages were dropped", "bob says 8",
-	    "bob says 9", "bob says 11");
+	EXPECT(c, "alice", "bob says 7");
+	/* bob had 4, 5, 6 and 7: the oldest went for the newest. */
+	EXPECT(c, "bob", "*** 1 messages were dropped", "bob says 5",
+	    "bob says 6", "bob says 7");
 	chat_free(c);
 }
 
+/*
+ * A flooder, by count, loses its own messages: alice's, sent before the
+ * flood, stay in the log and in bob's queue, and the drop notices count
+ * only the flood (PROTOCOL.md §4.4).
+ */
 static void
-test_queue_limit_interleaved(void **state)
+test_queue_limit_sender_fair(void **state)
 {
-	struct chat *c = mk(0, 4, 0);
-
-	reg(c, "alice");
-	reg(c, "bob");
-	reg(c, "carol");
-	say(c, "bob", S("s1"));
-	tell(c, "carol", S("alice"), S("t1"));
-	say(c, "bob", S("s2"));
-	tell(c, "carol", S("alice"), S("t2"));
-	say(c, "bob", S("s3"));
-	tell(c, "carol", S("alice"), S("t3"));
-	/* 2 notices, s1, t1, s2, t2, s3, t3: the newest four remain. */
-	EXPECT(c, "alice", "*** 4 messages were dropped", "bob says s2",
-	    "carol tells you t2", "bob says s3", "carol tells you t3");
-
-	/* Private messages alone fill the queue too. */
-	tell(c, "bob", S("alice"), S("p1"));
-	tell(c, "bob", S("alice"), S("p2"));
-	tell(c, "bob", S("alice"), S("p3"));
-	tell(c, "bob", S("alice"), S("p4"));
-	tell(c, "bob", S("alice"), S("p5"));
-	tell(c, "bob", S("alice"), S("p6"));
-	assert_int_equal(chat_pending(c, S("alice")), 4);
-	say(c, "carol", S("s4"));
-	assert_int_equal(chat_pending(c, S("alice")), 4);
-	EXPECT(c, "alice", "*** 3 messages were dropped", "bob tells you p4",
-	    "bob tells you p5", "bob tells you p6", "carol says s4");
-	chat_free(c);
-}
-
-/* Many broadcasts, nobody reading: the log stays within the limit. */
-static void
-test_queue_limit_log_trim(void **state)
-{
-	struct chat *c = mk(0, 3, 0);
-	char msg[16];
+	struct chat *c = mk(0, 5, 0);
+	char m[16];
 	int i;
 
-	reg(c, "alice");
 	reg(c, "bob");
-	for (i = 1; i <= 100; i++) {
-		snprintf(msg, sizeof msg, "%d", i);
-		say(c, "bob", S(msg));	/* inv: log length <= 3 */
+	reg(c, "alice");
+	reg(c, "mal");
+	say(c, "alice", S("hello bob"));
+	for (i = 1; i <= 10; i++) {
+		snprintf(m, sizeof m, "m%d", i);
+		say(c, "mal", S(m));
 	}
-	tell(c, "bob", S("alice"), S("last"));
-	EXPECT(c, "alice", "*** 99 messages were dropped", "bob says 99",
-	    "bob says 100", "bob tells you last");
-	EXPECT(c, "bob", "*** 97 messages were dropped", "bob says 98",
-	    "bob says 99", "bob says 100");
-	/* A quitter with unread, trimmed entries leaves counts consistent. */
-	for (i = 0; i < 10; i++)
-		say(c, "alice", S("x"));
-	reg(c, "carol");
-	say(c, "carol", S("y"));
-	quit(c, "bob");
-	EXPECT(c, "alice", "*** 10 messages were dropped",
-	    "*** carol has logged in", "carol says y",
-	    "*** bob has logged out");
-	EXPECT(c, "carol", "carol says y", "*** bob has logged out");
+	/* mal's login notice and m1..m7 made room for m3..m10. */
+	EXPECT(c, "bob", "*** 8 messages were dropped",
+	    "*** alice has logged in", "alice says hello bob", "mal says m8",
+	    "mal says m9", "mal says m10");
+	EXPECT(c, "alice", "*** 8 messages were dropped",
+	    "alice says hello bob", "mal says m8", "mal says m9",
+	    "mal says m10");
+	EXPECT(c, "mal", "*** 7 messages were dropped",
+	    "alice says hello bob", "mal says m8", "mal says m9",
+	    "mal says m10");
+
+	/* A Say touches no queue; Tells fill bob's, mal's go first. */
+	tell(c, "alice", S("bob"), S("psst"));
+	for (i = 1; i <= 10; i++) {
+		snprintf(m, sizeof m, "t%d", i);
+		tell(c, "mal", S("bob"), S(m));
+	}
+	say(c, "mal", S("after"));
+	EXPECT(c, "bob", "*** 6 messages were dropped", "alice tells you psst",
+	    "mal tells you t7", "mal tells you t8", "mal tells you t9",
+	    "mal tells you t10", "mal says after");
+	chat_free(c);
+}
+
+/* Ties by count go to the smallest name, then to the older account. */
+static void
+test_queue_limit_ties(void **state)
+{
+	struct chat *c = mk(0, 2, 0);
+
+	reg(c, "ann");
+	reg(c, "bo");
+	EXPECT(c, "ann", "*** bo has logged in");
+	say(c, "bo", S("1"));
+	say(c, "ann", S("2"));
+	/* One each: ann's goes, her name being the smaller. */
+	say(c, "bo", S("3"));
+	EXPECT(c, "ann", "*** 1 messages were dropped", "bo says 1",
+	    "bo says 3");
+	EXPECT(c, "bo", "*** 1 messages were dropped", "bo says 1",
+	    "bo says 3");
+
+	/* The same in a private queue. */
+	reg(c, "cy");
+	EXPECT(c, "ann", "*** cy has logged in");
+	EXPECT(c, "bo", "*** cy has logged in");
+	tell(c, "bo", S("cy"), S("1"));
+	tell(c, "ann", S("cy"), S("2"));
+	tell(c, "bo", S("cy"), S("3"));
+	EXPECT(c, "cy", "*** 1 messages were dropped", "bo tells you 1",
+	    "bo tells you 3");
+
+	/* Two accounts of one name: the older one's goes. */
+	quit(c, "ann");		/* her logout notice waits for bo and cy */
+	reg(c, "ann");		/* a new account, and its login notice */
+	say(c, "cy", S("hi"));
+	EXPECT(c, "bo", "*** 1 messages were dropped",
+	    "*** ann has logged in", "cy says hi");
 	chat_free(c);
 }
 
@@ -914,8 +933,46 @@ test_queue_limit_one(void **state)
 	tell(c, "bob", S("alice"), S("a"));
 	say(c, "bob", S("b"));
 	tell(c, "bob", S("alice"), S("c"));
-	EXPECT(c, "alice", "*** 3 messages were dropped", "bob tells you c");
+	EXPECT(c, "alice", "*** 2 messages were dropped", "bob says b",
+	    "bob tells you c");
 	EXPECT(c, "bob", "bob says b");
+	chat_free(c);
+}
+
+/*
+ * Readers standing at a broadcast that is dropped keep it as a gap until
+ * they move on, whatever they do next; each counts what it lost.
+ */
+static void
+test_queue_limit_gaps(void **state)
+{
+	struct chat *c = mk(0, 2, 0);
+
+	reg(c, "a");
+	reg(c, "b");
+	reg(c, "c");
+	/* One each of b's and c's notices: b's, the smaller name, goes. */
+	reg(c, "d");
+	EXPECT(c, "a", "*** 1 messages were dropped", "*** c has logged in",
+	    "*** d has logged in");
+	/* Then c's, under b's feet. */
+	say(c, "d", S("1"));
+	EXPECT(c, "b", "*** 1 messages were dropped", "*** d has logged in",
+	    "d says 1");
+	/* d's own, under c's, then under a's and d's, then under b's. */
+	say(c, "d", S("2"));
+	say(c, "d", S("3"));
+	say(c, "d", S("4"));
+	/* c leaves a gap; its logout notice and d's 3 tie, c's goes later. */
+	quit(c, "c");
+	reg(c, "c");
+	EXPECT(c, "a", "*** 4 messages were dropped", "d says 4",
+	    "*** c has logged in");
+	EXPECT(c, "d", "*** 4 messages were dropped", "d says 4",
+	    "*** c has logged in");
+	EXPECT(c, "b", "*** 3 messages were dropped", "d says 4",
+	    "*** c has logged in");
+	EXPECT_NONE(c, "c");
 	chat_free(c);
 }
 
@@ -1001,7 +1058,7 @@ test_frame_limit(void **state)
 static void
 test_frame_limit_with_drop_notice(void **state)
 {
-	struct chat *c = mk(0, 3, 0);
+	struct chat *c = mk(0, 2, 0);
 	/* The notice "*** 1 messages were dropped" is 27 bytes. */
 	const size_t notice = 27, a = 30000;
 	const size_t b = FRAME_MAX - 4 - (2 + notice) - (2 + a) - 2;
@@ -1010,7 +1067,7 @@ test_frame_limit_with_drop_notice(void **state)
 	reg(c, "bob");		/* alice: one login notice, to be dropped */
 	say_len(c, 'a', a);
 	tell_len(c, 'b', b);
-	say_len(c, 'c', 20);
+	say_len(c, 'c', 20);	/* the log is full: bob's oldest goes */
 	expect_lens(c, "alice", (size_t[]){ notice, a, b }, "*ab", 3,
 	    FRAME_MAX);
 	expect_lens(c, "alice", (size_t[]){ 20 }, "c", 1, 0);
@@ -1028,8 +1085,8 @@ test_frame_limit_with_drop_notice(void **state)
 	say_len(c, '2', TEXT_MAX);
 	say_len(c, '3', TEXT_MAX);
 	say_len(c, '4', TEXT_MAX);
+	/* "*** 2 messages were dropped": 1 and 2. */
 	expect_lens(c, "alice", (size_t[]){ notice }, "*", 1, 0);
-	expect_lens(c, "alice", (size_t[]){ TEXT_MAX }, "2", 1, FRAME_MAX);
 	expect_lens(c, "alice", (size_t[]){ TEXT_MAX }, "3", 1, FRAME_MAX);
 	expect_lens(c, "alice", (size_t[]){ TEXT_MAX }, "4", 1, FRAME_MAX);
 	EXPECT_NONE(c, "alice");
@@ -1158,7 +1215,7 @@ test_big_room(void **state)
 	struct mallinfo2 before, after;
 	char name[4], *m = rep('m', MSGLEN);
 	struct got g;
-	size_t i;
+	size_t i, mem;
 
 	for (i = 0; i < NUSERS; i++) {
 		name3(name, i);
@@ -1168,14 +1225,17 @@ test_big_room(void **state)
 	inv(c);
 
 	/*
-	 * One Say stores its text once: the heap grows by about one
-	 * message, not by one per user (no timing: count bytes).
+	 * One Say stores its text once: the chat's memory grows by about
+	 * one message, not by one per user, and malloc's not at all (no
+	 * timing: count bytes).
 	 */
 	before = mallinfo2();
+	mem = chat_memory(c, NULL);
 	name3(name, 0);
 	assert_int_equal(chat_say(c, S(name), S(m), &err), 0);
 	after = mallinfo2();
-	assert_true(after.uordblks < before.uordblks + 4 * MSGLEN);
+	assert_true(chat_memory(c, NULL) < mem + 2 * MSGLEN);
+	assert_int_equal(after.uordblks, before.uordblks);
 	/* Each has the newest two: a later login notice, then the Say. */
 	for (i = 0; i < NUSERS; i++) {
 		name3(name, i);
@@ -1201,124 +1261,289 @@ test_big_room(void **state)
 
 /* ---- a random walk against a naive model --------------------------------- */
 
+/*
+ * The model keeps the same state the plain way: the log and each private
+ * queue as arrays, positions as numbers, every count and every choice of
+ * what to drop by a scan.
+ */
 #define MODEL_USERS	6
 
-struct mq {
-	int	 present;
-	char	**text;
-	size_t	*len;
-	size_t	 n, cap;
-	size_t	 dropped;
-	int64_t	 last;
-	uint64_t stamp;		/* order of activity */
+struct mmsg {
+	uint64_t	 seq;		/* log seq, or the log end when queued */
+	uint64_t	 acct;		/* who pays */
+	int		 who;		/* the payer's name, model_names[who] */
+	char		*text;
+	size_t		 len;
+};
+
+struct mlist {
+	struct mmsg	*v;
+	size_t		 n, cap;
+};
+
+struct muser {
+	int		 present;
+	int		 stands;	/* has a position in the log */
+	uint64_t	 pos;		/* next broadcast not passed */
+	uint64_t	 acct;
+	struct mlist	 q;
+	size_t		 dropped;
+	int64_t		 last;
+	uint64_t	 stamp;		/* order of activity */
 };
 
 struct model {
-	struct mq u[MODEL_USERS];
-	size_t	 limit;
-	uint64_t stamp;
+	struct muser	 u[MODEL_USERS];
+	struct mlist	 log;
+	uint64_t	 next_seq;
+	uint64_t	 next_acct;
+	size_t		 limit;
+	uint64_t	 stamp;
 };
 
+/* In byte order, so a name's index orders it. */
 static const char *model_names[MODEL_USERS] = { "al", "bo", "cy", "di",
     "ed", "fu" };
 
-static void
-mq_clear(struct mq *q)
+static char *
+mtext(const char *a, const char *b, const char *s, size_t slen, size_t *len)
 {
-	size_t i;
-
-	for (i = 0; i < q->n; i++)
-		free(q->text[i]);
-	q->n = 0;
-	q->dropped = 0;
-}
-
-static void
-mq_push(struct model *m, struct mq *q, const char *a, const char *b,
-    const char *s, size_t slen)
-{
-	size_t la = strlen(a), lb = strlen(b), len = la + lb + slen;
-	char *t = malloc(len + 1);
+	size_t la = strlen(a), lb = strlen(b);
+	char *t = malloc(la + lb + slen + 1);
 
 	assert_non_null(t);
 	memcpy(t, a, la);
 	memcpy(t + la, b, lb);
 	if (slen > 0)
 		memcpy(t + la + lb, s, slen);
-	if (q->n == q->cap) {
-		q->cap = q->cap ? q->cap * 2 : 8;
-		q->text = realloc(q->text, q->cap * sizeof *q->text);
-		q->len = realloc(q->len, q->cap * sizeof *q->len);
-		assert_non_null(q->text);
-		assert_non_null(q->len);
-	}
-	q->text[q->n] = t;
-	q->len[q->n] = len;
-	q->n++;
-	if (q->n > m->limit) {
-		free(q->text[0]);
-		memmove(q->text, q->text + 1, (q->n - 1) * sizeof *q->text);
-		memmove(q->len, q->len + 1, (q->n - 1) * sizeof *q->len);
-		q->n--;
-		q->dropped++;
-	}
+	*len = la + lb + slen;
+	return t;
 }
 
 static void
-model_broadcast(struct model *m, int except, const char *a, const char *b,
-    const char *s, size_t slen)
+ml_push(struct mlist *l, struct mmsg m)
 {
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->v = realloc(l->v, l->cap * sizeof *l->v);
+		assert_non_null(l->v);
+	}
+	l->v[l->n++] = m;
+}
+
+static void
+ml_remove(struct mlist *l, size_t i)
+{
+	free(l->v[i].text);
+	memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof *l->v);
+	l->n--;
+}
+
+static void
+ml_clear(struct mlist *l)
+{
+	while (l->n > 0)
+		ml_remove(l, l->n - 1);
+}
+
+/*
+ * Drops the oldest message of the account with the most in the list;
+ * ties to the smallest name, then to the older account.
+ */
+static void
+ml_drop_top(struct mlist *l)
+{
+	size_t i, j, n, best = 0, bestn = 0;
+	const struct mmsg *x, *y;
+
+	for (i = 0; i < l->n; i++) {
+		for (n = 0, j = 0; j < l->n; j++)
+			n += l->v[j].acct == l->v[i].acct;
+		x = &l->v[i];
+		y = &l->v[best];
+		if (n > bestn || (n == bestn && (x->who < y->who ||
+		    (x->who == y->who && x->acct < y->acct)))) {
+			best = i;
+			bestn = n;
+		}
+	}
+	ml_remove(l, best);
+}
+
+/* Frees the broadcasts every user with a position has passed. */
+static void
+model_collect(struct model *m)
+{
+	uint64_t min = UINT64_MAX;
 	int i;
 
 	for (i = 0; i < MODEL_USERS; i++)
-		if (m->u[i].present && i != except)
-			mq_push(m, &m->u[i], a, b, s, slen);
+		if (m->u[i].present && m->u[i].stands && m->u[i].pos < min)
+			min = m->u[i].pos;
+	while (m->log.n > 0 && m->log.v[0].seq < min)
+		ml_remove(&m->log, 0);
+}
+
+static size_t
+model_present(const struct model *m)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < MODEL_USERS; i++)
+		n += m->u[i].present;
+	return n;
+}
+
+/* A broadcast (owning text) paid by who's account acct. */
+static void
+model_broadcast(struct model *m, int who, uint64_t acct, char *text,
+    size_t len, size_t readers)
+{
+	if (readers == 0) {
+		free(text);
+		return;
+	}
+	if (m->log.n >= m->limit) {
+		ml_drop_top(&m->log);
+		model_collect(m);
+	}
+	ml_push(&m->log, (struct mmsg){ m->next_seq++, acct, who, text,
+	    len });
+	model_collect(m);
+}
+
+static void
+model_send(struct model *m, int target, int who, char *text, size_t len)
+{
+	struct muser *t = &m->u[target];
+
+	if (t->q.n >= m->limit) {
+		ml_drop_top(&t->q);
+		t->dropped++;
+	}
+	ml_push(&t->q, (struct mmsg){ m->next_seq, m->u[who].acct, who, text,
+	    len });
+	model_collect(m);
+}
+
+static void
+model_register(struct model *m, int who, int64_t now)
+{
+	struct muser *u = &m->u[who];
+	char *t;
+	size_t len;
+
+	if (u->present) {
+		ml_clear(&u->q);
+		u->dropped = 0;
+		u->stands = 0;
+	} else {
+		u->present = 1;
+		u->acct = m->next_acct++;
+	}
+	u->last = now;
+	u->stamp = ++m->stamp;
+	t = mtext("*** ", model_names[who], " has logged in", 14, &len);
+	model_broadcast(m, who, u->acct, t, len, model_present(m) - 1);
+	u->stands = 1;
+	u->pos = m->next_seq;
+	model_collect(m);
 }
 
 static void
 model_logout(struct model *m, int who)
 {
-	char notice[64];
+	struct muser *u = &m->u[who];
+	char *t;
+	size_t len;
 
-	mq_clear(&m->u[who]);
-	m->u[who].present = 0;
-	snprintf(notice, sizeof notice, "*** %s has logged out",
-	    model_names[who]);
-	model_broadcast(m, -1, notice, "", NULL, 0);
+	ml_clear(&u->q);
+	u->dropped = 0;
+	u->stands = 0;
+	u->present = 0;
+	model_collect(m);
+	t = mtext("*** ", model_names[who], " has logged out", 15, &len);
+	model_broadcast(m, who, u->acct, t, len, model_present(m));
 }
 
-/* The response the model would give, built as the spec says. */
+static size_t
+notice_size(size_t dropped)
+{
+	char notice[64];
+
+	return dropped == 0 ? 0 : 2 + (size_t)snprintf(notice, sizeof notice,
+	    "*** %zu messages were dropped", dropped);
+}
+
+/* The response, built as PROTOCOL.md §4.2 and §4.4 say. */
 static void
 model_check(struct model *m, int who, struct buf *out)
 {
-	struct mq *q = &m->u[who];
+	struct muser *u = &m->u[who];
+	struct buf msgs = BUF_INIT;
+	size_t used, n = 0, k, gap, grow, len;
+	uint64_t next;
 	char notice[64];
-	size_t used = 4, n = 0, k = 0, count_at = out->len;
-	int len;
+	int priv;
 
-	put_u16(out, 0);
-	if (q->dropped > 0) {
-		len = snprintf(notice, sizeof notice,
-		    "*** %zu messages were dropped", q->dropped);
-		put_str(out, (struct span){ notice, (size_t)len });
-		used += 2 + (size_t)len;
+	used = 4 + notice_size(u->dropped);
+	for (k = 0; k < m->log.n && m->log.v[k].seq < u->pos; k++)
+		continue;
+	for (;;) {
+		priv = u->q.n > 0 && (k == m->log.n ||
+		    u->q.v[0].seq <= m->log.v[k].seq);
+		if (priv)
+			len = u->q.v[0].len;
+		else {
+			next = k < m->log.n ? m->log.v[k].seq : m->next_seq;
+			if ((gap = (size_t)(next - u->pos)) > 0) {
+				grow = notice_size(u->dropped + gap) -
+				    notice_size(u->dropped);
+				if ((u->dropped == 0 && n >= 65535) ||
+				    grow > 65535 - used)
+					break;
+				used += grow;
+				u->dropped += gap;
+				u->pos = next;
+			}
+			if (k == m->log.n)
+				break;
+			len = m->log.v[k].len;
+		}
+		if (n + 1 + (u->dropped > 0) > 65535 || 2 + len > 65535 - used)
+			break;
+		used += 2 + len;
 		n++;
-		q->dropped = 0;
+		if (priv) {
+			put_str(&msgs, (struct span){ u->q.v[0].text, len });
+			ml_remove(&u->q, 0);
+		} else {
+			put_str(&msgs, (struct span){ m->log.v[k].text, len });
+			u->pos = m->log.v[k].seq + 1;
+			k++;
+		}
 	}
-	while (k < q->n && used + 2 + q->len[k] <= FRAME_MAX) {
-		put_str(out, (struct span){ q->text[k], q->len[k] });
-		used += 2 + q->len[k];
-		n++;
-		free(q->text[k]);
-		k++;
+	put_u16(out, n + (u->dropped > 0));
+	if (u->dropped > 0) {
+		snprintf(notice, sizeof notice, "*** %zu messages were dropped",
+		    u->dropped);
+		put_str(out, S(notice));
+		u->dropped = 0;
 	}
-	if (k > 0) {
-		memmove(q->text, q->text + k, (q->n - k) * sizeof *q->text);
-		memmove(q->len, q->len + k, (q->n - k) * sizeof *q->len);
-		q->n -= k;
-	}
-	out->data[count_at] = (char)(n >> 8);
-	out->data[count_at + 1] = (char)n;
+	buf_append(out, msgs.data, msgs.len);
+	buf_free(&msgs);
+	model_collect(m);
+}
+
+static size_t
+model_pending(const struct model *m, int who)
+{
+	const struct muser *u = &m->u[who];
+	size_t i, n = u->q.n;
+
+	for (i = 0; i < m->log.n; i++)
+		n += m->log.v[i].seq >= u->pos;
+	return n;
 }
 
 static void
@@ -1327,10 +1552,11 @@ model_free(struct model *m)
 	int i;
 
 	for (i = 0; i < MODEL_USERS; i++) {
-		mq_clear(&m->u[i]);
-		free(m->u[i].text);
-		free(m->u[i].len);
+		ml_clear(&m->u[i].q);
+		free(m->u[i].q.v);
 	}
+	ml_clear(&m->log);
+	free(m->log.v);
 }
 
 struct expired_names {
@@ -1357,11 +1583,7 @@ static uint64_t rng_state;
 static uint32_t
 rng(void)
 {
-	/* xorshift64*: deterministic across runs and machines. */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 2685821657736338717ULL) >> 32);
+	return unit_rng(&rng_state);
 }
 
 static void
@@ -1373,8 +1595,8 @@ random_walk(uint64_t seed, size_t limit, size_t steps)
 	struct expired_names ex;
 	const int64_t timeout = 1000;
 	int64_t now = 0;
-	char notice[64], *msg;
-	size_t step, mlen, i;
+	char notice[64], *msg, *t;
+	size_t step, mlen, i, len;
 	int op, a, b, rc, j, k;
 
 	memset(&m, 0, sizeof m);
@@ -1396,14 +1618,7 @@ random_walk(uint64_t seed, size_t limit, size_t steps)
 		if (op < 15) {
 			rc = chat_register(c, S(model_names[a]), now, &err);
 			assert_int_equal(rc, 0);
-			if (m.u[a].present)
-				mq_clear(&m.u[a]);
-			m.u[a].present = 1;
-			m.u[a].last = now;
-			m.u[a].stamp = ++m.stamp;
-			snprintf(notice, sizeof notice,
-			    "*** %s has logged in", model_names[a]);
-			model_broadcast(&m, a, notice, "", NULL, 0);
+			model_register(&m, a, now);
 		} else if (op < 40) {
 			rc = chat_say(c, S(model_names[a]),
 			    (struct span){ msg, mlen }, &err);
@@ -1412,8 +1627,10 @@ random_walk(uint64_t seed, size_t limit, size_t steps)
 				buf_clear(&err);
 			} else {
 				assert_int_equal(rc, 0);
-				model_broadcast(&m, -1, model_names[a],
-				    " says ", msg, mlen);
+				t = mtext(model_names[a], " says ", msg, mlen,
+				    &len);
+				model_broadcast(&m, a, m.u[a].acct, t, len,
+				    model_present(&m));
 			}
 		} else if (op < 60) {
 			rc = chat_tell(c, S(model_names[a]),
@@ -1424,13 +1641,15 @@ random_walk(uint64_t seed, size_t limit, size_t steps)
 				buf_clear(&err);
 			} else {
 				assert_int_equal(rc, 0);
-				if (m.u[b].present)
-					mq_push(&m, &m.u[b], model_names[a],
-					    " tells you ", msg, mlen);
-				else
-					mq_push(&m, &m.u[a],
-					    "*** No such user: ",
-					    model_names[b], NULL, 0);
+				if (m.u[b].present) {
+					t = mtext(model_names[a], " tells you ",
+					    msg, mlen, &len);
+					model_send(&m, b, a, t, len);
+				} else {
+					t = mtext("*** No such user: ",
+					    model_names[b], NULL, 0, &len);
+					model_send(&m, a, a, t, len);
+				}
 			}
 		} else if (op < 68) {
 			rc = chat_quit(c, S(model_names[a]), &err);
@@ -1488,7 +1707,7 @@ random_walk(uint64_t seed, size_t limit, size_t steps)
 		for (j = 0, i = 0; j < MODEL_USERS; j++) {
 			i += m.u[j].present;
 			assert_int_equal(chat_pending(c, S(model_names[j])),
-			    m.u[j].present ? m.u[j].n : 0);
+			    m.u[j].present ? model_pending(&m, j) : 0);
 		}
 		assert_int_equal(chat_nusers(c), i);
 	}
@@ -1595,26 +1814,27 @@ static void
 test_budget_charges(void **state)
 {
 	struct chat *c = mk_budget(CHAT_MIN_MAX_MEMORY);
+	const size_t m = CHAT_MSG_CHARGE;
 
-	assert_int_equal(CHAT_MSG_CHARGE, 64);
+	assert_int_equal(CHAT_MSG_CHARGE, 192);
 	assert_int_equal(CHAT_USER_CHARGE, 128);
 	reg(c, "alice");
 	assert_int_equal(chat_charged(c), 5 + 128);
 	reg(c, "bob");			/* + "*** bob has logged in" for alice */
-	assert_int_equal(chat_charged(c), 133 + 131 + 21 + 64);
+	assert_int_equal(chat_charged(c), 133 + 131 + 21 + m);
 	say(c, "alice", S("hi"));	/* "alice says hi", once */
-	assert_int_equal(chat_charged(c), 349 + 13 + 64);
+	assert_int_equal(chat_charged(c), 285 + m + 13 + m);
 	tell(c, "bob", S("alice"), S("yo"));	/* "bob tells you yo" */
-	assert_int_equal(chat_charged(c), 426 + 16 + 64);
+	assert_int_equal(chat_charged(c), 298 + 2 * m + 16 + m);
 	tell(c, "alice", S("zed"), S("x"));	/* "*** No such user: zed" */
-	assert_int_equal(chat_charged(c), 506 + 21 + 64);
+	assert_int_equal(chat_charged(c), 314 + 3 * m + 21 + m);
 	EXPECT(c, "alice", "*** bob has logged in", "alice says hi",
 	    "bob tells you yo", "*** No such user: zed");
 	/* "alice says hi" waits for bob. */
-	assert_int_equal(chat_charged(c), 133 + 131 + 77);
+	assert_int_equal(chat_charged(c), 133 + 131 + 13 + m);
 	quit(c, "bob");
 	/* bob's account lingers with its logout notice for alice. */
-	assert_int_equal(chat_charged(c), 133 + 131 + 22 + 64);
+	assert_int_equal(chat_charged(c), 133 + 131 + 22 + m);
 	EXPECT(c, "alice", "*** bob has logged out");
 	assert_int_equal(chat_charged(c), 133);
 	assert_int_equal(chat_evicted(c), 0);
@@ -1722,16 +1942,17 @@ test_budget_tie(void **state)
 	drain(c, "bo", &d);
 	drained_free(&d);
 	assert_int_equal(chat_charged(c), accounts);
-	/* "ann says " + 59838 and "bo says " + 59839 both cost s. */
+	/* "ann says " + 59710 and "bo says " + 59711 both cost s. */
 	for (i = 0; i < 35; i++) {
-		say(c, "ann", (struct span){ big, s - 64 - 9 });
-		say(c, "bo", (struct span){ big, s - 64 - 8 });
+		say(c, "ann", (struct span){ big, s - CHAT_MSG_CHARGE - 9 });
+		say(c, "bo", (struct span){ big, s - CHAT_MSG_CHARGE - 8 });
 	}
 	assert_int_equal(chat_evicted(c), 0);
 	assert_int_equal(chat_budget(c) - chat_charged(c), 11);
 	say(c, "cy", S(""));
 	assert_int_equal(chat_evicted(c), 1);
-	assert_int_equal(chat_charged(c), accounts + 69 * s + 8 + 64);
+	assert_int_equal(chat_charged(c), accounts + 69 * s + 8 +
+	    CHAT_MSG_CHARGE);
 	drain(c, "dora", &d);
 	assert_int_equal(d.dropped, 1);
 	assert_true(starts(d.v[0], "bo says "));
@@ -1754,7 +1975,8 @@ test_budget_register_evicts(void **state)
 	reg(c, "mal");
 	for (i = 0; i < 70; i++)
 		say(c, "mal", (struct span){ big, 65000 });
-	assert_true(chat_budget(c) - chat_charged(c) < 65000 + 64);
+	assert_true(chat_budget(c) - chat_charged(c) <
+	    65000 + CHAT_MSG_CHARGE);
 	for (i = 0; i < 600; i++) {
 		char name[8];
 
@@ -1813,6 +2035,181 @@ test_budget_random(void **state)
 	chat_free(c);
 }
 
+/*
+ * The count flood of PROTOCOL.md §4.4: 12,000 one-byte Says from one name,
+ * then as many Tells, at the default queue limit.  What alice sent before
+ * reaches bob in order, and bob's drop notices count only the flood.
+ */
+static void
+test_count_flood(void **state)
+{
+	struct chat *c = mk(0, 0, 0);
+	struct buf err = BUF_INIT;
+	struct drained d;
+	size_t i;
+
+	reg(c, "bob");
+	reg(c, "alice");
+	reg(c, "flood");
+	say(c, "alice", S("hello bob, are you there?"));
+	for (i = 0; i < 12000; i++)
+		assert_int_equal(chat_say(c, S("flood"), S("x"), &err), 0);
+	inv(c);
+	drain(c, "bob", &d);
+	/* Its login notice and the first 2,002 Says made room. */
+	assert_int_equal(d.dropped, 2003);
+	assert_int_equal(d.n, 2 + 9998);
+	assert_true(span_eq(d.v[0], S("*** alice has logged in")));
+	assert_true(span_eq(d.v[1], S("alice says hello bob, are you there?")));
+	for (i = 2; i < d.n; i++)
+		assert_true(span_eq(d.v[i], S("flood says x")));
+	drained_free(&d);
+
+	tell(c, "alice", S("bob"), S("psst"));
+	for (i = 0; i < 12000; i++)
+		assert_int_equal(chat_tell(c, S("flood"), S("bob"), S("y"),
+		    &err), 0);
+	inv(c);
+	drain(c, "bob", &d);
+	assert_int_equal(d.dropped, 2001);
+	assert_int_equal(d.n, 1 + 9999);
+	assert_true(span_eq(d.v[0], S("alice tells you psst")));
+	for (i = 1; i < d.n; i++)
+		assert_true(span_eq(d.v[i], S("flood tells you y")));
+	drained_free(&d);
+	buf_free(&err);
+	chat_free(c);
+}
+
+/*
+ * What the chat holds against its bound (chat.c's top): the pool's pages
+ * stay under 1.25 x the budget plus the users' own chunks, their gaps, the
+ * log's end and one page, whatever the pattern of sizes.
+ */
+static void
+check_memory(const struct chat *c, size_t users)
+{
+	size_t mapped;
+
+	(void)chat_memory(c, &mapped);
+	if (4 * mapped > 5 * chat_budget(c) + 4 * ((2 * users + 1) *
+	    CHUNK_SIZE + CHUNK_PAGE) * (CHUNK_PER_PAGE + 1) / CHUNK_PER_PAGE)
+		fail_msg("%zu bytes mapped for a budget of %zu", mapped,
+		    chat_budget(c));
+}
+
+static void
+send_n(struct chat *c, const char *from, const char *to, size_t len)
+{
+	static char *big;
+	struct buf err = BUF_INIT;
+	int rc;
+
+	if (big == NULL)
+		big = rep('b', 65535);
+	len = len > TEXT_MAX - strlen(from) - 11 ? TEXT_MAX - strlen(from) -
+	    11 : len;
+	if (to == NULL)
+		rc = chat_say(c, S(from), (struct span){ big, len }, &err);
+	else
+		rc = chat_tell(c, S(from), S(to), (struct span){ big, len },
+		    &err);
+	assert_int_equal(rc, 0);
+	buf_free(&err);
+}
+
+/*
+ * The fragmentation pattern: 8 KB Tells, each followed by a 1-byte one
+ * from another sender, until the budget is full; then 16.5 KB Tells,
+ * each evicting two 8 KB ones whose places sit between small ones.
+ */
+static void
+test_memory_fragmentation(void **state)
+{
+	struct chat *c = mk_budget(CHAT_MIN_MAX_MEMORY);
+	size_t i;
+
+	reg(c, "r");
+	reg(c, "a");
+	reg(c, "p");
+	for (i = 0; i < 600; i++) {
+		send_n(c, "a", "r", 8192);
+		send_n(c, "p", "r", 1);
+		check_memory(c, 3);
+	}
+	for (i = 0; i < 600; i++) {
+		send_n(c, "a", "r", 16896);
+		if (i % 101 == 0)
+			inv(c);
+		check_memory(c, 3);
+	}
+	assert_true(chat_evicted(c) > 300);
+	inv(c);
+	chat_free(c);
+}
+
+/*
+ * Class switching, both ways, for the extreme sizes: fill with one size,
+ * one message in 64 from a sender who sends little; another sender's
+ * messages of the other size then evict all but those, scattered.
+ */
+static void
+test_memory_size_switching(void **state)
+{
+	static const size_t sizes[][2] = { { 1, TEXT_MAX }, { TEXT_MAX, 1 } };
+	struct chat *c;
+	size_t i, k, n;
+
+	for (k = 0; k < 2; k++) {
+		c = mk_budget(CHAT_MIN_MAX_MEMORY);
+		reg(c, "r");
+		reg(c, "s");
+		reg(c, "keep");
+		reg(c, "t");
+		n = CHAT_MIN_MAX_MEMORY / (sizes[k][0] + CHAT_MSG_CHARGE);
+		for (i = 0; i < n; i++)
+			send_n(c, i % 64 == 0 ? "keep" : "s", "r", sizes[k][0]);
+		check_memory(c, 4);
+		for (i = 0; i < 2 * n; i++) {
+			send_n(c, "t", "r", sizes[k][1]);
+			check_memory(c, 4);
+		}
+		inv(c);
+		chat_free(c);
+	}
+}
+
+/* A random mix of sizes from 1 byte to 65 KB, Says and Tells, evicting. */
+static void
+test_memory_random_mix(void **state)
+{
+	static const char *names[] = { "a", "b", "c", "d" };
+	struct chat *c = mk_budget(CHAT_MIN_MAX_MEMORY);
+	struct got g;
+	size_t step, len;
+	int a;
+
+	rng_state = 99;
+	for (a = 0; a < 4; a++)
+		reg(c, names[a]);
+	for (step = 0; step < 10000; step++) {
+		a = (int)(rng() % 4);
+		len = rng() % 4 == 0 ? rng() % 65536 : rng() % (1 + rng() %
+		    2000);
+		if (rng() % 50 == 0) {
+			check_quiet(c, S(names[a]), 0, &g);
+			got_free(&g);
+		} else
+			send_n(c, names[a], rng() % 3 ? names[rng() % 4] :
+			    NULL, len);
+		check_memory(c, 4);
+		if (step % 997 == 0)
+			inv(c);
+	}
+	assert_true(chat_evicted(c) > 1000);
+	chat_free(c);
+}
+
 int
 main(void)
 {
@@ -1833,9 +2230,10 @@ main(void)
 		cmocka_unit_test(test_list_frame_limit),
 		cmocka_unit_test(test_max_users),
 		cmocka_unit_test(test_queue_limit),
-		cmocka_unit_test(test_queue_limit_interleaved),
-		cmocka_unit_test(test_queue_limit_log_trim),
+		cmocka_unit_test(test_queue_limit_sender_fair),
+		cmocka_unit_test(test_queue_limit_ties),
 		cmocka_unit_test(test_queue_limit_one),
+		cmocka_unit_test(test_queue_limit_gaps),
 		cmocka_unit_test(test_frame_limit),
 		cmocka_unit_test(test_frame_limit_with_drop_notice),
 		cmocka_unit_test(test_idle_timeout),
@@ -1848,6 +2246,10 @@ main(void)
 		cmocka_unit_test(test_budget_tie),
 		cmocka_unit_test(test_budget_register_evicts),
 		cmocka_unit_test(test_budget_random),
+		cmocka_unit_test(test_count_flood),
+		cmocka_unit_test(test_memory_fragmentation),
+		cmocka_unit_test(test_memory_size_switching),
+		cmocka_unit_test(test_memory_random_mix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,4 +17,17 @@ assert_span(struct span s, const char *want)
 		assert_memory_equal(s.p, want, s.len);
 }
 
+/*
+ * A pseudo-random number (xorshift64*), the same sequence on every
+ * machine, so that a failing seed fails again.
+ */
+static inline uint32_t
+unit_rng(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return (uint32_t)((*state * 2685821657736338717ULL) >> 32);
+}
+
 #endif
