@@ -1,38 +1,57 @@
 /*
  * ui.c - the client's terminal and pipe input and output (see ui.h).
  *
- * Terminal mode uses libedit's readline emulation through its callback
- * interface, which differs from GNU readline in ways that matter here:
+ * Terminal mode drives libedit through its native wide-character
+ * interface (el_wgets, el_wline), one key at a time, from the client's
+ * poll loop.  Not through libedit's readline emulation: that emulation
+ * points rl_line_buffer into the buffer el_gets() and el_line() convert
+ * the line into, which they move with realloc as the line grows past
+ * 1 KiB, and rl_callback_read_char() then writes the line's end into the
+ * freed block (and a caller reading rl_line_buffer reads it).  el_wline()
+ * hands out libedit's own line, valid until the next edit; it is read at
+ * once and never kept.
  *
- * - rl_redisplay() pushes a "reprint" key into the input instead of
- *   drawing, and rl_on_new_line() does nothing.  rl_forced_update_display()
- *   (EL_REFRESH) is the one call that draws at once: it forgets what
+ * How libedit is driven:
+ *
+ * - Unbuffered mode: el_wgets() edits one key and returns.  A line is
+ *   accepted when the key was Enter and the line ends in the newline
+ *   libedit appends; Ctrl-D on an empty line leaves the one character
+ *   ^D.  After a line libedit would go on appending to it: turning
+ *   unbuffered mode off and on again (install()) empties the line,
+ *   forgets the history position and draws a fresh prompt.
+ * - EL_REFRESH is the one call that draws at once: it forgets what
  *   libedit believed was on the screen and draws the prompt and the line
- *   from the cursor, which must therefore be at the start of an empty row.
- *   So to print above the input we move to the row where the prompt starts
- *   ourselves, clear to the end of the screen, print, and let EL_REFRESH
- *   draw the line again with the cursor where it was.
- * - After a line is accepted, rl_callback_read_char() leaves the editor in
- *   buffered mode, where the next read would block until Enter; installing
- *   the handler again (which also resets the line and draws a fresh
- *   prompt) is what puts it back in character-at-a-time mode.
- * - rl_point and rl_end are not updated by a key that empties the line:
- *   read_terminal() notices and says so itself.
- * - With rl_catch_signals set, libedit would install its own handlers
- *   that re-raise signals to the whole process group; the client handles
- *   its signals itself, so it is turned off and SIGWINCH/SIGCONT come
- *   here through ui_resize and ui_continue.
+ *   from the cursor, which must therefore be at the start of an empty
+ *   row.  So to print above the input we move to the row where the prompt
+ *   starts ourselves, clear to the end of the screen, print, and let
+ *   EL_REFRESH draw the line again with the cursor where it was.  Which
+ *   row that is, is worked out from the line the way libedit lays it out.
+ * - Keys come through our own read function (EL_GETCFN), from bytes read
+ *   from the terminal in bulk.  libedit asks for a second byte only in
+ *   the middle of a key (an escape sequence, a UTF-8 character); one that
+ *   is not there within KEY_WAIT_MS ends the key, so neither a lone ESC
+ *   nor a slow terminal can hold the poll loop (signals, calls) up.
  * - Enter during an incremental search (Ctrl-R) ends the search and is
- *   pushed back for libedit to read next, but in callback mode "next" is
- *   the next key: the line found would run only at a second Enter, which
- *   then also leaves an empty prompt behind.  The keys come through our
- *   own rl_getc_function, so read_terminal knows an Enter did not end a
- *   line and lets libedit take the pushed-back one at once, with the
- *   terminal closed to it (see terminal_getc).
+ *   pushed back for libedit to read next, but "next" is the next key: the
+ *   line found would run only at a second Enter.  read_key() knows an
+ *   Enter did not end a line and lets libedit take the pushed-back one at
+ *   once, with the terminal closed to it (no_reads).
+ * - libedit's own signal handling is off: the client handles its signals
+ *   itself, and SIGWINCH/SIGCONT come here through ui_resize and
+ *   ui_continue.
+ *
+ * What enters libedit is bounded: a line longer than EDIT_MAX characters
+ * (a paste, mostly) is taken out of the editor and off the screen.  Its
+ * bytes are kept here, up to the same INPUT_LINE_MAX as a pipe's line,
+ * until the end of the line, and the line is then run exactly as the same
+ * line on a pipe would be; the screen shows its start and its size.  So
+ * the editor's work per key stays small, and a megabyte pasted costs a
+ * few reads.
  */
 #include <errno.h>
 #include <limits.h>
 #include <locale.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,8 +62,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <wchar.h>
+#include <wctype.h>
 
-#include <editline/readline.h>
+#include <histedit.h>
 
 #include "buf.h"
 #include "command.h"
@@ -57,7 +77,22 @@
 
 /* A pipe's line longer than this is refused, not grown without end. */
 #define INPUT_LINE_MAX	(1u << 20)
+/* Characters of a line libedit edits; the rest of a longer one is kept. */
+#define EDIT_MAX	4096
+/* Bytes read from the terminal at a time, while editing and beyond. */
+#define KEYS_READ	4096
+#define OVER_READ	65536
+/* How long the rest of a key that has begun may take to come. */
+#define KEY_WAIT_MS	100
+/* Bytes of an over-long line shown back. */
+#define PREVIEW_MAX	60
+/* Completion looks only at the start of a line. */
+#define COMPLETE_MAX	256
 #define HISTORY_LINES	HISTORY_MAX_LINES
+
+/* Delimits the prompt's invisible runs (its colour codes). */
+#define PROMPT_IGNORE	'\1'
+#define CTRL_D		L'\004'
 
 #define C_OWN		"\033[1;32m"
 #define C_PRIVATE	"\033[1;35m"
@@ -72,29 +107,31 @@ static struct {
 	int		 err_color;	/* stderr is the terminal too */
 	int		 timestamps;
 	int		 installed;	/* the prompt is on the screen */
-	struct buf	 user;
-	struct buf	 prompt;	/* with libedit's ignore markers */
-	size_t		 prompt_width;	/* columns it takes */
+	struct buf	 user;		/* escaped, NUL-terminated */
+	struct buf	 prompt;	/* with PROMPT_IGNORE markers */
 	char		*history_path;
 	ui_users_fn	*users;
 	void		*users_arg;
 
-	/* Filled by the libedit line handler, taken by ui_read. */
-	char		*pending;
-	int		 pending_eof;
-
-	/* Terminal mode: what terminal_getc did last. */
-	wint_t		 last_key;
+	/* Terminal mode. */
+	EditLine	*el;
+	History		*hist;
+	struct buf	 keys;		/* read from the terminal, not yet edited */
+	size_t		 keys_off;
+	wint_t		 last_key;	/* the last key read_key gave libedit */
 	int		 no_reads;	/* give libedit only what it pushed back */
+	int		 hangup;	/* the terminal is gone */
+	/* A line longer than EDIT_MAX: its bytes, not libedit's. */
+	int		 overflow;
+	struct buf	 over;		/* the line up to where keys go */
+	struct buf	 over_tail;	/* what stood after libedit's cursor */
+	size_t		 over_len;	/* bytes of the line, kept or not */
 
 	/* Pipe mode. */
 	struct buf	 in;
 	size_t		 scanned;	/* bytes of in known to hold no '\n' */
 	int		 discarding;	/* inside a line that was too long */
 } ui;
-
-static void	line_handler(char *);
-static int	terminal_getc(FILE *);
 
 int
 ui_want_terminal(void)
@@ -146,52 +183,87 @@ fail:
 }
 
 /*
- * Columns bytes take when libedit draws them: a control character as ^X,
- * a byte that is not valid in the locale's encoding as \ooo.
+ * Where libedit's drawing of a line gets to: the row (from the prompt's)
+ * and column after the characters placed so far, on a screen cols wide.
  */
-static size_t
-display_width(const char *s, size_t len)
-{
-	mbstate_t st;
-	size_t i = 0, w = 0, n;
-	unsigned char c;
-	wchar_t wc;
-	int cw;
+struct layout {
+	size_t	h, v, cols;
+};
 
-	memset(&st, 0, sizeof st);
-	while (i < len) {
-		c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f) {
-			w += 2;
-			i++;
-			continue;
-		}
-		if (c < 0x80) {
-			w++;
-			i++;
-			continue;
-		}
-		n = mbrtowc(&wc, s + i, len - i, &st);
-		if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
-			memset(&st, 0, sizeof st);
-			w += 4;
-			i++;
-			continue;
-		}
-		cw = wcwidth(wc);
-		w += cw > 0 ? (size_t)cw : 0;
-		i += n;
+/* One cell run of w columns that libedit keeps on one row. */
+static void
+layout_cells(struct layout *l, size_t w)
+{
+	if (l->h + w > l->cols) {
+		l->h = 0;
+		l->v++;
 	}
-	return w;
+	l->h += w;
+	if (l->h >= l->cols) {
+		l->h = 0;
+		l->v++;
+	}
 }
 
-static int
+/* One character, as libedit draws it: ^X, \U+XXXX, a tab to 8. */
+static void
+layout_char(struct layout *l, wchar_t c)
+{
+	int i, w;
+
+	if (c == L'\t') {
+		do
+			layout_cells(l, 1);
+		while (l->h % 8 != 0);
+	} else if (c == L'\n') {
+		l->h = 0;
+		l->v++;
+	} else if (c < 0x100 && iswcntrl((wint_t)c)) {
+		layout_cells(l, 1);
+		layout_cells(l, 1);
+	} else if (iswprint((wint_t)c)) {
+		if ((w = wcwidth(c)) > 0)
+			layout_cells(l, (size_t)w);
+	} else {
+		for (i = c > 0xffff ? 8 : 7; i > 0; i--)
+			layout_cells(l, 1);
+	}
+}
+
+/* The bytes in the locale's encoding, each character as layout_char. */
+static void
+layout_bytes(struct layout *l, const char *s, size_t len)
+{
+	mbstate_t st;
+	wchar_t wc;
+	size_t n;
+
+	memset(&st, 0, sizeof st);
+	while (len > 0) {
+		n = mbrtowc(&wc, s, len, &st);
+		if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+			/* Shown as \ooo by anyone: text_escape's output has
+			 * none of these anyway. */
+			memset(&st, 0, sizeof st);
+			for (n = 0; n < 4; n++)
+				layout_cells(l, 1);
+			n = 1;
+		} else
+			layout_char(l, wc);
+		s += n;
+		len -= n;
+	}
+}
+
+static size_t
 screen_cols(void)
 {
 	int cols = 0;
 
-	rl_get_screen_size(NULL, &cols);
-	return cols > 0 ? cols : 80;
+	if (ui.el == NULL || el_get(ui.el, EL_GETTC, "co", &cols, NULL) != 0 ||
+	    cols < 2)
+		return 80;
+	return (size_t)cols;
 }
 
 /* Takes the prompt and the line off the screen; the cursor ends where the
@@ -199,19 +271,25 @@ screen_cols(void)
 static void
 hide_input(void)
 {
-	size_t col, row;
-	int point;
+	struct layout l = { 0, 0, screen_cols() };
+	const LineInfoW *li;
+	const wchar_t *p;
+	int w;
 
 	if (!ui.installed)
 		return;
-	point = rl_point;
-	if (point < 0 || rl_line_buffer == NULL)
-		point = 0;
-	col = ui.prompt_width + display_width(rl_line_buffer, (size_t)point);
-	row = col / (size_t)screen_cols();
+	layout_bytes(&l, ui.user.data, ui.user.len);
+	layout_bytes(&l, "> ", 2);
+	li = el_wline(ui.el);
+	for (p = li->buffer; p < li->cursor; p++)
+		layout_char(&l, *p);
+	/* libedit puts the cursor on a wide character that moved down. */
+	if (p < li->lastchar && iswprint((wint_t)*p) && (w = wcwidth(*p)) > 1 &&
+	    l.h + (size_t)w > l.cols)
+		l.v++;
 	fputs("\r", stdout);
-	if (row > 0)
-		fprintf(stdout, "\033[%zuA", row);
+	if (l.v > 0)
+		fprintf(stdout, "\033[%zuA", l.v);
 	fputs("\033[J", stdout);
 }
 
@@ -221,19 +299,19 @@ show_input(void)
 	if (!ui.installed)
 		return;
 	fflush(stdout);
-	rl_forced_update_display();
+	el_set(ui.el, EL_REFRESH);
 }
 
+/*
+ * An empty line and a fresh prompt, wherever libedit was (see the top);
+ * also how the first prompt is drawn.
+ */
 static void
 install(void)
 {
-	rl_callback_handler_install(ui.prompt.data, line_handler);
+	el_set(ui.el, EL_UNBUFFERED, 0);
+	el_set(ui.el, EL_UNBUFFERED, 1);
 	ui.installed = 1;
-	/*
-	 * Installing empties the line, but libedit updates rl_point and
-	 * rl_end only after the next key: say so now, for hide_input.
-	 */
-	rl_point = rl_end = 0;
 }
 
 /* Which colour a chat message gets, by its shape (PROTOCOL.md §3.2 texts). */
@@ -355,82 +433,139 @@ ui_printf(enum ui_kind kind, const char *fmt, ...)
 	buf_free(&b);
 }
 
-/* Completion. */
-
-static const struct span *comp_users;
-static size_t comp_nusers;
-
-static char *
-command_generator(const char *text, int state)
+/* Appends wide characters in the locale's encoding (UTF-8). */
+static void
+append_wide(struct buf *out, const wchar_t *p, const wchar_t *end)
 {
-	static size_t i, len;
-	const char *name;
+	char mb[MB_LEN_MAX];
+	mbstate_t st;
+	size_t n;
 
-	if (state == 0) {
-		i = 0;
-		len = strlen(text);
-	}
-	while ((name = command_names[i]) != NULL) {
-		i++;
-		if (strncmp(name, text, len) == 0)
-			return xstrdup(name);
-	}
-	return NULL;
-}
-
-static char *
-user_generator(const char *text, int state)
-{
-	static size_t i, len;
-	struct span u;
-	char *s;
-
-	if (state == 0) {
-		i = 0;
-		len = strlen(text);
-	}
-	while (i < comp_nusers) {
-		u = comp_users[i++];
-		/* Only names that could log in: nothing to escape. */
-		if (username_check(u) != USERNAME_OK || u.len < len ||
-		    memcmp(u.p, text, len) != 0)
+	memset(&st, 0, sizeof st);
+	for (; p < end; p++) {
+		n = wcrtomb(mb, *p, &st);
+		if (n == (size_t)-1) {
+			memset(&st, 0, sizeof st);
 			continue;
-		s = xmalloc(u.len + 1);
-		memcpy(s, u.p, u.len);
-		s[u.len] = '\0';
-		return s;
+		}
+		buf_append(out, mb, n);
 	}
-	return NULL;
 }
 
+
+/* Completion: a command name first on the line, a user after "tell ". */
+
+/* command_names as spans, for complete_key. */
+static struct span command_spans[16];
+
+/* Whether cand is offered for word: it starts with it, and could be sent. */
 static int
-all_blank(const char *s, int n)
+offered(struct span cand, struct span word, int users)
 {
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] != ' ' && s[i] != '\t')
-			return 0;
-	return 1;
+	if (cand.len < word.len || memcmp(cand.p, word.p, word.len) != 0)
+		return 0;
+	/* Only names that could log in: nothing to escape, no spaces. */
+	return !users || username_check(cand) == USERNAME_OK;
 }
 
-static char **
-complete(const char *text, int start, int end)
+static void
+insert_text(EditLine *el, struct span s)
 {
-	struct span before;
+	struct buf b = BUF_INIT;
+	wchar_t *w;
+	size_t n;
 
-	/* Never fall back to file names. */
-	rl_attempted_completion_over = 1;
-	if (rl_line_buffer == NULL || start < 0 || start > rl_end)
-		return NULL;
-	if (all_blank(rl_line_buffer, start))
-		return rl_completion_matches(text, command_generator);
-	before = text_trim((struct span){ rl_line_buffer, (size_t)start });
-	if (span_eq(before, SPAN_LIT("tell")) && ui.users != NULL) {
-		comp_nusers = ui.users(ui.users_arg, &comp_users);
-		return rl_completion_matches(text, user_generator);
+	buf_append(&b, s.p, s.len);
+	buf_append(&b, "", 1);
+	if ((n = mbstowcs(NULL, b.data, 0)) != (size_t)-1) {
+		w = xcalloc(n + 1, sizeof *w);
+		if (mbstowcs(w, b.data, n + 1) != (size_t)-1)
+			el_winsertstr(el, w);
+		free(w);
 	}
-	return NULL;
+	buf_free(&b);
+}
+
+/*
+ * Tab: the word before the cursor completed as far as every candidate
+ * agrees, with a space after a whole one; when nothing can be added, the
+ * candidates are shown above the line.
+ */
+static unsigned char
+complete_key(EditLine *el, int ch)
+{
+	const LineInfoW *li = el_wline(el);
+	const struct span *cand = NULL;
+	const wchar_t *start;
+	struct buf line = BUF_INIT, shown = BUF_INIT;
+	struct span word, before, first = { NULL, 0 };
+	size_t n = 0, i, k, len, matches = 0;
+	int users = 0;
+	unsigned char rc = CC_ERROR;
+
+	(void)ch;
+	/* Commands and names stand at the start of a line. */
+	if (li->cursor - li->buffer > COMPLETE_MAX)
+		return CC_ERROR;
+	for (start = li->cursor; start > li->buffer && start[-1] != L' ' &&
+	    start[-1] != L'\t'; start--)
+		;
+	append_wide(&line, li->buffer, start);
+	len = line.len;
+	append_wide(&line, start, li->cursor);
+	before = text_trim((struct span){ line.data, len });
+	word = (struct span){ line.data + len, line.len - len };
+	if (before.len == 0) {
+		for (n = 0; command_names[n] != NULL &&
+		    n < sizeof command_spans / sizeof command_spans[0]; n++)
+			command_spans[n] = span_cstr(command_names[n]);
+		cand = command_spans;
+	} else if (span_eq(before, SPAN_LIT("tell")) && ui.users != NULL) {
+		n = ui.users(ui.users_arg, &cand);
+		users = 1;
+	}
+	/* first: the match; len: how much of it every match shares. */
+	len = 0;
+	for (i = 0; i < n; i++) {
+		if (!offered(cand[i], word, users))
+			continue;
+		if (matches++ == 0) {
+			first = cand[i];
+			len = first.len;
+			continue;
+		}
+		for (k = word.len; k < len && k < cand[i].len &&
+		    cand[i].p[k] == first.p[k]; k++)
+			;
+		len = k;
+	}
+	if (matches == 0)
+		goto out;
+	rc = CC_REFRESH;
+	if (matches == 1) {
+		insert_text(el, (struct span){ first.p + word.len,
+		    first.len - word.len });
+		insert_text(el, SPAN_LIT(" "));
+	} else if (len > word.len)
+		insert_text(el, (struct span){ first.p + word.len,
+		    len - word.len });
+	else {
+		for (i = 0; i < n; i++) {
+			if (!offered(cand[i], word, users))
+				continue;
+			if (shown.len > 0)
+				buf_append(&shown, "  ", 2);
+			text_escape(&shown, cand[i]);
+		}
+		/* emit draws the line again below them. */
+		emit(UI_INFO, (struct span){ shown.data, shown.len },
+		    (struct span){ shown.data, shown.len });
+		rc = CC_NORM;
+	}
+out:
+	buf_free(&line);
+	buf_free(&shown);
+	return rc;
 }
 
 /* History. */
@@ -485,208 +620,306 @@ history_path(void)
 static void
 history_add(void *arg, const char *line)
 {
+	HistEvent ev;
+
 	(void)arg;
-	add_history(line);
+	history(ui.hist, &ev, H_ENTER, line);
 }
 
 static void
-remember(const char *line)
+remember(struct span line)
 {
-	HIST_ENTRY *last;
-	struct span t = text_trim(span_cstr(line));
+	HistEvent ev;
+	struct buf b = BUF_INIT;
 
-	if (t.len == 0)
+	/* One line of text each: a line typed with ^V^J or ^@ in it is not
+	 * one the history file can hold. */
+	if (text_trim(line).len == 0 || memchr(line.p, '\n', line.len) != NULL ||
+	    memchr(line.p, '\0', line.len) != NULL)
 		return;
-	last = history_length > 0 ?
-	    history_get(history_base + history_length - 1) : NULL;
-	if (last != NULL && last->line != NULL && strcmp(last->line, line) == 0)
+	buf_append(&b, line.p, line.len);
+	buf_append(&b, "", 1);
+	if (history(ui.hist, &ev, H_FIRST) == 0 && strcmp(ev.str, b.data) == 0) {
+		buf_free(&b);
 		return;
-	add_history(line);
+	}
+	history(ui.hist, &ev, H_ENTER, b.data);
 	/*
 	 * Appended now, so a client that is killed still keeps it, and
 	 * appended only: other clients append to the same file.
 	 */
 	if (ui.history_path != NULL)
-		history_append(ui.history_path, line, HISTORY_LINES);
+		history_append(ui.history_path, b.data, HISTORY_LINES);
+	buf_free(&b);
 }
 
-static void
-line_handler(char *line)
+/* The terminal. */
+
+static char *
+prompt_text(EditLine *el)
 {
-	free(ui.pending);
-	ui.pending = NULL;
-	if (line == NULL) {
-		ui.pending_eof = 1;
-		return;
-	}
-	ui.pending = line;
-	remember(line);
-	/* Back to character mode with a fresh prompt (see the top). */
-	install();
-}
-
-void
-ui_start(const struct ui_opts *opts)
-{
-	memset(&ui, 0, sizeof ui);
-	ui.started = 1;
-	ui.terminal = opts->terminal;
-	ui.color = opts->terminal && opts->color && ui_color_allowed();
-	ui.err_color = ui.color && isatty(STDERR_FILENO);
-	ui.timestamps = opts->timestamps;
-	ui.users = opts->users;
-	ui.users_arg = opts->users_arg;
-	text_escape(&ui.user, span_cstr(opts->user));
-	buf_append(&ui.user, "", 1);
-	ui.user.len--;
-	if (!ui.terminal)
-		return;
-
-	setlocale(LC_CTYPE, "");
-	/*
-	 * libedit delimits an invisible run (the colour codes) with one
-	 * character at both ends, RL_PROMPT_START_IGNORE: EL_PROMPT_ESC
-	 * takes a single one.
-	 */
-	if (ui.color)
-		buf_appendf(&ui.prompt, "%c" C_OWN "%c%s%c" C_RESET "%c> ",
-		    RL_PROMPT_START_IGNORE, RL_PROMPT_START_IGNORE,
-		    ui.user.data, RL_PROMPT_START_IGNORE,
-		    RL_PROMPT_START_IGNORE);
-	else
-		buf_appendf(&ui.prompt, "%s> ", ui.user.data);
-	ui.prompt_width = display_width(ui.user.data, ui.user.len) + 2;
-
-	rl_readline_name = "rpcchat";
-	rl_instream = stdin;
-	rl_outstream = stdout;
-	rl_catch_signals = 0;
-	rl_catch_sigwinch = 0;
-	rl_attempted_completion_function = complete;
-	/* Before libedit starts, which is when it looks. */
-	rl_getc_function = terminal_getc;
-	using_history();
-	stifle_history(HISTORY_LINES);
-	if (opts->history && (ui.history_path = history_path()) != NULL)
-		history_load(ui.history_path, HISTORY_LINES, history_add,
-		    NULL);
-	install();
-	fflush(stdout);
-}
-
-void
-ui_stop(void)
-{
-	if (!ui.started)
-		return;
-	if (ui.installed) {
-		hide_input();
-		fflush(stdout);
-		rl_callback_handler_remove();
-		ui.installed = 0;
-	}
-	free(ui.pending);
-	ui.pending = NULL;
-	free(ui.history_path);
-	ui.history_path = NULL;
-	buf_free(&ui.in);
-	buf_free(&ui.prompt);
-	buf_free(&ui.user);
-	fflush(stdout);
-	ui.started = 0;
-}
-
-int
-ui_is_terminal(void)
-{
-	return ui.terminal;
-}
-
-int
-ui_input_fd(void)
-{
-	return STDIN_FILENO;
+	(void)el;
+	return ui.prompt.data;
 }
 
 /*
- * libedit's key reader, as its own but for what read_terminal needs: the
- * last key, and no read at all while no_reads is set (end of input to
- * libedit, which then leaves the line as it is).  A character is decoded
- * in the locale's encoding; bytes that are not are dropped.
+ * Reads what the terminal has, at most max bytes, waiting at most
+ * wait_ms (-1: not at all, poll said it is there).  1 when bytes came,
+ * 0 when none did; a terminal that hung up sets ui.hangup.
  */
 static int
-terminal_getc(FILE *f)
+fill_keys(size_t max, int wait_ms)
 {
-	mbstate_t st;
+	struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+	ssize_t got;
+
+	if (ui.keys_off == ui.keys.len) {
+		buf_clear(&ui.keys);
+		ui.keys_off = 0;
+	}
+	if (wait_ms >= 0 && poll(&pfd, 1, wait_ms) <= 0)
+		return 0;
+	got = read(STDIN_FILENO, buf_reserve(&ui.keys, max), max);
+	if (got == -1 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (got <= 0) {
+		ui.hangup = 1;
+		return 0;
+	}
+	ui.keys.len += (size_t)got;
+	return 1;
+}
+
+/*
+ * libedit's key reader: one character decoded in the locale's encoding
+ * from the bytes read (bytes that are not are dropped), or 0, which
+ * libedit takes for the end of input and leaves the line as it is.  The
+ * first byte of a key is always there (read_terminal calls libedit only
+ * then); the rest of a key may take KEY_WAIT_MS to come.
+ */
+static int
+read_key(EditLine *el, wchar_t *wc)
+{
 	char b[MB_LEN_MAX];
 	size_t n = 0, r;
-	ssize_t got;
-	wchar_t wc;
+	mbstate_t st;
 
-	(void)f;
+	(void)el;
 	if (ui.no_reads)
-		return -1;
-	memset(&st, 0, sizeof st);
+		return 0;
 	for (;;) {
-		got = read(STDIN_FILENO, b + n, 1);
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return -1;
-		n++;
+		if (ui.keys_off == ui.keys.len &&
+		    !fill_keys(KEYS_READ, KEY_WAIT_MS))
+			return 0;
+		b[n++] = ui.keys.data[ui.keys_off++];
 		memset(&st, 0, sizeof st);
-		r = mbrtowc(&wc, b, n, &st);
+		r = mbrtowc(wc, b, n, &st);
 		if (r == (size_t)-2 && n < sizeof b)
 			continue;
 		if (r == (size_t)-1 || r == (size_t)-2) {
+			/* The last byte may begin a character of its own. */
+			if (n > 1) {
+				b[0] = b[n - 1];
+				n = 1;
+				memset(&st, 0, sizeof st);
+				r = mbrtowc(wc, b, n, &st);
+				if (r == (size_t)-2)
+					continue;
+				if (r != (size_t)-1)
+					break;
+			}
 			n = 0;
 			continue;
 		}
-		if (r == 0)
-			wc = L'\0';
-		ui.last_key = (wint_t)wc;
-		return (int)wc;
+		break;
 	}
+	if (r == 0)
+		*wc = L'\0';
+	ui.last_key = (wint_t)*wc;
+	return 1;
 }
 
 /* One key (or what libedit pushed back) through the line editor. */
 static void
 editor_key(void)
 {
-	/*
-	 * libedit updates rl_point and rl_end only when the line is not
-	 * empty after the key: a key that empties it (Ctrl-U, the last
-	 * Backspace) would leave them stale.  A sentinel tells.
-	 */
-	rl_point = rl_end = -1;
-	rl_callback_read_char();
-	if (rl_end < 0)
-		rl_point = rl_end = 0;
+	int n;
+
+	el_wgets(ui.el, &n);
+}
+
+/*
+ * The prompt and a line on their own row, as at Enter: "alice> say hi",
+ * or for a line of total bytes longer than what is kept of it, its start
+ * and its size, "alice> say xxxxx... (70000 bytes)".
+ */
+static void
+show_line(struct span line, size_t total, const char *end)
+{
+	struct buf shown = BUF_INIT;
+	size_t n = line.len;
+
+	if (total > PREVIEW_MAX && n > PREVIEW_MAX) {
+		n = PREVIEW_MAX;
+		while (n > 0 && ((unsigned char)line.p[n] & 0xc0) == 0x80)
+			n--;
+	}
+	text_escape(&shown, (struct span){ line.p, n });
+	if (n < total)
+		buf_appendf(&shown, "... (%zu bytes)", total);
+	fprintf(stdout, "%s> %s%s\n", ui.user.data, shown.data, end);
+	buf_free(&shown);
+}
+
+/* A line, checked as a pipe's line is; 1 when fn says stop. */
+static int
+deliver(ui_line_fn *fn, void *arg, struct span line)
+{
+	if (line.len > INPUT_LINE_MAX) {
+		ui_printf(UI_ERROR, "input line longer than %u bytes ignored",
+		    INPUT_LINE_MAX);
+		return 0;
+	}
+	return fn(arg, line);
+}
+
+/*
+ * The line libedit holds is too long to edit: its bytes go on here, and
+ * it leaves the screen (an empty prompt is cheap to draw again below
+ * what is printed meanwhile, and hides nothing).
+ */
+static void
+begin_overflow(void)
+{
+	const LineInfoW *li = el_wline(ui.el);
+
+	buf_clear(&ui.over);
+	buf_clear(&ui.over_tail);
+	append_wide(&ui.over, li->buffer, li->cursor);
+	append_wide(&ui.over_tail, li->cursor, li->lastchar);
+	ui.over_len = ui.over.len + ui.over_tail.len;
+	ui.overflow = 1;
+	hide_input();
+	install();
+	fflush(stdout);
+}
+
+static void
+end_overflow(void)
+{
+	ui.overflow = 0;
+	buf_free(&ui.over);
+	buf_free(&ui.over_tail);
+	ui.over_len = 0;
+}
+
+/*
+ * The bytes of an over-long line up to its end ('\r' or '\n', as Enter
+ * sends), kept while it is at most INPUT_LINE_MAX.  At its end the screen
+ * shows it cut short and the line is run; 1 when fn says stop.
+ */
+static int
+overflow_keys(ui_line_fn *fn, void *arg)
+{
+	const char *p = ui.keys.data + ui.keys_off, *cr, *nl;
+	size_t n = ui.keys.len - ui.keys_off;
+	struct buf line = BUF_INIT;
+	int stop = 0, was, kept;
+
+	cr = memchr(p, '\r', n);
+	nl = memchr(p, '\n', cr != NULL ? (size_t)(cr - p) : n);
+	if (nl != NULL)
+		cr = nl;
+	if (cr != NULL)
+		n = (size_t)(cr - p);
+	was = ui.over_len > INPUT_LINE_MAX;
+	ui.over_len += n;
+	if (ui.over_len <= INPUT_LINE_MAX)
+		buf_append(&ui.over, p, n);
+	else if (ui.over.len > PREVIEW_MAX + MB_LEN_MAX) {
+		/* Refused: only its start is still to be shown. */
+		ui.over.len = PREVIEW_MAX + MB_LEN_MAX;
+		buf_clear(&ui.over_tail);
+	}
+	ui.keys_off += n;
+	/* Said as soon as it is so, as a pipe does. */
+	if (!was && ui.over_len > INPUT_LINE_MAX)
+		ui_printf(UI_ERROR, "input line longer than %u bytes ignored",
+		    INPUT_LINE_MAX);
+	if (cr == NULL)
+		return 0;
+	ui.keys_off++;
+	kept = ui.over_len <= INPUT_LINE_MAX;
+	buf_append(&line, ui.over.data, ui.over.len);
+	buf_append(&line, ui.over_tail.data, ui.over_tail.len);
+	hide_input();
+	show_line((struct span){ line.data, line.len }, ui.over_len, "");
+	end_overflow();
+	install();
+	fflush(stdout);
+	if (kept)
+		stop = fn(arg, (struct span){ line.data, line.len });
+	buf_free(&line);
+	return stop;
+}
+
+/*
+ * One key through libedit; a line it ends is run.  1 when fn says stop,
+ * 2 at the end of input (Ctrl-D on an empty line).
+ */
+static int
+edit_key(ui_line_fn *fn, void *arg)
+{
+	const LineInfoW *li;
+	struct buf line = BUF_INIT;
+	size_t len;
+	int stop;
+
+	ui.last_key = WEOF;
+	editor_key();
+	li = el_wline(ui.el);
+	/* An Enter that ended no line was pushed back: take it now. */
+	if ((ui.last_key == L'\r' || ui.last_key == L'\n') &&
+	    (li->lastchar == li->buffer || li->lastchar[-1] != L'\n')) {
+		ui.no_reads = 1;
+		editor_key();
+		ui.no_reads = 0;
+		li = el_wline(ui.el);
+	}
+	len = (size_t)(li->lastchar - li->buffer);
+	if (len == 1 && li->buffer[0] == CTRL_D && ui.last_key == CTRL_D)
+		return 2;
+	if (len > 0 && li->lastchar[-1] == L'\n' &&
+	    (ui.last_key == L'\r' || ui.last_key == L'\n')) {
+		append_wide(&line, li->buffer, li->lastchar - 1);
+		remember((struct span){ line.data, line.len });
+		/* Back to a fresh prompt before the line's output. */
+		install();
+		fflush(stdout);
+		stop = deliver(fn, arg, (struct span){ line.data, line.len });
+		buf_free(&line);
+		return stop;
+	}
+	if (len >= EDIT_MAX)
+		begin_overflow();
+	return 0;
 }
 
 static int
 read_terminal(ui_line_fn *fn, void *arg)
 {
-	char *line;
+	int rc = 0;
 
-	ui.last_key = WEOF;
-	editor_key();
-	/* An Enter that ended no line was pushed back: take it now. */
-	if (ui.pending == NULL && !ui.pending_eof &&
-	    (ui.last_key == L'\r' || ui.last_key == L'\n')) {
-		ui.no_reads = 1;
-		editor_key();
-		ui.no_reads = 0;
+	if (!fill_keys(ui.overflow ? OVER_READ : KEYS_READ, -1))
+		return ui.hangup;
+	while (ui.keys_off < ui.keys.len && rc == 0)
+		rc = ui.overflow ? overflow_keys(fn, arg) : edit_key(fn, arg);
+	if (rc == 1) {
+		/* Leaving: what was typed after is not run. */
+		buf_clear(&ui.keys);
+		ui.keys_off = 0;
 	}
-	if (ui.pending_eof)
-		return 1;
-	if ((line = ui.pending) == NULL)
-		return 0;
-	ui.pending = NULL;
-	/* One key at most ends one line: there is no rest to leave unread. */
-	fn(arg, span_cstr(line));
-	free(line);
-	return 0;
+	return rc == 2 || ui.hangup;
 }
 
 static int
@@ -707,7 +940,7 @@ read_pipe(ui_line_fn *fn, void *arg)
 		if (!ui.discarding && ui.in.len > 0) {
 			n = ui.in.len;
 			ui.in.len = 0;
-			fn(arg, (struct span){ ui.in.data, n });
+			deliver(fn, arg, (struct span){ ui.in.data, n });
 		}
 		return 1;
 	}
@@ -717,7 +950,7 @@ read_pipe(ui_line_fn *fn, void *arg)
 		n = (size_t)(nl - ui.in.data);
 		if (ui.discarding)
 			ui.discarding = 0;
-		else if (fn(arg, (struct span){ ui.in.data, n }) != 0) {
+		else if (deliver(fn, arg, (struct span){ ui.in.data, n }) != 0) {
 			buf_consume(&ui.in, n + 1);
 			ui.scanned = 0;
 			return 0;
@@ -743,23 +976,136 @@ ui_read(ui_line_fn *fn, void *arg)
 	return ui.terminal ? read_terminal(fn, arg) : read_pipe(fn, arg);
 }
 
+void
+ui_start(const struct ui_opts *opts)
+{
+	HistEvent ev;
+
+	memset(&ui, 0, sizeof ui);
+	ui.started = 1;
+	ui.terminal = opts->terminal;
+	ui.color = opts->terminal && opts->color && ui_color_allowed();
+	ui.err_color = ui.color && isatty(STDERR_FILENO);
+	ui.timestamps = opts->timestamps;
+	ui.users = opts->users;
+	ui.users_arg = opts->users_arg;
+	text_escape(&ui.user, span_cstr(opts->user));
+	if (!ui.terminal)
+		return;
+
+	setlocale(LC_CTYPE, "");
+	if (ui.color)
+		buf_appendf(&ui.prompt, "%c" C_OWN "%c%s%c" C_RESET "%c> ",
+		    PROMPT_IGNORE, PROMPT_IGNORE, ui.user.data, PROMPT_IGNORE,
+		    PROMPT_IGNORE);
+	else
+		buf_appendf(&ui.prompt, "%s> ", ui.user.data);
+
+	if ((ui.el = el_init("rpcchat", stdin, stdout, stderr)) == NULL ||
+	    (ui.hist = history_init()) == NULL) {
+		fprintf(stderr, "rpcchat: the line editor could not start; "
+		    "reading the terminal as a pipe\n");
+		if (ui.el != NULL)
+			el_end(ui.el);
+		ui.el = NULL;
+		ui.terminal = 0;
+		return;
+	}
+	history(ui.hist, &ev, H_SETSIZE, HISTORY_LINES);
+	el_set(ui.el, EL_HIST, history, ui.hist);
+	el_set(ui.el, EL_SIGNAL, 0);
+	el_set(ui.el, EL_GETCFN, read_key);
+	el_set(ui.el, EL_PROMPT_ESC, prompt_text, PROMPT_IGNORE);
+	el_set(ui.el, EL_EDITOR, "emacs");
+	el_set(ui.el, EL_ADDFN, "rpcchat-complete",
+	    "complete a command or a user name", complete_key);
+	el_set(ui.el, EL_BIND, "^I", "rpcchat-complete", NULL);
+	/* The keys readline users expect, as libedit's emulation binds them. */
+	el_set(ui.el, EL_BIND, "^R", "em-inc-search-prev", NULL);
+	el_set(ui.el, EL_BIND, "\\e[1~", "ed-move-to-beg", NULL);
+	el_set(ui.el, EL_BIND, "\\e[4~", "ed-move-to-end", NULL);
+	el_set(ui.el, EL_BIND, "\\e[7~", "ed-move-to-beg", NULL);
+	el_set(ui.el, EL_BIND, "\\e[8~", "ed-move-to-end", NULL);
+	el_set(ui.el, EL_BIND, "\\e[H", "ed-move-to-beg", NULL);
+	el_set(ui.el, EL_BIND, "\\e[F", "ed-move-to-end", NULL);
+	el_set(ui.el, EL_BIND, "\\e[3~", "ed-delete-next-char", NULL);
+	el_set(ui.el, EL_BIND, "\\e[1;5C", "em-next-word", NULL);
+	el_set(ui.el, EL_BIND, "\\e[1;5D", "ed-prev-word", NULL);
+	/* ~/.editrc may bind keys of its own. */
+	el_source(ui.el, NULL);
+	if (opts->history && (ui.history_path = history_path()) != NULL)
+		history_load(ui.history_path, HISTORY_LINES, history_add,
+		    NULL);
+	install();
+	fflush(stdout);
+}
+
+void
+ui_stop(void)
+{
+	if (!ui.started)
+		return;
+	if (ui.installed) {
+		hide_input();
+		fflush(stdout);
+		ui.installed = 0;
+	}
+	if (ui.el != NULL) {
+		/* Gives the terminal its modes back. */
+		el_set(ui.el, EL_UNBUFFERED, 0);
+		el_end(ui.el);
+		ui.el = NULL;
+	}
+	if (ui.hist != NULL) {
+		history_end(ui.hist);
+		ui.hist = NULL;
+	}
+	free(ui.history_path);
+	ui.history_path = NULL;
+	end_overflow();
+	buf_free(&ui.keys);
+	buf_free(&ui.in);
+	buf_free(&ui.prompt);
+	buf_free(&ui.user);
+	fflush(stdout);
+	ui.started = 0;
+}
+
+int
+ui_is_terminal(void)
+{
+	return ui.terminal;
+}
+
+int
+ui_input_fd(void)
+{
+	return STDIN_FILENO;
+}
+
 int
 ui_interrupt(void)
 {
-	struct buf shown;
-	struct span line;
+	const LineInfoW *li;
+	struct buf line = BUF_INIT;
+	struct span t;
 
-	if (!ui.terminal || !ui.installed || rl_end == 0)
+	if (!ui.terminal || !ui.installed)
+		return 0;
+	li = el_wline(ui.el);
+	if (ui.overflow) {
+		buf_append(&line, ui.over.data, ui.over.len);
+		buf_append(&line, ui.over_tail.data, ui.over_tail.len);
+	} else if (li->lastchar > li->buffer)
+		append_wide(&line, li->buffer, li->lastchar);
+	else
 		return 0;
 	/* Like a shell: leave the cut line on show, start a fresh one. */
-	line = text_trim((struct span){ rl_line_buffer, (size_t)rl_end });
 	hide_input();
-	buf_init(&shown);
-	text_escape(&shown, line);
-	fprintf(stdout, "%s> %.*s^C\n", ui.user.data, (int)shown.len,
-	    shown.len > 0 ? shown.data : "");
-	buf_free(&shown);
-	rl_callback_handler_remove();
+	t = text_trim((struct span){ line.data, line.len });
+	show_line(t, ui.overflow ? ui.over_len : t.len, "^C");
+	buf_free(&line);
+	end_overflow();
 	install();
 	fflush(stdout);
 	return 1;
@@ -770,7 +1116,7 @@ ui_resize(void)
 {
 	if (!ui.terminal || !ui.installed)
 		return;
-	rl_resize_terminal();
+	el_resize(ui.el);
 	hide_input();
 	show_input();
 }
@@ -781,8 +1127,8 @@ ui_continue(void)
 	if (!ui.terminal || !ui.installed)
 		return;
 	/* The shell may have changed the modes while we were stopped. */
-	rl_deprep_terminal();
-	rl_prep_terminal(0);
+	el_set(ui.el, EL_PREP_TERM, 0);
+	el_set(ui.el, EL_PREP_TERM, 1);
 	hide_input();
 	show_input();
 }

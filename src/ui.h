@@ -1,12 +1,17 @@
 /*
  * ui.h - what the client shows and reads (PROTOCOL.md §5.4).
  *
- * Two modes.  On a terminal (stdin and stdout both terminals): libedit's
- * readline interface driven by callbacks from the client's poll loop, a
- * prompt, history, completion, optional colour, and lines printed above
- * the line being typed with that line and its cursor put back.  Otherwise
- * (pipes, scripts, tests): no prompt, no escape codes, input read with
- * read() into a bounded line buffer, every output line flushed at once.
+ * Two modes.  On a terminal (stdin and stdout both terminals): libedit,
+ * driven a key at a time from the client's poll loop, a prompt, history,
+ * completion, optional colour, and lines printed above the line being
+ * typed with that line and its cursor put back.  Otherwise (pipes,
+ * scripts, tests): no prompt, no escape codes, input read with read()
+ * into a bounded line buffer, every output line flushed at once.
+ *
+ * Either way a line is at most 1 MiB (a longer one is refused, said on
+ * stderr), and a line is run the same whichever way it came: at a
+ * terminal one longer than the editor holds (a paste) is kept aside to
+ * its end and run whole.
  *
  * There is one terminal, so there is one ui: the functions work on
  * file-level state set up by ui_start.
@@ -74,8 +79,9 @@ void	ui_stop(void);
 int	ui_input_fd(void);
 /*
  * Reads what the input has ready and calls fn for every complete line.
- * Returns 1 at the end of input (Ctrl-D on an empty line, EOF of a pipe),
- * else 0.  A pipe's last line without a newline is still delivered.
+ * Returns 1 at the end of input (Ctrl-D on an empty line, EOF of a pipe,
+ * a terminal that hung up), else 0.  A pipe's last line without a
+ * newline is still delivered.
  */
 int	ui_read(ui_line_fn *fn, void *arg);
 
