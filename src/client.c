@@ -96,8 +96,15 @@ struct client {
 
 	int			 done;
 	int			 status;
+	/*
+	 * Leaving does not cut the start short (the wire probe, Register,
+	 * the list of users): the deadline does, or a signal (hurry).  So a
+	 * script sees the same start and the same explanations whenever its
+	 * input ends (PROTOCOL.md §5.4, §6).
+	 */
 	enum leaving		 leaving;
 	long long		 leave_at;	/* when leaving started */
+	int			 hurry;		/* a signal: the rest is dropped */
 	int			 logout_confirmed;
 	int			 last_polled;	/* the last poll has started */
 	int			 more;		/* a full poll: more waiting */
@@ -417,7 +424,16 @@ leave_now(struct client *c, int status)
 {
 	buf_clear(&c->queue);
 	c->queued = 0;
+	c->hurry = 1;
 	leave(c, status);
+}
+
+/* Whether the start must stop short: a signal, or out of time. */
+static int
+cut_short(const struct client *c)
+{
+	return c->hurry || (c->leaving != STAYING &&
+	    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS) <= 0);
 }
 
 /* Runs one typed line; 1 when it started a call (the slot is busy). */
@@ -644,7 +660,7 @@ start_probe(struct client *c, enum wire wire)
 	srv.wire = wire;
 	srv.half_close = 1;
 	start_call_to(c, &c->cmd, srv, MSG_LIST, NULL, 0,
-	    RPC_DEFAULT_TIMEOUT_MS);
+	    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS));
 }
 
 /* Another client with our name gets half of our messages (PROTOCOL.md §5.4). */
@@ -707,7 +723,7 @@ probe_done(struct client *c)
 	    k->resp.data, k->resp.len }, &users, what);
 	c->probes++;
 	rpc_call_cancel(k);
-	if (!ok && c->leaving != STAYING) {
+	if (!ok && cut_short(c)) {
 		/* Never registered: nothing to log out, nothing was sent. */
 		cannot_start(c, "rpcchat: leaving before logging in: %s",
 		    what->data);
@@ -767,8 +783,7 @@ cmd_done(struct client *c)
 	rpc_call_cancel(&c->cmd.call);
 	switch (type) {
 	case MSG_REGISTER:
-		if (rc == -1 && c->leaving != STAYING &&
-		    err.status == RPC_ERR_NET) {
+		if (rc == -1 && cut_short(c) && err.status == RPC_ERR_NET) {
 			/* Cut short by leaving: it may have got through. */
 			buf_clear(&c->queue);
 			c->queued = 0;
@@ -787,8 +802,9 @@ cmd_done(struct client *c)
 		}
 		c->registered = 1;
 		c->next_poll = clock_ms() + POLL_INTERVAL_MS;
-		if (c->leaving == STAYING && start_call(c, &c->cmd, MSG_LIST,
-		    NULL, 0, RPC_DEFAULT_TIMEOUT_MS) == 0)
+		/* The users are shown however soon the input ended. */
+		if (!cut_short(c) && start_call(c, &c->cmd, MSG_LIST, NULL, 0,
+		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == 0)
 			c->cmd.greeting = 1;
 		break;
 	case MSG_LIST:

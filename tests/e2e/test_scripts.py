@@ -1,13 +1,15 @@
 """
 The client as a script uses it (PROTOCOL.md §5.4, issue 13): what goes to stdout
 and what to stderr, exit statuses a script can trust, -c, the command
-line's conventions, user names explained and normalised, timestamps.
+line's conventions, user names explained and normalised, timestamps, and
+the same outcome however soon the input ends.
 """
 
 import re
 
 import lib
 from lib import LIST, REGISTER, SAY, ok
+from test_peers import FakeChat
 
 # The texts of the help, one line per command (PROTOCOL.md §5.2).
 HELP_LINE = re.compile(r"^\s*(tell|say|list|quit|shutdown|help)\b")
@@ -242,3 +244,96 @@ def test_timestamps_in_pipe_mode_on_request(ctx):
         d.expect(r"^bob says plain$", 10)
         d.close_stdin()
         assert d.wait() == 0
+
+
+# -- the same at any speed of input (PROTOCOL.md §5.4, §6) -------------------------
+
+STAMP = re.compile(r"^\d\d:\d\d ")
+STARTED = r"^(\d+ users? logged in: |No users logged in)"
+
+
+def unstamped(lines):
+    return [STAMP.sub("", l) for l in lines]
+
+
+def three_ways(ctx, port, wire, commands, user="ci"):
+    """
+    The client run with -c, with its input all there at once, and with its
+    input sent only once the session has started (or the client is gone):
+    {way: (status, stdout lines, stderr lines)}, times of day left out.
+    """
+    target = ":%d" % port
+    runs = {}
+    dash_c = [a for cmd in commands for a in ("-c", cmd)]
+    rc, out, err = lib.run_cli(ctx, "--wire", wire, *dash_c, target, user,
+                               timeout=20)
+    runs["-c"] = (rc, out.splitlines(), err.splitlines())
+    data = "".join(cmd + "\n" for cmd in commands).encode()
+    rc, out, err = lib.run_cli(ctx, "--wire", wire, target, user,
+                               stdin_data=data, timeout=20)
+    runs["pipe"] = (rc, out.splitlines(), err.splitlines())
+    c = lib.Client(ctx, port, user, wire=wire)
+    lib.wait_until(lambda: c.proc.poll() is not None or
+                   any(re.search(STARTED, l) for l in c.lines), 10,
+                   "the session to start, or the client to leave")
+    try:
+        for cmd in commands:
+            c.send(cmd)
+    except OSError:
+        pass            # it left before reading them, as the others did
+    c.close_stdin()
+    rc = c.wait(20)
+    runs["late pipe"] = (rc, c.lines, c.err_lines)
+    return {k: (rc, unstamped(out), unstamped(err))
+            for k, (rc, out, err) in runs.items()}
+
+
+def assert_same(runs):
+    first = runs["-c"]
+    for way, got in runs.items():
+        assert got == first, "%s differs from -c:\n  %r\n  %r" % (
+            way, got, first)
+    return first
+
+
+def test_same_at_any_speed_framed(ctx):
+    with lib.Server(ctx, wire="framed") as srv:
+        for commands, status in [(["say hi"], 0)]:
+            rc, out, err = assert_same(three_ways(ctx, srv.port, "auto",
+                                                  commands))
+            assert rc == status, (rc, out, err)
+            assert out == ["Welcome, ci, contacting server at "
+                           "localhost:%d" % srv.port,
+                           "1 user logged in: ci", "ci says hi",
+                           "Quitting: logging out ci"], out
+            assert err == ["*** No such user: nobody"] * status, err
+
+
+def test_same_at_any_speed_2023_server(ctx):
+    """The framed probe gets 00 00; the unframed one must still be made."""
+    with FakeChat(wire="unframed", gen2023=True) as fake:
+        rc, out, err = assert_same(three_ways(ctx, fake.port, "auto",
+                                              ["say hi"]))
+        assert rc == 0, (rc, out, err)
+        assert out[1:] == ["1 user logged in: ci", "ci says hi",
+                           "Quitting: logging out ci"], out
+        assert err == ["*** note: the server at localhost:%d speaks the "
+                       "older, unframed generation of the protocol (2023); "
+                       "using it" % fake.port], err
+        assert fake.users() == []
+
+
+def test_same_at_any_speed_wire_mismatch(ctx):
+    """--wire framed at a 2023 server: explained, naming --wire, each way."""
+    with FakeChat(wire="unframed", gen2023=True) as fake:
+        rc, out, err = assert_same(three_ways(ctx, fake.port, "framed",
+                                              ["say hi"]))
+        assert rc == 1, (rc, out, err)
+        assert out == ["Welcome, ci, contacting server at localhost:%d"
+                       % fake.port], out
+        assert err == ["the server at localhost:%d speaks the unframed "
+                       "generation of the protocol, not the framed one: use "
+                       "--wire unframed, or leave --wire out to detect it"
+                       % fake.port], err
+        assert fake.users() == []
+
