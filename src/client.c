@@ -44,6 +44,7 @@
 #include "proto.h"
 #include "rpc_call.h"
 #include "rpc_client.h"
+#include "tells.h"
 #include "text.h"
 #include "ui.h"
 #include "username.h"
@@ -68,6 +69,8 @@ struct slot {
 	struct rpc_call		 call;
 	enum msg_type		 type;
 	int			 greeting;	/* the List after Register */
+	unsigned long long	 poll;		/* a CheckMessages: its number */
+	struct buf		 target;	/* a Tell: to whom */
 };
 
 enum leaving {
@@ -122,6 +125,8 @@ struct client {
 
 	struct rpc_strlist	 users;		/* for completion */
 	long long		 users_at;
+	struct tells		 tells;		/* Tells a notice may still fail */
+	unsigned long long	 polls;		/* CheckMessages begun */
 	/* The wire probe before Register (PROTOCOL.md §6): what each List got.
 	 */
 	int			 probes;
@@ -308,6 +313,8 @@ start_call_to(struct client *c, struct slot *s, struct rpc_target srv,
 	srv.timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
 	s->type = type;
 	s->greeting = 0;
+	s->poll = 0;
+	buf_clear(&s->target);
 	rpc_call_start(&s->call, &srv, &req);
 	buf_free(&req);
 	rpc_error_free(&err);
@@ -350,6 +357,15 @@ command_timeout(const struct client *c, int ms)
 		return ms;
 	left = c->leave_at + LAST_POLL_MS - clock_ms();
 	return left < ms ? (int)left : ms;
+}
+
+/* A CheckMessages on the background slot, numbered (tells.h). */
+static void
+start_poll(struct client *c, int timeout_ms)
+{
+	if (start_call(c, &c->bg, MSG_CHECK_MESSAGES, &c->user, 1,
+	    timeout_ms) == 0)
+		c->bg.poll = ++c->polls;
 }
 
 /* The user list for completion after "tell ", refreshed when stale. */
@@ -454,8 +470,11 @@ run_line(struct client *c, struct span line)
 		}
 		args[1] = cmd.target;
 		args[2] = cmd.message;
-		return start_call(c, &c->cmd, MSG_TELL, args, 3,
-		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == 0;
+		if (start_call(c, &c->cmd, MSG_TELL, args, 3,
+		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == -1)
+			return 0;
+		buf_append(&c->cmd.target, cmd.target.p, cmd.target.len);
+		return 1;
 	case CMD_SAY:
 		if (too_long(c, " says ", cmd.message)) {
 			command_failed(c, "message too long");
@@ -571,10 +590,27 @@ registered_again(struct client *c, int came_back)
 		    "logged in again as %s", c->shown_user.data);
 }
 
-/* 1 when a full response says more is waiting (PROTOCOL.md §4.2). */
+/*
+ * A message shown: a notice that answers one of our Tells is that Tell
+ * failing (PROTOCOL.md §5.4), said on stderr in a pipe.
+ */
+static void
+show_message(struct client *c, struct span m)
+{
+	if (tells_answered(&c->tells, m)) {
+		ui_print_span(UI_MESSAGE_FAILED, m);
+		c->failed = 1;
+	} else
+		ui_print_span(UI_MESSAGE, m);
+}
+
+/*
+ * CheckMessages number poll is done; 1 when a full response says more is
+ * waiting (PROTOCOL.md §4.2).
+ */
 static int
-checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
-    int rc)
+checked(struct client *c, unsigned long long poll, struct rpc_strlist *msgs,
+    struct rpc_error *err, int rc)
 {
 	int came_back;
 	size_t i;
@@ -604,7 +640,7 @@ checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
 		ui_printf(UI_NOTICE, "*** the server at %s is back",
 		    c->addr.data);
 	for (i = 0; i < msgs->n; i++)
-		ui_print_span(UI_MESSAGE, msgs->v[i]);
+		show_message(c, msgs->v[i]);
 	if (msgs->storage.len > FRAME_MAX / 2) {
 		/*
 		 * Drained over the next turns of the loop, input between,
@@ -614,6 +650,7 @@ checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
 		c->next_poll = clock_ms() + BACKLOG_POLL_MS;
 		return 1;
 	}
+	tells_settle(&c->tells, poll);
 	return 0;
 }
 
@@ -631,7 +668,7 @@ bg_done(struct client *c)
 	rpc_call_cancel(&c->bg.call);
 	switch (c->bg.type) {
 	case MSG_CHECK_MESSAGES:
-		more = checked(c, &list, &err, rc);
+		more = checked(c, c->bg.poll, &list, &err, rc);
 		break;
 	case MSG_REGISTER:
 		if (rc == -1)
@@ -822,6 +859,9 @@ cmd_done(struct client *c)
 		if (rc == -1)
 			command_report(c, type == MSG_SAY ? "say" : "tell",
 			    type, &err);
+		else if (type == MSG_TELL)
+			tells_sent(&c->tells, (struct span){
+			    c->cmd.target.data, c->cmd.target.len }, c->polls);
 		/* Show our own words (and anything else) without waiting. */
 		c->next_poll = clock_ms();
 		break;
@@ -894,8 +934,7 @@ advance(struct client *c)
 	case STAYING:
 		if (c->registered && !rpc_call_busy(&c->bg.call) &&
 		    clock_ms() >= c->next_poll)
-			start_call(c, &c->bg, MSG_CHECK_MESSAGES, &c->user, 1,
-			    POLL_TIMEOUT_MS);
+			start_poll(c, POLL_TIMEOUT_MS);
 		break;
 	case LEAVE_COMMANDS:
 		if (c->queued > 0 || rpc_call_busy(&c->cmd.call))
@@ -910,8 +949,7 @@ advance(struct client *c)
 		if (c->registered && left > 0 && (!c->last_polled ||
 		    c->more)) {
 			c->last_polled = 1;
-			start_call(c, &c->bg, MSG_CHECK_MESSAGES, &c->user, 1,
-			    (int)left);
+			start_poll(c, (int)left);
 			break;
 		}
 		c->leaving = LEAVE_QUIT;
@@ -1097,9 +1135,12 @@ client_run(const struct client_opts *opts)
 	buf_init(&c.probe_what[1]);
 	rpc_call_init(&c.cmd.call);
 	rpc_call_init(&c.bg.call);
+	buf_init(&c.cmd.target);
+	buf_init(&c.bg.target);
 	buf_init(&c.queue);
 	buf_init(&c.name);
 	rpc_strlist_init(&c.users);
+	tells_init(&c.tells);
 	buf_init(&c.failing);
 	buf_init(&c.addr);
 	format_addr(opts, &c.addr);
@@ -1148,6 +1189,9 @@ out:
 	rpc_peer_free(&c.peer);
 	buf_free(&c.queue);
 	rpc_strlist_free(&c.users);
+	tells_free(&c.tells);
+	buf_free(&c.cmd.target);
+	buf_free(&c.bg.target);
 	buf_free(&c.failing);
 	buf_free(&c.addr);
 	buf_free(&c.not_logged_in);

@@ -349,9 +349,14 @@ emit(enum ui_kind kind, struct span raw, struct span text)
 		text = (struct span){ "", 0 };
 	if (raw.p == NULL)
 		raw = (struct span){ "", 0 };
-	if (kind == UI_ERROR || kind == UI_ERROR_HELP || kind == UI_WARNING)
+	/* At a terminal a failure told by a message is shown as one. */
+	if (kind == UI_MESSAGE_FAILED && ui.terminal)
+		kind = UI_MESSAGE;
+	if (kind == UI_ERROR || kind == UI_ERROR_HELP || kind == UI_WARNING ||
+	    kind == UI_MESSAGE_FAILED)
 		out = stderr;
-	if (kind == UI_MESSAGE && ui.timestamps) {
+	if ((kind == UI_MESSAGE || kind == UI_MESSAGE_FAILED) &&
+	    ui.timestamps) {
 		now = time(NULL);
 		if (localtime_r(&now, &tm) == NULL ||
 		    strftime(stamp, sizeof stamp, "%H:%M ", &tm) == 0)

@@ -33,8 +33,11 @@ enum ui_kind {
 	UI_ERROR,	/* stderr: a command or call that failed */
 	UI_ERROR_HELP,	/* stderr: what explains an error (the help) */
 	UI_WARNING,	/* stderr: not a failure, but worth knowing */
-	UI_MESSAGE	/* stdout: a chat message, coloured by its shape, after
+	UI_MESSAGE,	/* stdout: a chat message, coloured by its shape, after
 			   the time when timestamps are on */
+	UI_MESSAGE_FAILED /* a chat message that tells one of our commands
+			   failed ("*** No such user: x"): stderr in a pipe,
+			   a UI_MESSAGE at a terminal */
 };
 
 /*

@@ -298,7 +298,8 @@ def assert_same(runs):
 
 def test_same_at_any_speed_framed(ctx):
     with lib.Server(ctx, wire="framed") as srv:
-        for commands, status in [(["say hi"], 0)]:
+        for commands, status in [(["say hi"], 0),
+                                 (["say hi", "tell nobody hi"], 1)]:
             rc, out, err = assert_same(three_ways(ctx, srv.port, "auto",
                                                   commands))
             assert rc == status, (rc, out, err)
@@ -337,3 +338,30 @@ def test_same_at_any_speed_wire_mismatch(ctx):
                        % fake.port], err
         assert fake.users() == []
 
+
+def test_tell_to_nobody_fails(ctx):
+    """The notice answering our own tell is that tell failing (PROTOCOL.md
+    §5.4); the same notice for someone else's tell is a message."""
+    with lib.Server(ctx) as srv:
+        ok(srv.call(REGISTER, "bob"))
+        rc, out, err = lib.run_cli(ctx, "--wire", ctx.wire,
+                                   "-c", "tell nobody hi", "-c", "tell bob hi",
+                                   ":%d" % srv.port, "ci", timeout=20)
+        assert rc == 1, (rc, out, err)
+        assert err.splitlines() == ["*** No such user: nobody"], err
+        assert "No such user" not in out, out
+        assert "ci tells you hi" in srv.drain("bob")
+        # Tells that reach someone: status 0, nothing on stderr.
+        rc, out, err = lib.run_cli(ctx, "--wire", ctx.wire,
+                                   "-c", "tell bob one", "-c", "tell bob two",
+                                   ":%d" % srv.port, "ci", timeout=20)
+        assert (rc, err) == (0, ""), (rc, out, err)
+        # A notice that answers none of ours: a message like any other.
+        c = lib.Client(ctx, srv.port, "dave")
+        c.expect(STARTED)
+        lib.wait_until(lambda: "dave" in listed(srv), 10, "dave in")
+        ok(srv.call(lib.TELL, "dave", "nobody", "x"))
+        c.expect(r"^\*\*\* No such user: nobody$", 10)
+        c.close_stdin()
+        assert c.wait() == 0
+        assert c.err_lines == [], c.err_lines

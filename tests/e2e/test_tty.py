@@ -539,3 +539,17 @@ def test_ctrl_r_then_one_enter_runs_the_line(ctx):
         assert sum(1 for l in t.screen() if l == "alice>") == 1, t.show()
         t.keys("C-d")
         assert t.wait_exit() == 0
+
+
+# -- issue 19: pastes, failed tells, completion, stamped notices -------------
+
+def test_failed_tell_stays_on_screen(ctx):
+    """At a terminal the notice stays where messages go; the tell still
+    counts as failed (PROTOCOL.md §5.4)."""
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        t.type("tell nobody hello")
+        t.keys("Enter")
+        t.wait_text(r"^\*\*\* No such user: nobody$")
+        t.wait_input("")
+        t.keys("C-d")
+        assert t.wait_exit() == 1
