@@ -40,6 +40,7 @@
 #include "client.h"
 #include "clock.h"
 #include "command.h"
+#include "names.h"
 #include "probe.h"
 #include "proto.h"
 #include "rpc_call.h"
@@ -123,8 +124,8 @@ struct client {
 	int			 down;		/* unreachable: said so */
 	struct buf		 failing;	/* other failure: said so */
 
-	struct rpc_strlist	 users;		/* for completion */
-	long long		 users_at;
+	struct names		 names;		/* for completion */
+	long long		 names_at;	/* the last List of them */
 	struct tells		 tells;		/* Tells a notice may still fail */
 	unsigned long long	 polls;		/* CheckMessages begun */
 	/* The wire probe before Register (PROTOCOL.md §6): what each List got.
@@ -269,12 +270,10 @@ print_users(const struct rpc_strlist *users)
 }
 
 static void
-keep_users(struct client *c, struct rpc_strlist *fresh)
+keep_users(struct client *c, const struct rpc_strlist *fresh)
 {
-	rpc_strlist_free(&c->users);
-	c->users = *fresh;
-	rpc_strlist_init(fresh);
-	c->users_at = clock_ms();
+	names_set(&c->names, fresh->v, fresh->n);
+	c->names_at = clock_ms();
 }
 
 /* Says once per session what is wrong with the server's responses. */
@@ -368,7 +367,11 @@ start_poll(struct client *c, int timeout_ms)
 		c->bg.poll = ++c->polls;
 }
 
-/* The user list for completion after "tell ", refreshed when stale. */
+/*
+ * The user names for completion after "tell ": the notices keep them
+ * current; a List refreshes them when stale, for what notices cannot
+ * tell (a server restarted, a notice dropped with a full queue).
+ */
 static size_t
 completion_users(void *arg, const struct span **names)
 {
@@ -376,11 +379,11 @@ completion_users(void *arg, const struct span **names)
 
 	/* What we have now; a fresher list serves the next Tab. */
 	if (c->registered && c->leaving == STAYING &&
-	    !rpc_call_busy(&c->bg.call) && (c->users_at == 0 ||
-	    clock_ms() - c->users_at >= USERS_MAX_AGE_MS))
+	    !rpc_call_busy(&c->bg.call) && (c->names_at == 0 ||
+	    clock_ms() - c->names_at >= USERS_MAX_AGE_MS))
 		start_call(c, &c->bg, MSG_LIST, NULL, 0, COMPLETE_TIMEOUT_MS);
-	*names = c->users.v;
-	return c->users.n;
+	*names = c->names.v;
+	return c->names.n;
 }
 
 /* Bytes of the delivered text, "USER says MSG" (PROTOCOL.md §4.1). */
@@ -597,6 +600,7 @@ registered_again(struct client *c, int came_back)
 static void
 show_message(struct client *c, struct span m)
 {
+	names_notice(&c->names, m);
 	if (tells_answered(&c->tells, m)) {
 		ui_print_span(UI_MESSAGE_FAILED, m);
 		c->failed = 1;
@@ -1139,7 +1143,7 @@ client_run(const struct client_opts *opts)
 	buf_init(&c.bg.target);
 	buf_init(&c.queue);
 	buf_init(&c.name);
-	rpc_strlist_init(&c.users);
+	names_init(&c.names);
 	tells_init(&c.tells);
 	buf_init(&c.failing);
 	buf_init(&c.addr);
@@ -1188,7 +1192,7 @@ out:
 	rpc_call_free(&c.bg.call);
 	rpc_peer_free(&c.peer);
 	buf_free(&c.queue);
-	rpc_strlist_free(&c.users);
+	names_free(&c.names);
 	tells_free(&c.tells);
 	buf_free(&c.cmd.target);
 	buf_free(&c.bg.target);

@@ -553,3 +553,33 @@ def test_failed_tell_stays_on_screen(ctx):
         t.wait_input("")
         t.keys("C-d")
         assert t.wait_exit() == 1
+
+
+def test_tab_knows_announced_users_at_once(ctx):
+    """A login or logout notice on screen changes what Tab offers at once,
+    at the first Tab, with no List in between."""
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        ok(srv.call(REGISTER, "bob"))
+        t.wait_text(r"^\*\*\* bob has logged in$")
+        t.type("tell b")
+        t.keys("Tab")
+        t.wait_input("tell bob ")
+        t.keys("C-u")
+        ok(srv.call(REGISTER, "bobby"))
+        t.wait_text(r"^\*\*\* bobby has logged in$")
+        # As far as both go, then both shown above the line.
+        t.type("tell b")
+        t.keys("Tab")
+        t.wait_input("tell bob")
+        t.keys("Tab")
+        t.wait_text(r"^bob  bobby$")
+        t.wait_input("tell bob")
+        t.keys("C-u")
+        ok(srv.call(lib.QUIT, "bob"))
+        ok(srv.call(lib.QUIT, "bobby"))
+        t.wait_text(r"^\*\*\* bobby has logged out$")
+        # Nobody left to offer: the Tab adds nothing before the x.
+        t.type("tell b")
+        t.keys("Tab")
+        t.type("x")
+        t.wait_input("tell bx")
