@@ -355,8 +355,8 @@ emit(enum ui_kind kind, struct span raw, struct span text)
 	if (kind == UI_ERROR || kind == UI_ERROR_HELP || kind == UI_WARNING ||
 	    kind == UI_MESSAGE_FAILED)
 		out = stderr;
-	if ((kind == UI_MESSAGE || kind == UI_MESSAGE_FAILED) &&
-	    ui.timestamps) {
+	if ((kind == UI_MESSAGE || kind == UI_MESSAGE_FAILED ||
+	    kind == UI_NOTICE) && ui.timestamps) {
 		now = time(NULL);
 		if (localtime_r(&now, &tm) == NULL ||
 		    strftime(stamp, sizeof stamp, "%H:%M ", &tm) == 0)

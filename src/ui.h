@@ -29,7 +29,8 @@
  */
 enum ui_kind {
 	UI_INFO,	/* stdout: the client's own lines: welcome, list, help */
-	UI_NOTICE,	/* stdout: about the connection and the session */
+	UI_NOTICE,	/* stdout: about the connection and the session,
+			   after the time as messages are */
 	UI_ERROR,	/* stderr: a command or call that failed */
 	UI_ERROR_HELP,	/* stderr: what explains an error (the help) */
 	UI_WARNING,	/* stderr: not a failure, but worth knowing */

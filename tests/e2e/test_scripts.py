@@ -246,6 +246,30 @@ def test_timestamps_in_pipe_mode_on_request(ctx):
         assert d.wait() == 0
 
 
+@lib.timeout(60)
+def test_connection_notices_stamped_like_messages(ctx):
+    """The client's own notices about the server carry the same HH:MM as
+    the messages, under the same rule."""
+    srv = lib.Server(ctx)
+    port = srv.port
+    try:
+        c = lib.Client(ctx, port, "alice", "--timestamps")
+        c.expect(r"^1 user logged in: alice$", 10)
+        srv.stop()
+        c.expect(r"^\d\d:\d\d \*\*\* cannot reach the server: .*; "
+                 r"retrying$", 10)
+        srv = lib.Server(ctx, port=port)
+        c.expect(r"^\d\d:\d\d \*\*\* the server at localhost:%d is back; "
+                 r"logged in again as alice$" % port, 20)
+        c.close_stdin()
+        assert c.wait() == 0
+        # The client's own lines that are not notices have none.
+        assert c.lines[0].startswith("Welcome, alice"), c.lines
+    finally:
+        if srv.running():
+            srv.stop()
+
+
 # -- the same at any speed of input (PROTOCOL.md §5.4, §6) -------------------------
 
 STAMP = re.compile(r"^\d\d:\d\d ")
