@@ -53,6 +53,7 @@
 #include <locale.h>
 #include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -573,6 +574,20 @@ out:
 	return rc;
 }
 
+/*
+ * Ctrl-Z: libedit reads it as a key (not as the terminal's suspend
+ * character), and its own binding does nothing; stop as a terminal would.
+ * ui_continue draws the line again.
+ */
+static unsigned char
+suspend_key(EditLine *el, int ch)
+{
+	(void)el;
+	(void)ch;
+	kill(0, SIGTSTP);
+	return CC_NORM;
+}
+
 /* History. */
 
 /* mkdir -p, private: the history is nobody else's business. */
@@ -981,10 +996,32 @@ ui_read(ui_line_fn *fn, void *arg)
 	return ui.terminal ? read_terminal(fn, arg) : read_pipe(fn, arg);
 }
 
+/* Our keys, and those readline users expect (as libedit's readline
+ * emulation binds them); ~/.editrc may bind others. */
+static const char *const bindings[][2] = {
+	{ "^I", "rpcchat-complete" },
+	{ "^Z", "rpcchat-suspend" },
+	{ "^R", "em-inc-search-prev" },
+	{ "\\e[1~", "ed-move-to-beg" },
+	{ "\\e[4~", "ed-move-to-end" },
+	{ "\\e[7~", "ed-move-to-beg" },
+	{ "\\e[8~", "ed-move-to-end" },
+	{ "\\e[H", "ed-move-to-beg" },
+	{ "\\e[F", "ed-move-to-end" },
+	{ "\\e[3~", "ed-delete-next-char" },
+	{ "\\e[1;5C", "em-next-word" },
+	{ "\\e[1;5D", "ed-prev-word" },
+	{ "\\e[5C", "em-next-word" },
+	{ "\\e[5D", "ed-prev-word" },
+	{ "\\e\\e[C", "em-next-word" },
+	{ "\\e\\e[D", "ed-prev-word" },
+};
+
 void
 ui_start(const struct ui_opts *opts)
 {
 	HistEvent ev;
+	size_t i;
 
 	memset(&ui, 0, sizeof ui);
 	ui.started = 1;
@@ -1013,7 +1050,7 @@ ui_start(const struct ui_opts *opts)
 		if (ui.el != NULL)
 			el_end(ui.el);
 		ui.el = NULL;
-		ui.terminal = 0;
+		ui.terminal = ui.color = ui.err_color = 0;
 		return;
 	}
 	history(ui.hist, &ev, H_SETSIZE, HISTORY_LINES);
@@ -1024,18 +1061,10 @@ ui_start(const struct ui_opts *opts)
 	el_set(ui.el, EL_EDITOR, "emacs");
 	el_set(ui.el, EL_ADDFN, "rpcchat-complete",
 	    "complete a command or a user name", complete_key);
-	el_set(ui.el, EL_BIND, "^I", "rpcchat-complete", NULL);
-	/* The keys readline users expect, as libedit's emulation binds them. */
-	el_set(ui.el, EL_BIND, "^R", "em-inc-search-prev", NULL);
-	el_set(ui.el, EL_BIND, "\\e[1~", "ed-move-to-beg", NULL);
-	el_set(ui.el, EL_BIND, "\\e[4~", "ed-move-to-end", NULL);
-	el_set(ui.el, EL_BIND, "\\e[7~", "ed-move-to-beg", NULL);
-	el_set(ui.el, EL_BIND, "\\e[8~", "ed-move-to-end", NULL);
-	el_set(ui.el, EL_BIND, "\\e[H", "ed-move-to-beg", NULL);
-	el_set(ui.el, EL_BIND, "\\e[F", "ed-move-to-end", NULL);
-	el_set(ui.el, EL_BIND, "\\e[3~", "ed-delete-next-char", NULL);
-	el_set(ui.el, EL_BIND, "\\e[1;5C", "em-next-word", NULL);
-	el_set(ui.el, EL_BIND, "\\e[1;5D", "ed-prev-word", NULL);
+	el_set(ui.el, EL_ADDFN, "rpcchat-suspend", "stop the client",
+	    suspend_key);
+	for (i = 0; i < sizeof bindings / sizeof bindings[0]; i++)
+		el_set(ui.el, EL_BIND, bindings[i][0], bindings[i][1], NULL);
 	/* ~/.editrc may bind keys of its own. */
 	el_source(ui.el, NULL);
 	if (opts->history && (ui.history_path = history_path()) != NULL)
