@@ -142,6 +142,11 @@ def test_help_short_and_long(ctx):
     for opt in ["-h", "--help"]:
         rc, out, err = lib.run_cli(ctx, opt)
         assert rc == 0 and "Client options:" in out, (opt, rc, out, err)
+        # Every client option, the client's own --wire value included.
+        for want in ["-c COMMAND", "--no-history", "--no-color",
+                     "--timestamps", "--no-timestamps", "--strict",
+                     "--wire auto", "--wire framed|unframed"]:
+            assert want in out, (want, out)
     rc, out, err = lib.run_cli(ctx)
     assert rc == 2 and "--help" in err, err
 
