@@ -1094,7 +1094,7 @@ static int
 prepare_user(struct client *c, const char *typed)
 {
 	struct span t = span_cstr(typed);
-	struct buf why = BUF_INIT, shown = BUF_INIT;
+	struct buf why = BUF_INIT, shown = BUF_INIT, changes = BUF_INIT;
 	enum username_status st;
 	int normalised, ok;
 
@@ -1106,18 +1106,21 @@ prepare_user(struct client *c, const char *typed)
 	text_escape(&c->shown_user, c->user);
 	buf_append(&c->shown_user, "", 1);
 	text_escape(&shown, t);
-	if ((ok = st == USERNAME_OK) && normalised)
+	if ((ok = st == USERNAME_OK) && normalised) {
+		/* The two look alike: say what changed. */
+		username_nfc_changes(t, c->user, &changes);
 		ui_printf(UI_WARNING, "rpcchat: the name '%.*s' is written "
 		    "with combining marks; logging in as '%s', its Unicode "
-		    "NFC form, which the server accepts", (int)shown.len,
-		    shown.data, c->shown_user.data);
-	else if (!ok) {
+		    "NFC form (%s), which the server accepts", (int)shown.len,
+		    shown.data, c->shown_user.data, changes.data);
+	} else if (!ok) {
 		username_explain(t, st, &why);
 		ui_printf(UI_ERROR, "rpcchat: cannot log in as '%.*s': %s",
 		    (int)shown.len, shown.data, why.data);
 	}
 	buf_free(&why);
 	buf_free(&shown);
+	buf_free(&changes);
 	return ok;
 }
 

@@ -201,6 +201,8 @@ def test_decomposed_name_is_sent_in_nfc(ctx):
         rc, out, err = script(ctx, srv, typed, ["list"])
         assert rc == 0, (rc, out, err)
         assert "NFC" in err, err
+        # The two names look alike: the code points that changed are named.
+        assert "U+0065 U+0301 became U+00E9" in err, err
         assert "Welcome, Jos\u00e9," in out, out
         assert re.search(r"^1 user logged in: Jos\u00e9$", out, re.M), out
         srv.wait_log(r"\*\*\* Jos\u00e9 has logged in")
