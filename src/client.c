@@ -508,6 +508,15 @@ run_line(struct client *c, struct span line)
 	return 0;
 }
 
+/* A line too long to take, said by the ui: a command that failed. */
+static void
+line_refused(void *arg)
+{
+	struct client *c = arg;
+
+	c->failed = 1;
+}
+
 /* A line typed: queued behind the ones before it. */
 static int
 on_line(void *arg, struct span line)
@@ -1181,7 +1190,8 @@ client_run(const struct client_opts *opts)
 	uo.history = opts->history;
 	uo.timestamps = opts->timestamps < 0 ? uo.terminal : opts->timestamps;
 	uo.users = completion_users;
-	uo.users_arg = &c;
+	uo.refused = line_refused;
+	uo.arg = &c;
 	/* Typing is served while the server is contacted, too. */
 	ui_start(&uo);
 	/* The wire to try first: framed unless --wire named the other. */

@@ -112,7 +112,8 @@ static struct {
 	struct buf	 prompt;	/* with PROMPT_IGNORE markers */
 	char		*history_path;
 	ui_users_fn	*users;
-	void		*users_arg;
+	ui_refused_fn	*refused;
+	void		*arg;
 
 	/* Terminal mode. */
 	EditLine	*el;
@@ -527,7 +528,7 @@ complete_key(EditLine *el, int ch)
 			command_spans[n] = span_cstr(command_names[n]);
 		cand = command_spans;
 	} else if (span_eq(before, SPAN_LIT("tell")) && ui.users != NULL) {
-		n = ui.users(ui.users_arg, &cand);
+		n = ui.users(ui.arg, &cand);
 		users = 1;
 	}
 	/* first: the match; len: how much of it every match shares. */
@@ -791,13 +792,22 @@ show_line(struct span line, size_t total, const char *end)
 	buf_free(&shown);
 }
 
+/* A line too long to take: said, and a failure as a command's is. */
+static void
+refuse(void)
+{
+	ui_printf(UI_ERROR, "input line longer than %u bytes ignored",
+	    INPUT_LINE_MAX);
+	if (ui.refused != NULL)
+		ui.refused(ui.arg);
+}
+
 /* A line, checked as a pipe's line is; 1 when fn says stop. */
 static int
 deliver(ui_line_fn *fn, void *arg, struct span line)
 {
 	if (line.len > INPUT_LINE_MAX) {
-		ui_printf(UI_ERROR, "input line longer than %u bytes ignored",
-		    INPUT_LINE_MAX);
+		refuse();
 		return 0;
 	}
 	return fn(arg, line);
@@ -864,8 +874,7 @@ overflow_keys(ui_line_fn *fn, void *arg)
 	ui.keys_off += n;
 	/* Said as soon as it is so, as a pipe does. */
 	if (!was && ui.over_len > INPUT_LINE_MAX)
-		ui_printf(UI_ERROR, "input line longer than %u bytes ignored",
-		    INPUT_LINE_MAX);
+		refuse();
 	if (cr == NULL)
 		return 0;
 	ui.keys_off++;
@@ -981,8 +990,7 @@ read_pipe(ui_line_fn *fn, void *arg)
 	ui.scanned = ui.in.len;
 	if (ui.discarding || ui.in.len > INPUT_LINE_MAX) {
 		if (!ui.discarding)
-			ui_printf(UI_ERROR, "input line longer than %u bytes "
-			    "ignored", INPUT_LINE_MAX);
+			refuse();
 		ui.discarding = 1;
 		buf_clear(&ui.in);
 		ui.scanned = 0;
@@ -1030,7 +1038,8 @@ ui_start(const struct ui_opts *opts)
 	ui.err_color = ui.color && isatty(STDERR_FILENO);
 	ui.timestamps = opts->timestamps;
 	ui.users = opts->users;
-	ui.users_arg = opts->users_arg;
+	ui.refused = opts->refused;
+	ui.arg = opts->arg;
 	text_escape(&ui.user, span_cstr(opts->user));
 	if (!ui.terminal)
 		return;

@@ -51,6 +51,8 @@ typedef size_t ui_users_fn(void *arg, const struct span **names);
  * lines after it are left unread (the client is leaving).
  */
 typedef int ui_line_fn(void *arg, struct span line);
+/* A line too long to take was refused (said on stderr): a failure. */
+typedef void ui_refused_fn(void *arg);
 
 struct ui_opts {
 	const char	*user;
@@ -59,7 +61,8 @@ struct ui_opts {
 	int		 history;
 	int		 timestamps;	/* HH:MM before each UI_MESSAGE */
 	ui_users_fn	*users;
-	void		*users_arg;
+	ui_refused_fn	*refused;
+	void		*arg;		/* for users and refused */
 };
 
 /* Whether stdin and stdout are both terminals. */

@@ -98,6 +98,12 @@ class Tty:
         return [l.rstrip() for l in
                 self.tmux("capture-pane", "-t", "rpcchat", "-p").split("\n")]
 
+    def rows(self):
+        """Every row tmux still has, the history scrolled off included."""
+        return [l.rstrip() for l in
+                self.tmux("capture-pane", "-t", "rpcchat", "-p", "-S",
+                          "-").split("\n")]
+
     def raw_screen(self):
         """The visible rows with their colour escapes (capture-pane -e)."""
         return self.tmux("capture-pane", "-t", "rpcchat", "-p", "-e")
@@ -583,3 +589,99 @@ def test_tab_knows_announced_users_at_once(ctx):
         t.keys("Tab")
         t.type("x")
         t.wait_input("tell bx")
+
+
+def pasted(n):
+    """A "say" line of exactly n bytes, with 2- and 3-byte characters in
+    it, so that keys are cut from the middle of characters too."""
+    out, size, i = ["say "], 4, 0
+    cycle = "abcdefghij\u00e9klmnop\u4e00qrstuvwxyz "
+    while True:
+        c = cycle[i % len(cycle)]
+        if size + len(c.encode()) > n:
+            break
+        out.append(c)
+        size += len(c.encode())
+        i += 1
+    out.append("x" * (n - size))
+    line = "".join(out)
+    assert len(line.encode()) == n
+    return line
+
+
+def paste(t, text):
+    """What a terminal sends for a paste (tmux paste-buffer), no Enter."""
+    path = os.path.join(t.tmp, "paste")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    t.tmux("load-buffer", path)
+    t.tmux("paste-buffer", "-t", "rpcchat")
+
+
+def rows_matching(t, regex):
+    return sum(1 for l in t.rows() if re.search(regex, l))
+
+
+@lib.timeout(180)
+def test_long_pastes_delivered(ctx):
+    """Pastes past libedit's 1 KiB and 4 KiB buffers and past what the
+    editor holds arrive whole; the heap stays intact (the sanitizer and
+    valgrind runs of this test watch that)."""
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        ok(srv.call(REGISTER, "bob"))
+        got = []
+        for n in (1025, 4097, 6000):
+            line = pasted(n)
+            paste(t, line)
+            t.keys("Enter")
+            want = "alice says " + line[4:]
+
+            def arrived():
+                got.extend(srv.drain("bob"))
+                return want in got
+            lib.wait_until(arrived, 20, "the %d-byte paste to arrive" % n)
+            t.wait_input("")
+        # The one beyond the editor is shown cut, with its size.
+        assert rows_matching(t, r"^alice> say abcdefghij\u00e9.*\.\.\. "
+                             r"\(6000 bytes\)$") == 1, t.rows()
+        assert [m for m in got if m.startswith("alice says")] == \
+            ["alice says " + pasted(n)[4:] for n in (1025, 4097, 6000)]
+        t.keys("C-d")
+        assert t.wait_exit() == 0
+
+
+@lib.timeout(240)
+def test_too_long_pastes_refused_as_in_a_pipe(ctx):
+    """A paste too long to send is refused with the pipe's words, nothing
+    is sent, and the prompt is back within a second of the refusal."""
+    cases = [(66000, "message too long"),
+             (1 << 20, "message too long"),
+             ((1 << 20) + 5000, "input line longer than 1048576 bytes "
+                                "ignored")]
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        ok(srv.call(REGISTER, "bob"))
+        for i, (n, refusal) in enumerate(cases):
+            line = pasted(n)
+            # The same line on a pipe: the same words.
+            rc, out, err = lib.run_cli(ctx, "--wire", ctx.wire,
+                                       ":%d" % srv.port, "piped",
+                                       stdin_data=line.encode() + b"\n",
+                                       timeout=30)
+            assert rc == 1 and err.splitlines() == [refusal], (rc, err)
+            before = rows_matching(t, "^%s$" % refusal)
+            paste(t, line)
+            t.keys("Enter")
+            t.wait(lambda: rows_matching(t, "^%s$" % refusal) > before,
+                   "the refusal", timeout=60)
+            t.wait_input("", timeout=1)
+            t.type("say after %d" % i)
+            t.keys("Enter")
+            lib.wait_until(lambda: "alice says after %d" % i in
+                           messages(srv, "bob"), 10, "the next line to run")
+        for n, _ in cases:
+            assert rows_matching(t, r"^alice> say abcdefghij\u00e9.*\.\.\. "
+                                 r"\(%d bytes\)$" % n) == 1, n
+        # Nothing of the pastes went out.
+        assert not [m for m in messages(srv, "bob") if "abcdefghij" in m]
+        t.keys("C-d")
+        assert t.wait_exit() == 1
