@@ -31,10 +31,10 @@
  *   the middle of a key (an escape sequence, a UTF-8 character); one that
  *   is not there within KEY_WAIT_MS ends the key, so neither a lone ESC
  *   nor a slow terminal can hold the poll loop (signals, calls) up.
- * - Enter during an incremental search (Ctrl-R) ends the search and is
- *   pushed back for libedit to read next, but "next" is the next key: the
- *   line found would run only at a second Enter.  read_key() knows an
- *   Enter did not end a line and lets libedit take the pushed-back one at
+ * - libedit's incremental search and quoted insert read the keys that
+ *   follow from inside one edit, which would hold the poll loop until the
+ *   user is done: Ctrl-R and Ctrl-V are ours (search_key, quote_key),
+ *   and keys libedit pushes back (a macro of ~/.editrc) are taken at
  *   once, with the terminal closed to it (no_reads).
  * - libedit's own signal handling is off: the client handles its signals
  *   itself, and SIGWINCH/SIGCONT come here through ui_resize and
@@ -87,6 +87,10 @@
 #define KEY_WAIT_MS	100
 /* Bytes of an over-long line shown back. */
 #define PREVIEW_MAX	60
+/* Bytes of a search's needle. */
+#define NEEDLE_MAX	256
+/* Keys one macro of ~/.editrc may push back. */
+#define PUSHED_MAX	4096
 /* Completion looks only at the start of a line. */
 #define COMPLETE_MAX	256
 #define HISTORY_LINES	HISTORY_MAX_LINES
@@ -122,6 +126,15 @@ static struct {
 	size_t		 keys_off;
 	wint_t		 last_key;	/* the last key read_key gave libedit */
 	int		 no_reads;	/* give libedit only what it pushed back */
+	int		 asked;		/* libedit asked read_key for a key */
+	int		 quoting;	/* Ctrl-V: the next key as it is */
+	/* Ctrl-R (search_key). */
+	int		 searching;
+	struct buf	 needle;	/* NUL-terminated */
+	struct buf	 search_prompt;
+	struct buf	 search_saved;	/* the line before, NUL-terminated */
+	int		 match;		/* the history line shown, or -1 */
+	int		 search_failed;
 	int		 hangup;	/* the terminal is gone */
 	/* A line longer than EDIT_MAX: its bytes, not libedit's. */
 	int		 overflow;
@@ -280,8 +293,12 @@ hide_input(void)
 
 	if (!ui.installed)
 		return;
-	layout_bytes(&l, ui.user.data, ui.user.len);
-	layout_bytes(&l, "> ", 2);
+	if (ui.searching)
+		layout_bytes(&l, ui.search_prompt.data, ui.search_prompt.len);
+	else {
+		layout_bytes(&l, ui.user.data, ui.user.len);
+		layout_bytes(&l, "> ", 2);
+	}
 	li = el_wline(ui.el);
 	for (p = li->buffer; p < li->cursor; p++)
 		layout_char(&l, *p);
@@ -680,7 +697,7 @@ static char *
 prompt_text(EditLine *el)
 {
 	(void)el;
-	return ui.prompt.data;
+	return ui.searching ? ui.search_prompt.data : ui.prompt.data;
 }
 
 /*
@@ -712,61 +729,242 @@ fill_keys(size_t max, int wait_ms)
 }
 
 /*
- * libedit's key reader: one character decoded in the locale's encoding
- * from the bytes read (bytes that are not are dropped), or 0, which
- * libedit takes for the end of input and leaves the line as it is.  The
- * first byte of a key is always there (read_terminal calls libedit only
- * then); the rest of a key may take KEY_WAIT_MS to come.
+ * The next character of the keys read, decoded in the locale's encoding
+ * (bytes that are not one are dropped), without taking it: 1 and its
+ * bytes in *len, or 0 when there is none.  The rest of a character, or
+ * a first byte not read yet, may take KEY_WAIT_MS to come.
  */
 static int
-read_key(EditLine *el, wchar_t *wc)
+peek_char(wchar_t *wc, size_t *len)
 {
-	char b[MB_LEN_MAX];
-	size_t n = 0, r;
 	mbstate_t st;
+	size_t avail, r;
 
-	(void)el;
-	if (ui.no_reads)
-		return 0;
 	for (;;) {
 		if (ui.keys_off == ui.keys.len &&
 		    !fill_keys(KEYS_READ, KEY_WAIT_MS))
 			return 0;
-		b[n++] = ui.keys.data[ui.keys_off++];
+		avail = ui.keys.len - ui.keys_off;
 		memset(&st, 0, sizeof st);
-		r = mbrtowc(wc, b, n, &st);
-		if (r == (size_t)-2 && n < sizeof b)
+		r = mbrtowc(wc, ui.keys.data + ui.keys_off, avail, &st);
+		if (r == (size_t)-2 && avail < MB_LEN_MAX &&
+		    fill_keys(KEYS_READ, KEY_WAIT_MS))
 			continue;
 		if (r == (size_t)-1 || r == (size_t)-2) {
-			/* The last byte may begin a character of its own. */
-			if (n > 1) {
-				b[0] = b[n - 1];
-				n = 1;
-				memset(&st, 0, sizeof st);
-				r = mbrtowc(wc, b, n, &st);
-				if (r == (size_t)-2)
-					continue;
-				if (r != (size_t)-1)
-					break;
-			}
-			n = 0;
+			/* Not a character: the next byte may begin one. */
+			ui.keys_off++;
 			continue;
 		}
-		break;
+		if (r == 0) {
+			*wc = L'\0';
+			r = 1;
+		}
+		*len = r;
+		return 1;
 	}
-	if (r == 0)
-		*wc = L'\0';
+}
+
+/*
+ * libedit's key reader: the next character, or 0, which libedit takes
+ * for the end of input and leaves the line as it is.  The first key of
+ * an edit is always there (read_terminal calls libedit only then); one
+ * libedit asks for within a key (an escape sequence, ESC as a prefix)
+ * may take KEY_WAIT_MS to come.  Nothing of libedit's that reads keys
+ * for longer (its own incremental search, quoted insert) is bound.
+ */
+static int
+read_key(EditLine *el, wchar_t *wc)
+{
+	size_t len;
+
+	(void)el;
+	ui.asked = 1;
+	if (ui.no_reads || !peek_char(wc, &len))
+		return 0;
+	ui.keys_off += len;
 	ui.last_key = (wint_t)*wc;
 	return 1;
 }
 
-/* One key (or what libedit pushed back) through the line editor. */
+/* libedit's line replaced with text (NUL-terminated), the cursor at its
+ * end; the caller draws it. */
 static void
-editor_key(void)
+set_line(const char *text)
 {
-	int n;
+	const LineInfoW *li = el_wline(ui.el);
+	int n = (int)(li->lastchar - li->buffer);
 
-	el_wgets(ui.el, &n);
+	el_cursor(ui.el, (int)(li->lastchar - li->cursor));
+	el_deletestr(ui.el, n);
+	insert_text(ui.el, span_cstr(text));
+}
+
+/*
+ * Incremental search of the history, Ctrl-R, as in bash: the keys are
+ * taken here, not by libedit, whose own search reads every key from
+ * inside one edit and would hold the poll loop until the search ends.
+ * Printable keys grow the needle, Ctrl-R finds an older line, Backspace
+ * shortens the needle, Ctrl-G gives the line back; any other key ends
+ * the search and then acts on the line found (Enter runs it).
+ */
+
+/* History line i (0: the newest), or NULL. */
+static const char *
+history_line(int i)
+{
+	HistEvent ev;
+
+	if (i < 0 || history(ui.hist, &ev, H_FIRST) != 0)
+		return NULL;
+	while (i-- > 0)
+		if (history(ui.hist, &ev, H_NEXT) != 0)
+			return NULL;
+	return ev.str;
+}
+
+/* The first history line from start on that holds the needle, or -1. */
+static int
+history_find(int start)
+{
+	HistEvent ev;
+	int i = 0;
+
+	if (history(ui.hist, &ev, H_FIRST) != 0)
+		return -1;
+	do {
+		if (i >= start && strstr(ev.str, ui.needle.data) != NULL)
+			return i;
+		i++;
+	} while (history(ui.hist, &ev, H_NEXT) == 0);
+	return -1;
+}
+
+static void
+search_prompt(void)
+{
+	buf_clear(&ui.search_prompt);
+	buf_appendf(&ui.search_prompt, "(%sreverse-i-search)`",
+	    ui.search_failed ? "failed " : "");
+	text_escape(&ui.search_prompt, (struct span){ ui.needle.data,
+	    ui.needle.len });
+	buf_appendf(&ui.search_prompt, "': ");
+}
+
+/* Looks for the needle from history line start on and shows the result. */
+static void
+search_update(int start)
+{
+	const char *line;
+	int i;
+
+	i = ui.needle.len > 0 ? history_find(start) : -1;
+	hide_input();
+	ui.search_failed = ui.needle.len > 0 && i < 0;
+	if (i >= 0 && (line = history_line(i)) != NULL) {
+		ui.match = i;
+		set_line(line);
+	}
+	search_prompt();
+	show_input();
+}
+
+static void
+search_end(int restore)
+{
+	hide_input();
+	ui.searching = 0;
+	if (restore)
+		set_line(ui.search_saved.data);
+	show_input();
+}
+
+static unsigned char
+search_begin_key(EditLine *el, int ch)
+{
+	const LineInfoW *li = el_wline(el);
+
+	(void)ch;
+	buf_clear(&ui.search_saved);
+	append_wide(&ui.search_saved, li->buffer, li->lastchar);
+	buf_append(&ui.search_saved, "", 1);
+	buf_clear(&ui.needle);
+	*buf_reserve(&ui.needle, 1) = '\0';
+	hide_input();
+	ui.searching = 1;
+	ui.search_failed = 0;
+	ui.match = -1;
+	search_prompt();
+	show_input();
+	return CC_NORM;
+}
+
+/* One key of a search. */
+static void
+search_key(void)
+{
+	wchar_t wc;
+	size_t len;
+
+	if (!peek_char(&wc, &len))
+		return;
+	if (wc == L'\022') {
+		ui.keys_off += len;
+		search_update(ui.match + 1);
+	} else if (wc == L'\177' || wc == L'\b') {
+		ui.keys_off += len;
+		while (ui.needle.len > 0 &&
+		    ((unsigned char)ui.needle.data[ui.needle.len - 1] & 0xc0) ==
+		    0x80)
+			ui.needle.len--;
+		if (ui.needle.len > 0)
+			ui.needle.len--;
+		ui.needle.data[ui.needle.len] = '\0';
+		search_update(0);
+	} else if (wc == L'\007') {
+		ui.keys_off += len;
+		search_end(1);
+	} else if (iswprint((wint_t)wc)) {
+		if (ui.needle.len + len <= NEEDLE_MAX) {
+			buf_append(&ui.needle, ui.keys.data + ui.keys_off, len);
+			*buf_reserve(&ui.needle, 1) = '\0';
+		}
+		ui.keys_off += len;
+		search_update(ui.match < 0 ? 0 : ui.match);
+	} else
+		search_end(0);
+}
+
+/*
+ * Ctrl-V: the next key goes into the line as it is, taken here (libedit's
+ * own quoted insert would wait for it inside the edit).  A newline cannot
+ * stand inside a line: it would end it.
+ */
+static unsigned char
+quote_begin_key(EditLine *el, int ch)
+{
+	(void)el;
+	(void)ch;
+	ui.quoting = 1;
+	return CC_NORM;
+}
+
+static void
+quote_key(void)
+{
+	wchar_t s[2] = { L'\0', L'\0' };
+	size_t len;
+
+	if (!peek_char(&s[0], &len))
+		return;
+	ui.keys_off += len;
+	ui.quoting = 0;
+	if (s[0] == L'\0' || s[0] == L'\n') {
+		el_beep(ui.el);
+		return;
+	}
+	hide_input();
+	el_winsertstr(ui.el, s);
+	show_input();
 }
 
 /*
@@ -893,33 +1091,23 @@ overflow_keys(ui_line_fn *fn, void *arg)
 }
 
 /*
- * One key through libedit; a line it ends is run.  1 when fn says stop,
- * 2 at the end of input (Ctrl-D on an empty line).
+ * What the key did to libedit's line, with was_empty what it was before:
+ * 1 when a line it ended was run and fn said stop, 2 at the end of input
+ * (Ctrl-D on an empty line leaves the one character ^D), else 0.
  */
 static int
-edit_key(ui_line_fn *fn, void *arg)
+after_key(ui_line_fn *fn, void *arg, int was_empty)
 {
-	const LineInfoW *li;
+	const LineInfoW *li = el_wline(ui.el);
+	size_t len = (size_t)(li->lastchar - li->buffer);
 	struct buf line = BUF_INIT;
-	size_t len;
 	int stop;
 
-	ui.last_key = WEOF;
-	editor_key();
-	li = el_wline(ui.el);
-	/* An Enter that ended no line was pushed back: take it now. */
-	if ((ui.last_key == L'\r' || ui.last_key == L'\n') &&
-	    (li->lastchar == li->buffer || li->lastchar[-1] != L'\n')) {
-		ui.no_reads = 1;
-		editor_key();
-		ui.no_reads = 0;
-		li = el_wline(ui.el);
-	}
-	len = (size_t)(li->lastchar - li->buffer);
-	if (len == 1 && li->buffer[0] == CTRL_D && ui.last_key == CTRL_D)
+	if (was_empty && len == 1 && li->buffer[0] == CTRL_D &&
+	    ui.last_key == CTRL_D)
 		return 2;
-	if (len > 0 && li->lastchar[-1] == L'\n' &&
-	    (ui.last_key == L'\r' || ui.last_key == L'\n')) {
+	/* Only Enter puts a newline in the line (quote_key refuses one). */
+	if (len > 0 && li->lastchar[-1] == L'\n') {
 		append_wide(&line, li->buffer, li->lastchar - 1);
 		remember((struct span){ line.data, line.len });
 		/* Back to a fresh prompt before the line's output. */
@@ -934,6 +1122,33 @@ edit_key(ui_line_fn *fn, void *arg)
 	return 0;
 }
 
+/*
+ * One key through libedit, then whatever libedit pushed back (a macro's
+ * keys), with the terminal closed to it, until it asks for a key.
+ */
+static int
+edit_key(ui_line_fn *fn, void *arg)
+{
+	const LineInfoW *li;
+	int i, n, rc, was_empty;
+
+	for (i = 0; i < PUSHED_MAX; i++) {
+		li = el_wline(ui.el);
+		was_empty = li->lastchar == li->buffer;
+		ui.last_key = WEOF;
+		ui.asked = 0;
+		ui.no_reads = i > 0;
+		el_wgets(ui.el, &n);
+		ui.no_reads = 0;
+		if (i > 0 && ui.asked)
+			return 0;
+		if ((rc = after_key(fn, arg, was_empty)) != 0 ||
+		    ui.overflow || ui.searching || ui.quoting)
+			return rc;
+	}
+	return 0;
+}
+
 static int
 read_terminal(ui_line_fn *fn, void *arg)
 {
@@ -941,8 +1156,16 @@ read_terminal(ui_line_fn *fn, void *arg)
 
 	if (!fill_keys(ui.overflow ? OVER_READ : KEYS_READ, -1))
 		return ui.hangup;
-	while (ui.keys_off < ui.keys.len && rc == 0)
-		rc = ui.overflow ? overflow_keys(fn, arg) : edit_key(fn, arg);
+	while (ui.keys_off < ui.keys.len && rc == 0) {
+		if (ui.overflow)
+			rc = overflow_keys(fn, arg);
+		else if (ui.searching)
+			search_key();
+		else if (ui.quoting)
+			quote_key();
+		else
+			rc = edit_key(fn, arg);
+	}
 	if (rc == 1) {
 		/* Leaving: what was typed after is not run. */
 		buf_clear(&ui.keys);
@@ -1009,7 +1232,8 @@ ui_read(ui_line_fn *fn, void *arg)
 static const char *const bindings[][2] = {
 	{ "^I", "rpcchat-complete" },
 	{ "^Z", "rpcchat-suspend" },
-	{ "^R", "em-inc-search-prev" },
+	{ "^R", "rpcchat-search" },
+	{ "^V", "rpcchat-quote" },
 	{ "\\e[1~", "ed-move-to-beg" },
 	{ "\\e[4~", "ed-move-to-end" },
 	{ "\\e[7~", "ed-move-to-beg" },
@@ -1072,6 +1296,10 @@ ui_start(const struct ui_opts *opts)
 	    "complete a command or a user name", complete_key);
 	el_set(ui.el, EL_ADDFN, "rpcchat-suspend", "stop the client",
 	    suspend_key);
+	el_set(ui.el, EL_ADDFN, "rpcchat-search",
+	    "search the history backwards as you type", search_begin_key);
+	el_set(ui.el, EL_ADDFN, "rpcchat-quote", "insert the next key as it is",
+	    quote_begin_key);
 	for (i = 0; i < sizeof bindings / sizeof bindings[0]; i++)
 		el_set(ui.el, EL_BIND, bindings[i][0], bindings[i][1], NULL);
 	/* ~/.editrc may bind keys of its own. */
@@ -1106,6 +1334,9 @@ ui_stop(void)
 	free(ui.history_path);
 	ui.history_path = NULL;
 	end_overflow();
+	buf_free(&ui.needle);
+	buf_free(&ui.search_prompt);
+	buf_free(&ui.search_saved);
 	buf_free(&ui.keys);
 	buf_free(&ui.in);
 	buf_free(&ui.prompt);
@@ -1139,12 +1370,13 @@ ui_interrupt(void)
 	if (ui.overflow) {
 		buf_append(&line, ui.over.data, ui.over.len);
 		buf_append(&line, ui.over_tail.data, ui.over_tail.len);
-	} else if (li->lastchar > li->buffer)
+	} else if (li->lastchar > li->buffer || ui.searching || ui.quoting)
 		append_wide(&line, li->buffer, li->lastchar);
 	else
 		return 0;
 	/* Like a shell: leave the cut line on show, start a fresh one. */
 	hide_input();
+	ui.searching = ui.quoting = 0;
 	t = text_trim((struct span){ line.data, line.len });
 	show_line(t, ui.overflow ? ui.over_len : t.len, "^C");
 	buf_free(&line);

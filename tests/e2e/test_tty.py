@@ -685,3 +685,55 @@ def test_too_long_pastes_refused_as_in_a_pipe(ctx):
         assert not [m for m in messages(srv, "bob") if "abcdefghij" in m]
         t.keys("C-d")
         assert t.wait_exit() == 1
+
+
+def test_ctrl_r_search_keeps_the_chat_going(ctx):
+    """The search takes its keys in the poll loop: messages arrive while it
+    waits for the next key, however long that takes."""
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        for line in ["say needle in a haystack", "say something else"]:
+            t.type(line)
+            t.keys("Enter")
+            t.wait_text(r"^alice says %s$" % line[4:])
+            t.wait_input("")
+        ok(srv.call(REGISTER, "bob"))
+        t.keys("C-r")
+        t.wait(lambda: t.input_row()[1] == "(reverse-i-search)`':",
+               "the search prompt")
+        t.type("need")
+        want = "(reverse-i-search)`need': say needle in a haystack"
+        t.wait(lambda: t.input_row()[1] == want, "the line found")
+        ok(srv.call(SAY, "bob", "while you search"))
+        t.wait_text(r"^bob says while you search$")
+        t.wait(lambda: t.input_row()[1] == want, "the search intact")
+        t.keys("C-r")
+        t.wait(lambda: t.input_row()[1].startswith(
+            "(failed reverse-i-search)`need': say needle"), "no older one")
+        t.keys("BSpace")
+        t.wait(lambda: t.input_row()[1].startswith(
+            "(reverse-i-search)`nee': say needle"), "a shorter needle")
+        t.keys("C-g")
+        t.wait_input("")
+        # Another key ends the search and acts on the line found.
+        t.keys("C-r")
+        t.type("something")
+        t.wait(lambda: t.input_row()[1].endswith(": say something else"),
+               "the second line found")
+        t.keys("End")
+        t.type("!")
+        t.wait_input("say something else!")
+        t.keys("Enter")
+        lib.wait_until(lambda: "alice says something else!" in
+                       messages(srv, "bob"), 5, "the edited line to run")
+
+
+def test_ctrl_v_inserts_the_next_key(ctx):
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        ok(srv.call(REGISTER, "bob"))
+        t.type("say a")
+        t.keys("C-v")
+        t.keys("Tab")
+        t.type("b")
+        t.keys("Enter")
+        lib.wait_until(lambda: "alice says a\tb" in messages(srv, "bob"), 5,
+                       "the tab to be sent as it is")
