@@ -41,7 +41,8 @@
  *   ui_continue.
  *
  * What enters libedit is bounded: a line longer than EDIT_MAX characters
- * (a paste, mostly) is taken out of the editor and off the screen.  Its
+ * (a paste, mostly), or one that took more than LINE_KEYS_MAX bytes of
+ * keys (a paste of junk), is taken out of the editor and off the screen.  Its
  * bytes are kept here, up to the same INPUT_LINE_MAX as a pipe's line,
  * until the end of the line, and the line is then run exactly as the same
  * line on a pipe would be; the screen shows its start and its size.  So
@@ -78,8 +79,13 @@
 
 /* A pipe's line longer than this is refused, not grown without end. */
 #define INPUT_LINE_MAX	(1u << 20)
-/* Characters of a line libedit edits; the rest of a longer one is kept. */
+/*
+ * Characters of a line libedit edits, and bytes of keys it is given for
+ * one line (junk that keeps the line short: ^U, ^W ...); the rest of a
+ * longer line is kept aside.
+ */
 #define EDIT_MAX	4096
+#define LINE_KEYS_MAX	16384
 /* Bytes read from the terminal at a time, while editing and beyond. */
 #define KEYS_READ	4096
 #define OVER_READ	65536
@@ -127,6 +133,7 @@ static struct {
 	wint_t		 last_key;	/* the last key read_key gave libedit */
 	int		 no_reads;	/* give libedit only what it pushed back */
 	int		 asked;		/* libedit asked read_key for a key */
+	size_t		 line_keys;	/* bytes of keys given for this line */
 	int		 quoting;	/* Ctrl-V: the next key as it is */
 	/* Ctrl-R (search_key). */
 	int		 searching;
@@ -331,6 +338,7 @@ install(void)
 	el_set(ui.el, EL_UNBUFFERED, 0);
 	el_set(ui.el, EL_UNBUFFERED, 1);
 	ui.installed = 1;
+	ui.line_keys = 0;
 }
 
 /* Which colour a chat message gets, by its shape (PROTOCOL.md §3.2 texts). */
@@ -486,7 +494,8 @@ static struct span command_spans[16];
 static int
 offered(struct span cand, struct span word, int users)
 {
-	if (cand.len < word.len || memcmp(cand.p, word.p, word.len) != 0)
+	if (cand.len < word.len ||
+	    (word.len > 0 && memcmp(cand.p, word.p, word.len) != 0))
 		return 0;
 	/* Only names that could log in: nothing to escape, no spaces. */
 	return !users || username_check(cand) == USERNAME_OK;
@@ -534,6 +543,8 @@ complete_key(EditLine *el, int ch)
 	for (start = li->cursor; start > li->buffer && start[-1] != L' ' &&
 	    start[-1] != L'\t'; start--)
 		;
+	/* Never a NULL span, even for an empty line. */
+	buf_reserve(&line, 1);
 	append_wide(&line, li->buffer, start);
 	len = line.len;
 	append_wide(&line, start, li->cursor);
@@ -782,6 +793,7 @@ read_key(EditLine *el, wchar_t *wc)
 	if (ui.no_reads || !peek_char(wc, &len))
 		return 0;
 	ui.keys_off += len;
+	ui.line_keys += len;
 	ui.last_key = (wint_t)*wc;
 	return 1;
 }
@@ -1117,7 +1129,7 @@ after_key(ui_line_fn *fn, void *arg, int was_empty)
 		buf_free(&line);
 		return stop;
 	}
-	if (len >= EDIT_MAX)
+	if (len >= EDIT_MAX || ui.line_keys >= LINE_KEYS_MAX)
 		begin_overflow();
 	return 0;
 }
@@ -1247,6 +1259,13 @@ static const char *const bindings[][2] = {
 	{ "\\e[5D", "ed-prev-word" },
 	{ "\\e\\e[C", "em-next-word" },
 	{ "\\e\\e[D", "ed-prev-word" },
+	/*
+	 * libedit's command line (M-x): its parse_line hands el_wparse the
+	 * tokenizer's output unchecked, and a line such as a lone " makes
+	 * it read through a NULL pointer.  A chat has no use for it.
+	 */
+	{ "\\ex", "ed-unassigned" },
+	{ "\\eX", "ed-unassigned" },
 };
 
 void
@@ -1292,14 +1311,16 @@ ui_start(const struct ui_opts *opts)
 	el_set(ui.el, EL_GETCFN, read_key);
 	el_set(ui.el, EL_PROMPT_ESC, prompt_text, PROMPT_IGNORE);
 	el_set(ui.el, EL_EDITOR, "emacs");
-	el_set(ui.el, EL_ADDFN, "rpcchat-complete",
-	    "complete a command or a user name", complete_key);
-	el_set(ui.el, EL_ADDFN, "rpcchat-suspend", "stop the client",
+	/* Wide names: libedit keeps them (a narrow one it copies and
+	 * never frees). */
+	el_wset(ui.el, EL_ADDFN, L"rpcchat-complete",
+	    L"complete a command or a user name", complete_key);
+	el_wset(ui.el, EL_ADDFN, L"rpcchat-suspend", L"stop the client",
 	    suspend_key);
-	el_set(ui.el, EL_ADDFN, "rpcchat-search",
-	    "search the history backwards as you type", search_begin_key);
-	el_set(ui.el, EL_ADDFN, "rpcchat-quote", "insert the next key as it is",
-	    quote_begin_key);
+	el_wset(ui.el, EL_ADDFN, L"rpcchat-search",
+	    L"search the history backwards as you type", search_begin_key);
+	el_wset(ui.el, EL_ADDFN, L"rpcchat-quote",
+	    L"insert the next key as it is", quote_begin_key);
 	for (i = 0; i < sizeof bindings / sizeof bindings[0]; i++)
 		el_set(ui.el, EL_BIND, bindings[i][0], bindings[i][1], NULL);
 	/* ~/.editrc may bind keys of its own. */

@@ -737,3 +737,19 @@ def test_ctrl_v_inserts_the_next_key(ctx):
         t.keys("Enter")
         lib.wait_until(lambda: "alice says a\tb" in messages(srv, "bob"), 5,
                        "the tab to be sent as it is")
+
+
+def test_meta_x_is_not_libedits_command_line(ctx):
+    """libedit's M-x command line read through a NULL pointer on a line
+    such as a lone quote (found by tests/fuzz/tty_fuzz.py); it is not
+    bound, and the client goes on."""
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        ok(srv.call(REGISTER, "bob"))
+        t.keys("Escape", "x")
+        t.type('"')
+        t.keys("Enter")
+        t.type("say still here")
+        t.keys("Enter")
+        lib.wait_until(lambda: "alice says still here" in
+                       messages(srv, "bob"), 5, "the client to go on")
+        assert t.dead() is None
