@@ -175,12 +175,20 @@ setup_signals(void)
 }
 
 static void
-restore_signals(void)
+end_signals(void)
 {
+	sigset_t set;
 	size_t i;
 
+	/*
+	 * The session is over and its exit status decided: a Ctrl-C now
+	 * comes too late to change it (with the default action back, it
+	 * would kill a client that has logged out, status 130).
+	 */
+	sigemptyset(&set);
 	for (i = 0; i < sizeof caught_signals / sizeof caught_signals[0]; i++)
-		signal(caught_signals[i], SIG_DFL);
+		sigaddset(&set, caught_signals[i]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	if (sigpipe_fds[0] != -1) {
 		close(sigpipe_fds[0]);
 		close(sigpipe_fds[1]);
@@ -1200,7 +1208,7 @@ client_run(const struct client_opts *opts)
 	ui_stop();
 	c.status = exit_status(&c);
 out:
-	restore_signals();
+	end_signals();
 	rpc_call_free(&c.cmd.call);
 	rpc_call_free(&c.bg.call);
 	rpc_peer_free(&c.peer);
