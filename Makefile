@@ -6,6 +6,7 @@
 #   make check-sanitize   the same under AddressSanitizer and UBSan
 #   make bench      measure, write docs/BENCHMARKS.md
 #   make fuzz       run each fuzz target (FUZZ_SECONDS each, clang)
+#   make fuzz-tty   drive the client at a terminal at random (ASan, valgrind)
 #   make valgrind-check   the end-to-end suite under valgrind memcheck
 #   make install    rpcchat, rpcchat-bench, rpcchat-check; PREFIX, DESTDIR
 #   make deps       install the Debian packages the build and tests need
@@ -43,7 +44,7 @@ MANS		= docs/rpcchat.1 docs/rpcchat-bench.1 docs/rpcchat-check.1
 PROGS		= $(BIN)/rpcchat $(BIN)/rpcchat-bench
 
 .PHONY: all run check check-unit check-e2e check-sanitize bench fuzz \
-	valgrind-check install uninstall deps clean
+	fuzz-tty valgrind-check install uninstall deps clean
 
 all: $(PROGS)
 
@@ -108,6 +109,20 @@ bench: $(PROGS)
 FUZZ_SECONDS	?= 180
 fuzz:
 	$(MAKE) -f tests/fuzz/fuzz.mk FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+# The client at a real terminal, driven at random (tests/fuzz/tty_fuzz.py):
+# under ASan and UBSan, then a shorter run under valgrind, the one that
+# sees a stray write inside libedit (which is not built with ASan).
+TTY_FUZZ_SECONDS	?= 60
+TTY_FUZZ_VALGRIND_SECONDS ?= 30
+fuzz-tty: $(PROGS)
+	$(MAKE) B=build/sanitize BIN=build/sanitize \
+	    EXTRA_CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
+	    build/sanitize/rpcchat
+	python3 tests/fuzz/tty_fuzz.py --bin build/sanitize \
+	    --seconds $(TTY_FUZZ_SECONDS)
+	python3 tests/fuzz/tty_fuzz.py --bin $(BIN) --valgrind \
+	    --seconds $(TTY_FUZZ_VALGRIND_SECONDS)
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
