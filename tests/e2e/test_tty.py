@@ -206,6 +206,11 @@ def messages(srv, user):
     return srv.drain(user)
 
 
+def bob_hears(srv, text, what):
+    """Waits until bob's queue has text (what is gone from it is gone)."""
+    lib.wait_until(lambda: text in messages(srv, "bob"), 5, what)
+
+
 @lib.both_wires
 def test_message_arrives_while_typing(ctx):
     with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
@@ -521,14 +526,19 @@ def test_history_shared_by_clients_at_once(ctx):
         shutil.rmtree(home, ignore_errors=True)
 
 
+def said(t, *lines):
+    """Types each "say" line and waits for it to come back."""
+    for line in lines:
+        t.type(line)
+        t.keys("Enter")
+        t.wait_text(r"^%s says %s$" % (t.user, line[4:]))
+        t.wait_input("")
+
+
 def test_ctrl_r_then_one_enter_runs_the_line(ctx):
     """As in bash: Enter in a reverse search runs the line found."""
     with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
-        for line in ["say needle in a haystack", "say something else"]:
-            t.type(line)
-            t.keys("Enter")
-            t.wait_text(r"^alice says %s$" % line[4:])
-            t.wait_input("")
+        said(t, "say needle in a haystack", "say something else")
         ok(srv.call(REGISTER, "bob"))
         t.keys("C-r")
         t.type("needle")
@@ -676,8 +686,7 @@ def test_too_long_pastes_refused_as_in_a_pipe(ctx):
             t.wait_input("", timeout=1)
             t.type("say after %d" % i)
             t.keys("Enter")
-            lib.wait_until(lambda: "alice says after %d" % i in
-                           messages(srv, "bob"), 10, "the next line to run")
+            bob_hears(srv, "alice says after %d" % i, "the next line to run")
         for n, _ in cases:
             assert rows_matching(t, r"^alice> say abcdefghij\u00e9.*\.\.\. "
                                  r"\(%d bytes\)$" % n) == 1, n
@@ -691,11 +700,7 @@ def test_ctrl_r_search_keeps_the_chat_going(ctx):
     """The search takes its keys in the poll loop: messages arrive while it
     waits for the next key, however long that takes."""
     with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
-        for line in ["say needle in a haystack", "say something else"]:
-            t.type(line)
-            t.keys("Enter")
-            t.wait_text(r"^alice says %s$" % line[4:])
-            t.wait_input("")
+        said(t, "say needle in a haystack", "say something else")
         ok(srv.call(REGISTER, "bob"))
         t.keys("C-r")
         t.wait(lambda: t.input_row()[1] == "(reverse-i-search)`':",
@@ -723,8 +728,7 @@ def test_ctrl_r_search_keeps_the_chat_going(ctx):
         t.type("!")
         t.wait_input("say something else!")
         t.keys("Enter")
-        lib.wait_until(lambda: "alice says something else!" in
-                       messages(srv, "bob"), 5, "the edited line to run")
+        bob_hears(srv, "alice says something else!", "the edited line to run")
 
 
 def test_ctrl_v_inserts_the_next_key(ctx):
@@ -735,8 +739,7 @@ def test_ctrl_v_inserts_the_next_key(ctx):
         t.keys("Tab")
         t.type("b")
         t.keys("Enter")
-        lib.wait_until(lambda: "alice says a\tb" in messages(srv, "bob"), 5,
-                       "the tab to be sent as it is")
+        bob_hears(srv, "alice says a\tb", "the tab to be sent as it is")
 
 
 def test_meta_x_is_not_libedits_command_line(ctx):
@@ -750,6 +753,5 @@ def test_meta_x_is_not_libedits_command_line(ctx):
         t.keys("Enter")
         t.type("say still here")
         t.keys("Enter")
-        lib.wait_until(lambda: "alice says still here" in
-                       messages(srv, "bob"), 5, "the client to go on")
+        bob_hears(srv, "alice says still here", "the client to go on")
         assert t.dead() is None
