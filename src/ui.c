@@ -880,6 +880,26 @@ search_update(int start)
 	show_input();
 }
 
+/*
+ * The needle grew by a key: a search that failed fails still, and the
+ * line shown is still the one if it holds the longer needle.  Only else
+ * is the history looked through, so a key costs a line, not the history.
+ */
+static void
+search_grown(void)
+{
+	const char *line;
+
+	if (ui.search_failed || (ui.match >= 0 &&
+	    (line = history_line(ui.match)) != NULL &&
+	    strstr(line, ui.needle.data) != NULL)) {
+		hide_input();
+		search_prompt();
+		show_input();
+	} else
+		search_update(ui.match < 0 ? 0 : ui.match);
+}
+
 static void
 search_end(int restore)
 {
@@ -936,12 +956,15 @@ search_key(void)
 		ui.keys_off += len;
 		search_end(1);
 	} else if (iswprint((wint_t)wc)) {
-		if (ui.needle.len + len <= NEEDLE_MAX) {
-			buf_append(&ui.needle, ui.keys.data + ui.keys_off, len);
-			*buf_reserve(&ui.needle, 1) = '\0';
+		/* Beyond NEEDLE_MAX a key changes nothing (a paste). */
+		if (ui.needle.len + len > NEEDLE_MAX) {
+			ui.keys_off += len;
+			return;
 		}
+		buf_append(&ui.needle, ui.keys.data + ui.keys_off, len);
+		*buf_reserve(&ui.needle, 1) = '\0';
 		ui.keys_off += len;
-		search_update(ui.match < 0 ? 0 : ui.match);
+		search_grown();
 	} else
 		search_end(0);
 }
