@@ -54,6 +54,8 @@
 #define BACKOFF_MAX_MS		8000
 /* Leaving: the commands before it and a last poll, then Quit (§5.4). */
 #define LAST_POLL_MS		1000
+/* The start (probe, Register, the users) once the input has ended. */
+#define START_AFTER_END_MS	2000
 #define QUIT_TIMEOUT_MS		2000
 #define POLL_TIMEOUT_MS		3000
 #define COMPLETE_TIMEOUT_MS	1000
@@ -101,11 +103,17 @@ struct client {
 	int			 done;
 	int			 status;
 	/*
-	 * Leaving does not cut the start short (the wire probe, Register,
-	 * the list of users): the deadline does, or a signal (hurry).  So a
-	 * script sees the same start and the same explanations whenever its
-	 * input ends (PROTOCOL.md §5.4, §6).
+	 * An end of input (or quit) before the session has started (the
+	 * wire probe, Register, the list of users) is acted on once it has:
+	 * so a script sees the same start, the same explanations, and its
+	 * commands the same time, whenever its input ends (PROTOCOL.md §5.4,
+	 * §6).  The start then has START_AFTER_END_MS, so a server or
+	 * resolver that never answers still lets the client go.  A signal
+	 * (hurry) cuts everything short.
 	 */
+	int			 started;
+	int			 input_ended;
+	long long		 ended_at;
 	enum leaving		 leaving;
 	long long		 leave_at;	/* when leaving started */
 	int			 hurry;		/* a signal: the rest is dropped */
@@ -354,15 +362,21 @@ outcome(struct client *c, struct slot *s, struct rpc_strlist *list,
 	return rc;
 }
 
-/* How long a command may take: less once leaving has started. */
+/*
+ * How long a call may take: less once leaving has started, or for the
+ * start once the input has ended.
+ */
 static int
 command_timeout(const struct client *c, int ms)
 {
 	long long left;
 
-	if (c->leaving == STAYING)
+	if (c->leaving != STAYING)
+		left = c->leave_at + LAST_POLL_MS - clock_ms();
+	else if (c->input_ended && !c->started)
+		left = c->ended_at + START_AFTER_END_MS - clock_ms();
+	else
 		return ms;
-	left = c->leave_at + LAST_POLL_MS - clock_ms();
 	return left < ms ? (int)left : ms;
 }
 
@@ -459,8 +473,31 @@ leave_now(struct client *c, int status)
 static int
 cut_short(const struct client *c)
 {
-	return c->hurry || (c->leaving != STAYING &&
-	    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS) <= 0);
+	return c->hurry || command_timeout(c, RPC_DEFAULT_TIMEOUT_MS) <= 0;
+}
+
+/* The end of input, or quit: leaving, once the session has started. */
+static void
+end_input(struct client *c)
+{
+	if (c->started || c->leaving != STAYING) {
+		leave(c, 0);
+		return;
+	}
+	if (c->input_ended)
+		return;
+	c->input_ended = 1;
+	c->ended_at = clock_ms();
+	rpc_call_cut_deadline(&c->cmd.call, START_AFTER_END_MS);
+}
+
+/* Registered and the users shown (or said why not): under way. */
+static void
+session_started(struct client *c)
+{
+	c->started = 1;
+	if (c->input_ended)
+		leave(c, 0);
 }
 
 /* Runs one typed line; 1 when it started a call (the slot is busy). */
@@ -537,7 +574,7 @@ on_line(void *arg, struct span line)
 	c->queued++;
 	command_parse(line, &cmd);
 	if (cmd.kind == CMD_QUIT) {
-		leave(c, 0);
+		end_input(c);
 		return 1;
 	}
 	return 0;
@@ -842,10 +879,11 @@ cmd_done(struct client *c)
 	switch (type) {
 	case MSG_REGISTER:
 		if (rc == -1 && cut_short(c) && err.status == RPC_ERR_NET) {
-			/* Cut short by leaving: it may have got through. */
+			/* Cut short: it may have got through.  Log out. */
 			buf_clear(&c->queue);
 			c->queued = 0;
 			c->registered = 1;
+			session_started(c);
 			break;
 		}
 		if (rc == -1) {
@@ -864,6 +902,8 @@ cmd_done(struct client *c)
 		if (!cut_short(c) && start_call(c, &c->cmd, MSG_LIST, NULL, 0,
 		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == 0)
 			c->cmd.greeting = 1;
+		else
+			session_started(c);
 		break;
 	case MSG_LIST:
 		if (rc == 0) {
@@ -874,6 +914,8 @@ cmd_done(struct client *c)
 			report("list", MSG_LIST, &err);
 		else
 			command_report(c, "list", MSG_LIST, &err);
+		if (greeting)
+			session_started(c);
 		break;
 	case MSG_SAY:
 	case MSG_TELL:
@@ -1008,11 +1050,15 @@ wait_ms(const struct client *c)
 	return w < 0 ? 0 : (int)w;
 }
 
-/* Whether to read input now: not when leaving, nor with a full queue. */
+/*
+ * Whether to read input now: not after its end, nor when leaving, nor
+ * with a full queue.
+ */
 static int
 want_input(const struct client *c)
 {
-	return c->leaving == STAYING && c->queue.len < QUEUE_MAX;
+	return c->leaving == STAYING && !c->input_ended &&
+	    c->queue.len < QUEUE_MAX;
 }
 
 static void
@@ -1054,14 +1100,14 @@ run(struct client *c)
 		 * says EOF after the last bytes.  A terminal that hangs up has
 		 * nothing more to give.
 		 */
-		if (in != -1 && c->leaving == STAYING) {
+		if (in != -1 && want_input(c)) {
 			if ((pfd[in].revents & POLLIN) || (!ui_is_terminal() &&
 			    (pfd[in].revents & (POLLHUP | POLLERR)))) {
 				if (ui_read(on_line, c) == 1)
-					leave(c, 0);
+					end_input(c);
 			} else if (pfd[in].revents & (POLLHUP | POLLERR |
 			    POLLNVAL))
-				leave(c, 0);
+				end_input(c);
 		}
 		if (rpc_call_step(&c->cmd.call, pfd + nfds, ncmd))
 			cmd_done(c);
