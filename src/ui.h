@@ -23,6 +23,9 @@
 
 #include "span.h"
 
+/* A line read, at a terminal as in a pipe, is at most this long. */
+#define UI_LINE_MAX	(1u << 20)
+
 /*
  * What a line is decides where it goes (PROTOCOL.md §5.4): what a script reads
  * to stdout, every failure and warning to stderr.
