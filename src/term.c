@@ -111,10 +111,10 @@ static struct {
 	void		*arg;
 	EditLine	*el;
 	History		*hist;
-	struct buf	 keys;		/* read from the terminal, not yet edited */
+	struct buf	 keys;		/* read from the terminal, not edited */
 	size_t		 keys_off;
 	wint_t		 last_key;	/* the last key read_key gave libedit */
-	int		 no_reads;	/* give libedit only what it pushed back */
+	int		 no_reads;	/* only what libedit pushed back */
 	int		 asked;		/* libedit asked read_key for a key */
 	size_t		 line_keys;	/* bytes of keys given for this line */
 	int		 quoting;	/* Ctrl-V: the next key as it is */
@@ -211,8 +211,8 @@ screen_cols(void)
 {
 	int cols = 0;
 
-	if (term.el == NULL || el_get(term.el, EL_GETTC, "co", &cols, NULL) != 0 ||
-	    cols < 2)
+	if (term.el == NULL ||
+	    el_get(term.el, EL_GETTC, "co", &cols, NULL) != 0 || cols < 2)
 		return 80;
 	return (size_t)cols;
 }
@@ -230,7 +230,8 @@ term_hide(void)
 	if (!term.installed)
 		return;
 	if (term.searching)
-		layout_bytes(&l, term.search_prompt.data, term.search_prompt.len);
+		layout_bytes(&l, term.search_prompt.data,
+		    term.search_prompt.len);
 	else {
 		layout_bytes(&l, term.user.data, term.user.len);
 		layout_bytes(&l, "> ", 2);
@@ -381,6 +382,10 @@ complete_key(EditLine *el, int ch)
 	}
 	if (matches == 0)
 		goto out;
+	/* What they share ends at a character, not inside one. */
+	while (len > word.len && len < first.len &&
+	    ((unsigned char)first.p[len] & 0xc0) == 0x80)
+		len--;
 	rc = CC_REFRESH;
 	if (matches == 1) {
 		insert_text(el, (struct span){ first.p + word.len,
@@ -487,12 +492,14 @@ remember(struct span line)
 
 	/* One line of text each: a line typed with ^V^J or ^@ in it is not
 	 * one the history file can hold. */
-	if (text_trim(line).len == 0 || memchr(line.p, '\n', line.len) != NULL ||
+	if (text_trim(line).len == 0 ||
+	    memchr(line.p, '\n', line.len) != NULL ||
 	    memchr(line.p, '\0', line.len) != NULL)
 		return;
 	buf_append(&b, line.p, line.len);
 	buf_append(&b, "", 1);
-	if (history(term.hist, &ev, H_FIRST) == 0 && strcmp(ev.str, b.data) == 0) {
+	if (history(term.hist, &ev, H_FIRST) == 0 &&
+	    strcmp(ev.str, b.data) == 0) {
 		buf_free(&b);
 		return;
 	}
@@ -748,9 +755,8 @@ search_key(void)
 		search_update(term.match + 1);
 	} else if (wc == L'\177' || wc == L'\b') {
 		term.keys_off += len;
-		while (term.needle.len > 0 &&
-		    ((unsigned char)term.needle.data[term.needle.len - 1] & 0xc0) ==
-		    0x80)
+		while (term.needle.len > 0 && ((unsigned char)
+		    term.needle.data[term.needle.len - 1] & 0xc0) == 0x80)
 			term.needle.len--;
 		if (term.needle.len > 0)
 			term.needle.len--;
@@ -931,7 +937,8 @@ after_key(ui_line_fn *fn, void *arg, int was_empty)
 		/* Back to a fresh prompt before the line's output. */
 		install();
 		fflush(stdout);
-		stop = ui_deliver(fn, arg, (struct span){ line.data, line.len });
+		stop = ui_deliver(fn, arg,
+		    (struct span){ line.data, line.len });
 		buf_free(&line);
 		return stop;
 	}

@@ -591,6 +591,18 @@ def test_tab_knows_announced_users_at_once(ctx):
         t.wait_text(r"^bob  bobby$")
         t.wait_input("tell bob")
         t.keys("C-u")
+        # Names that share the first byte of a character: the shared
+        # part stops before it, and the next Tab lists them.
+        t.keys("C-u")
+        ok(srv.call(REGISTER, "Jos\u00e9"))
+        ok(srv.call(REGISTER, "Jos\u00f6"))
+        t.wait_text(r"^\*\*\* Jos\u00f6 has logged in$")
+        t.type("tell J")
+        t.keys("Tab")
+        t.wait_input("tell Jos")
+        t.keys("Tab")
+        t.wait_text("^Jos\u00e9  Jos\u00f6$")
+        t.keys("C-u")
         ok(srv.call(lib.QUIT, "bob"))
         ok(srv.call(lib.QUIT, "bobby"))
         t.wait_text(r"^\*\*\* bobby has logged out$")
