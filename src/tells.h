@@ -38,7 +38,8 @@ struct tells {
 void	tells_init(struct tells *);
 void	tells_free(struct tells *);
 /* A Tell to target succeeded when polls CheckMessages had begun. */
-void	tells_sent(struct tells *, struct span target, unsigned long long polls);
+void	tells_sent(struct tells *, struct span target,
+	    unsigned long long polls);
 /*
  * Whether message answers a waiting Tell (the oldest it can answer,
  * which stops waiting).

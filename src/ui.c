@@ -264,7 +264,8 @@ read_pipe(ui_line_fn *fn, void *arg)
 		n = (size_t)(nl - ui.in.data);
 		if (ui.discarding)
 			ui.discarding = 0;
-		else if (ui_deliver(fn, arg, (struct span){ ui.in.data, n }) != 0) {
+		else if (ui_deliver(fn, arg,
+		    (struct span){ ui.in.data, n }) != 0) {
 			buf_consume(&ui.in, n + 1);
 			ui.scanned = 0;
 			return 0;
