@@ -40,10 +40,12 @@
 #include "client.h"
 #include "clock.h"
 #include "command.h"
+#include "names.h"
 #include "probe.h"
 #include "proto.h"
 #include "rpc_call.h"
 #include "rpc_client.h"
+#include "tells.h"
 #include "text.h"
 #include "ui.h"
 #include "username.h"
@@ -52,6 +54,8 @@
 #define BACKOFF_MAX_MS		8000
 /* Leaving: the commands before it and a last poll, then Quit (§5.4). */
 #define LAST_POLL_MS		1000
+/* The start (probe, Register, the users) once the input has ended. */
+#define START_AFTER_END_MS	2000
 #define QUIT_TIMEOUT_MS		2000
 #define POLL_TIMEOUT_MS		3000
 #define COMPLETE_TIMEOUT_MS	1000
@@ -68,6 +72,8 @@ struct slot {
 	struct rpc_call		 call;
 	enum msg_type		 type;
 	int			 greeting;	/* the List after Register */
+	unsigned long long	 poll;		/* a CheckMessages: its number */
+	struct buf		 target;	/* a Tell: to whom */
 };
 
 enum leaving {
@@ -96,8 +102,21 @@ struct client {
 
 	int			 done;
 	int			 status;
+	/*
+	 * An end of input (or quit) before the session has started (the
+	 * wire probe, Register, the list of users) is acted on once it has:
+	 * so a script sees the same start, the same explanations, and its
+	 * commands the same time, whenever its input ends (PROTOCOL.md §5.4,
+	 * §6).  The start then has START_AFTER_END_MS, so a server or
+	 * resolver that never answers still lets the client go.  A signal
+	 * (hurry) cuts everything short.
+	 */
+	int			 started;
+	int			 input_ended;
+	long long		 ended_at;
 	enum leaving		 leaving;
 	long long		 leave_at;	/* when leaving started */
+	int			 hurry;		/* a signal: the rest is dropped */
 	int			 logout_confirmed;
 	int			 last_polled;	/* the last poll has started */
 	int			 more;		/* a full poll: more waiting */
@@ -113,8 +132,10 @@ struct client {
 	int			 down;		/* unreachable: said so */
 	struct buf		 failing;	/* other failure: said so */
 
-	struct rpc_strlist	 users;		/* for completion */
-	long long		 users_at;
+	struct names		 names;		/* for completion */
+	long long		 names_at;	/* the last List of them */
+	struct tells		 tells;		/* Tells a notice may still fail */
+	unsigned long long	 polls;		/* CheckMessages begun */
 	/* The wire probe before Register (PROTOCOL.md §6): what each List got.
 	 */
 	int			 probes;
@@ -162,12 +183,20 @@ setup_signals(void)
 }
 
 static void
-restore_signals(void)
+end_signals(void)
 {
+	sigset_t set;
 	size_t i;
 
+	/*
+	 * The session is over and its exit status decided: a Ctrl-C now
+	 * comes too late to change it (with the default action back, it
+	 * would kill a client that has logged out, status 130).
+	 */
+	sigemptyset(&set);
 	for (i = 0; i < sizeof caught_signals / sizeof caught_signals[0]; i++)
-		signal(caught_signals[i], SIG_DFL);
+		sigaddset(&set, caught_signals[i]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	if (sigpipe_fds[0] != -1) {
 		close(sigpipe_fds[0]);
 		close(sigpipe_fds[1]);
@@ -257,12 +286,10 @@ print_users(const struct rpc_strlist *users)
 }
 
 static void
-keep_users(struct client *c, struct rpc_strlist *fresh)
+keep_users(struct client *c, const struct rpc_strlist *fresh)
 {
-	rpc_strlist_free(&c->users);
-	c->users = *fresh;
-	rpc_strlist_init(fresh);
-	c->users_at = clock_ms();
+	names_set(&c->names, fresh->v, fresh->n);
+	c->names_at = clock_ms();
 }
 
 /* Says once per session what is wrong with the server's responses. */
@@ -301,6 +328,8 @@ start_call_to(struct client *c, struct slot *s, struct rpc_target srv,
 	srv.timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
 	s->type = type;
 	s->greeting = 0;
+	s->poll = 0;
+	buf_clear(&s->target);
 	rpc_call_start(&s->call, &srv, &req);
 	buf_free(&req);
 	rpc_error_free(&err);
@@ -333,19 +362,38 @@ outcome(struct client *c, struct slot *s, struct rpc_strlist *list,
 	return rc;
 }
 
-/* How long a command may take: less once leaving has started. */
+/*
+ * How long a call may take: less once leaving has started, or for the
+ * start once the input has ended.
+ */
 static int
 command_timeout(const struct client *c, int ms)
 {
 	long long left;
 
-	if (c->leaving == STAYING)
+	if (c->leaving != STAYING)
+		left = c->leave_at + LAST_POLL_MS - clock_ms();
+	else if (c->input_ended && !c->started)
+		left = c->ended_at + START_AFTER_END_MS - clock_ms();
+	else
 		return ms;
-	left = c->leave_at + LAST_POLL_MS - clock_ms();
 	return left < ms ? (int)left : ms;
 }
 
-/* The user list for completion after "tell ", refreshed when stale. */
+/* A CheckMessages on the background slot, numbered (tells.h). */
+static void
+start_poll(struct client *c, int timeout_ms)
+{
+	if (start_call(c, &c->bg, MSG_CHECK_MESSAGES, &c->user, 1,
+	    timeout_ms) == 0)
+		c->bg.poll = ++c->polls;
+}
+
+/*
+ * The user names for completion after "tell ": the notices keep them
+ * current; a List refreshes them when stale, for what notices cannot
+ * tell (a server restarted, a notice dropped with a full queue).
+ */
 static size_t
 completion_users(void *arg, const struct span **names)
 {
@@ -353,11 +401,11 @@ completion_users(void *arg, const struct span **names)
 
 	/* What we have now; a fresher list serves the next Tab. */
 	if (c->registered && c->leaving == STAYING &&
-	    !rpc_call_busy(&c->bg.call) && (c->users_at == 0 ||
-	    clock_ms() - c->users_at >= USERS_MAX_AGE_MS))
+	    !rpc_call_busy(&c->bg.call) && (c->names_at == 0 ||
+	    clock_ms() - c->names_at >= USERS_MAX_AGE_MS))
 		start_call(c, &c->bg, MSG_LIST, NULL, 0, COMPLETE_TIMEOUT_MS);
-	*names = c->users.v;
-	return c->users.n;
+	*names = c->names.v;
+	return c->names.n;
 }
 
 /* Bytes of the delivered text, "USER says MSG" (PROTOCOL.md §4.1). */
@@ -417,7 +465,39 @@ leave_now(struct client *c, int status)
 {
 	buf_clear(&c->queue);
 	c->queued = 0;
+	c->hurry = 1;
 	leave(c, status);
+}
+
+/* Whether the start must stop short: a signal, or out of time. */
+static int
+cut_short(const struct client *c)
+{
+	return c->hurry || command_timeout(c, RPC_DEFAULT_TIMEOUT_MS) <= 0;
+}
+
+/* The end of input, or quit: leaving, once the session has started. */
+static void
+end_input(struct client *c)
+{
+	if (c->started || c->leaving != STAYING) {
+		leave(c, 0);
+		return;
+	}
+	if (c->input_ended)
+		return;
+	c->input_ended = 1;
+	c->ended_at = clock_ms();
+	rpc_call_cut_deadline(&c->cmd.call, START_AFTER_END_MS);
+}
+
+/* Registered and the users shown (or said why not): under way. */
+static void
+session_started(struct client *c)
+{
+	c->started = 1;
+	if (c->input_ended)
+		leave(c, 0);
 }
 
 /* Runs one typed line; 1 when it started a call (the slot is busy). */
@@ -438,8 +518,11 @@ run_line(struct client *c, struct span line)
 		}
 		args[1] = cmd.target;
 		args[2] = cmd.message;
-		return start_call(c, &c->cmd, MSG_TELL, args, 3,
-		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == 0;
+		if (start_call(c, &c->cmd, MSG_TELL, args, 3,
+		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == -1)
+			return 0;
+		buf_append(&c->cmd.target, cmd.target.p, cmd.target.len);
+		return 1;
 	case CMD_SAY:
 		if (too_long(c, " says ", cmd.message)) {
 			command_failed(c, "message too long");
@@ -470,6 +553,15 @@ run_line(struct client *c, struct span line)
 	return 0;
 }
 
+/* A line too long to take, said by the ui: a command that failed. */
+static void
+line_refused(void *arg)
+{
+	struct client *c = arg;
+
+	c->failed = 1;
+}
+
 /* A line typed: queued behind the ones before it. */
 static int
 on_line(void *arg, struct span line)
@@ -482,7 +574,7 @@ on_line(void *arg, struct span line)
 	c->queued++;
 	command_parse(line, &cmd);
 	if (cmd.kind == CMD_QUIT) {
-		leave(c, 0);
+		end_input(c);
 		return 1;
 	}
 	return 0;
@@ -555,10 +647,28 @@ registered_again(struct client *c, int came_back)
 		    "logged in again as %s", c->shown_user.data);
 }
 
-/* 1 when a full response says more is waiting (PROTOCOL.md §4.2). */
+/*
+ * A message shown: a notice that answers one of our Tells is that Tell
+ * failing (PROTOCOL.md §5.4), said on stderr in a pipe.
+ */
+static void
+show_message(struct client *c, struct span m)
+{
+	names_notice(&c->names, m);
+	if (tells_answered(&c->tells, m)) {
+		ui_print_span(UI_MESSAGE_FAILED, m);
+		c->failed = 1;
+	} else
+		ui_print_span(UI_MESSAGE, m);
+}
+
+/*
+ * CheckMessages number poll is done; 1 when a full response says more is
+ * waiting (PROTOCOL.md §4.2).
+ */
 static int
-checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
-    int rc)
+checked(struct client *c, unsigned long long poll, struct rpc_strlist *msgs,
+    struct rpc_error *err, int rc)
 {
 	int came_back;
 	size_t i;
@@ -588,7 +698,7 @@ checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
 		ui_printf(UI_NOTICE, "*** the server at %s is back",
 		    c->addr.data);
 	for (i = 0; i < msgs->n; i++)
-		ui_print_span(UI_MESSAGE, msgs->v[i]);
+		show_message(c, msgs->v[i]);
 	if (msgs->storage.len > FRAME_MAX / 2) {
 		/*
 		 * Drained over the next turns of the loop, input between,
@@ -598,6 +708,7 @@ checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
 		c->next_poll = clock_ms() + BACKLOG_POLL_MS;
 		return 1;
 	}
+	tells_settle(&c->tells, poll);
 	return 0;
 }
 
@@ -615,7 +726,7 @@ bg_done(struct client *c)
 	rpc_call_cancel(&c->bg.call);
 	switch (c->bg.type) {
 	case MSG_CHECK_MESSAGES:
-		more = checked(c, &list, &err, rc);
+		more = checked(c, c->bg.poll, &list, &err, rc);
 		break;
 	case MSG_REGISTER:
 		if (rc == -1)
@@ -644,7 +755,7 @@ start_probe(struct client *c, enum wire wire)
 	srv.wire = wire;
 	srv.half_close = 1;
 	start_call_to(c, &c->cmd, srv, MSG_LIST, NULL, 0,
-	    RPC_DEFAULT_TIMEOUT_MS);
+	    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS));
 }
 
 /* Another client with our name gets half of our messages (PROTOCOL.md §5.4). */
@@ -707,7 +818,7 @@ probe_done(struct client *c)
 	    k->resp.data, k->resp.len }, &users, what);
 	c->probes++;
 	rpc_call_cancel(k);
-	if (!ok && c->leaving != STAYING) {
+	if (!ok && cut_short(c)) {
 		/* Never registered: nothing to log out, nothing was sent. */
 		cannot_start(c, "rpcchat: leaving before logging in: %s",
 		    what->data);
@@ -767,12 +878,12 @@ cmd_done(struct client *c)
 	rpc_call_cancel(&c->cmd.call);
 	switch (type) {
 	case MSG_REGISTER:
-		if (rc == -1 && c->leaving != STAYING &&
-		    err.status == RPC_ERR_NET) {
-			/* Cut short by leaving: it may have got through. */
+		if (rc == -1 && cut_short(c) && err.status == RPC_ERR_NET) {
+			/* Cut short: it may have got through.  Log out. */
 			buf_clear(&c->queue);
 			c->queued = 0;
 			c->registered = 1;
+			session_started(c);
 			break;
 		}
 		if (rc == -1) {
@@ -787,9 +898,12 @@ cmd_done(struct client *c)
 		}
 		c->registered = 1;
 		c->next_poll = clock_ms() + POLL_INTERVAL_MS;
-		if (c->leaving == STAYING && start_call(c, &c->cmd, MSG_LIST,
-		    NULL, 0, RPC_DEFAULT_TIMEOUT_MS) == 0)
+		/* The users are shown however soon the input ended. */
+		if (!cut_short(c) && start_call(c, &c->cmd, MSG_LIST, NULL, 0,
+		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == 0)
 			c->cmd.greeting = 1;
+		else
+			session_started(c);
 		break;
 	case MSG_LIST:
 		if (rc == 0) {
@@ -800,12 +914,17 @@ cmd_done(struct client *c)
 			report("list", MSG_LIST, &err);
 		else
 			command_report(c, "list", MSG_LIST, &err);
+		if (greeting)
+			session_started(c);
 		break;
 	case MSG_SAY:
 	case MSG_TELL:
 		if (rc == -1)
 			command_report(c, type == MSG_SAY ? "say" : "tell",
 			    type, &err);
+		else if (type == MSG_TELL)
+			tells_sent(&c->tells, (struct span){
+			    c->cmd.target.data, c->cmd.target.len }, c->polls);
 		/* Show our own words (and anything else) without waiting. */
 		c->next_poll = clock_ms();
 		break;
@@ -878,8 +997,7 @@ advance(struct client *c)
 	case STAYING:
 		if (c->registered && !rpc_call_busy(&c->bg.call) &&
 		    clock_ms() >= c->next_poll)
-			start_call(c, &c->bg, MSG_CHECK_MESSAGES, &c->user, 1,
-			    POLL_TIMEOUT_MS);
+			start_poll(c, POLL_TIMEOUT_MS);
 		break;
 	case LEAVE_COMMANDS:
 		if (c->queued > 0 || rpc_call_busy(&c->cmd.call))
@@ -894,8 +1012,7 @@ advance(struct client *c)
 		if (c->registered && left > 0 && (!c->last_polled ||
 		    c->more)) {
 			c->last_polled = 1;
-			start_call(c, &c->bg, MSG_CHECK_MESSAGES, &c->user, 1,
-			    (int)left);
+			start_poll(c, (int)left);
 			break;
 		}
 		c->leaving = LEAVE_QUIT;
@@ -933,11 +1050,15 @@ wait_ms(const struct client *c)
 	return w < 0 ? 0 : (int)w;
 }
 
-/* Whether to read input now: not when leaving, nor with a full queue. */
+/*
+ * Whether to read input now: not after its end, nor when leaving, nor
+ * with a full queue.
+ */
 static int
 want_input(const struct client *c)
 {
-	return c->leaving == STAYING && c->queue.len < QUEUE_MAX;
+	return c->leaving == STAYING && !c->input_ended &&
+	    c->queue.len < QUEUE_MAX;
 }
 
 static void
@@ -979,14 +1100,14 @@ run(struct client *c)
 		 * says EOF after the last bytes.  A terminal that hangs up has
 		 * nothing more to give.
 		 */
-		if (in != -1 && c->leaving == STAYING) {
+		if (in != -1 && want_input(c)) {
 			if ((pfd[in].revents & POLLIN) || (!ui_is_terminal() &&
 			    (pfd[in].revents & (POLLHUP | POLLERR)))) {
 				if (ui_read(on_line, c) == 1)
-					leave(c, 0);
+					end_input(c);
 			} else if (pfd[in].revents & (POLLHUP | POLLERR |
 			    POLLNVAL))
-				leave(c, 0);
+				end_input(c);
 		}
 		if (rpc_call_step(&c->cmd.call, pfd + nfds, ncmd))
 			cmd_done(c);
@@ -1036,7 +1157,7 @@ static int
 prepare_user(struct client *c, const char *typed)
 {
 	struct span t = span_cstr(typed);
-	struct buf why = BUF_INIT, shown = BUF_INIT;
+	struct buf why = BUF_INIT, shown = BUF_INIT, changes = BUF_INIT;
 	enum username_status st;
 	int normalised, ok;
 
@@ -1048,18 +1169,21 @@ prepare_user(struct client *c, const char *typed)
 	text_escape(&c->shown_user, c->user);
 	buf_append(&c->shown_user, "", 1);
 	text_escape(&shown, t);
-	if ((ok = st == USERNAME_OK) && normalised)
+	if ((ok = st == USERNAME_OK) && normalised) {
+		/* The two look alike: say what changed. */
+		username_nfc_changes(t, c->user, &changes);
 		ui_printf(UI_WARNING, "rpcchat: the name '%.*s' is written "
 		    "with combining marks; logging in as '%s', its Unicode "
-		    "NFC form, which the server accepts", (int)shown.len,
-		    shown.data, c->shown_user.data);
-	else if (!ok) {
+		    "NFC form (%s), which the server accepts", (int)shown.len,
+		    shown.data, c->shown_user.data, changes.data);
+	} else if (!ok) {
 		username_explain(t, st, &why);
 		ui_printf(UI_ERROR, "rpcchat: cannot log in as '%.*s': %s",
 		    (int)shown.len, shown.data, why.data);
 	}
 	buf_free(&why);
 	buf_free(&shown);
+	buf_free(&changes);
 	return ok;
 }
 
@@ -1081,9 +1205,12 @@ client_run(const struct client_opts *opts)
 	buf_init(&c.probe_what[1]);
 	rpc_call_init(&c.cmd.call);
 	rpc_call_init(&c.bg.call);
+	buf_init(&c.cmd.target);
+	buf_init(&c.bg.target);
 	buf_init(&c.queue);
 	buf_init(&c.name);
-	rpc_strlist_init(&c.users);
+	names_init(&c.names);
+	tells_init(&c.tells);
 	buf_init(&c.failing);
 	buf_init(&c.addr);
 	format_addr(opts, &c.addr);
@@ -1117,7 +1244,8 @@ client_run(const struct client_opts *opts)
 	uo.history = opts->history;
 	uo.timestamps = opts->timestamps < 0 ? uo.terminal : opts->timestamps;
 	uo.users = completion_users;
-	uo.users_arg = &c;
+	uo.refused = line_refused;
+	uo.arg = &c;
 	/* Typing is served while the server is contacted, too. */
 	ui_start(&uo);
 	/* The wire to try first: framed unless --wire named the other. */
@@ -1126,12 +1254,15 @@ client_run(const struct client_opts *opts)
 	ui_stop();
 	c.status = exit_status(&c);
 out:
-	restore_signals();
+	end_signals();
 	rpc_call_free(&c.cmd.call);
 	rpc_call_free(&c.bg.call);
 	rpc_peer_free(&c.peer);
 	buf_free(&c.queue);
-	rpc_strlist_free(&c.users);
+	names_free(&c.names);
+	tells_free(&c.tells);
+	buf_free(&c.cmd.target);
+	buf_free(&c.bg.target);
 	buf_free(&c.failing);
 	buf_free(&c.addr);
 	buf_free(&c.not_logged_in);
