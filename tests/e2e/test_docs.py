@@ -68,3 +68,50 @@ def test_install_ships_the_programs_man_pages_and_protocol(ctx):
                  "docs/rpcchat-bench.1", "docs/rpcchat-check.1",
                  "docs/PROTOCOL.md"]:
         assert name in out, (name, out)
+
+
+def tracked_texts():
+    """Every text file git tracks: code, tests, documents, man pages."""
+    p = subprocess.run(["git", "-C", ROOT, "ls-files", "-z"],
+                       capture_output=True, timeout=lib.scaled(30))
+    assert p.returncode == 0, p.stderr.decode()
+    for rel in p.stdout.decode().split("\0"):
+        if not rel or rel.endswith((".png", "package-lock.json")):
+            continue
+        try:
+            yield rel, read(rel)
+        except (UnicodeDecodeError, FileNotFoundError):
+            continue
+
+
+def protocol_sections():
+    return set(re.findall(r"^#+ (\d+(?:\.\d+)*)\.? ",
+                          read("docs/PROTOCOL.md"), re.M))
+
+
+# "§4.4", "§3.2-3.3", "§3-§4", "§2.1, §2.4"; an RFC's own sections aside.
+CITATION = re.compile(r"(RFC ?\d+[,\s*#]*)?"
+                      r"§ ?(\d+(?:\.\d+)*)((?:-§?\d+(?:\.\d+)*)?)")
+
+
+def test_every_citation_is_a_protocol_section(ctx):
+    """Every § cited anywhere in the repository is a numbered heading of
+    docs/PROTOCOL.md; nothing cites a document the repository lacks."""
+    sections = protocol_sections()
+    assert {"2.4", "4.4", "5.4", "9"} <= sections, sorted(sections)
+    missing = []
+    for rel, text in tracked_texts():
+        for m in CITATION.finditer(text):
+            if m.group(1):
+                continue
+            cited = [m.group(2)]
+            if m.group(3):
+                cited.append(m.group(3).lstrip("-§"))
+            for number in cited:
+                if number not in sections:
+                    line = text.count("\n", 0, m.start()) + 1
+                    missing.append("%s:%d: §%s" % (rel, line, number))
+        for bad in re.finditer(r"\bSPEC §|\bissue \d+|\.\./shared", text):
+            line = text.count("\n", 0, bad.start()) + 1
+            missing.append("%s:%d: %s" % (rel, line, bad.group(0)))
+    assert not missing, "\n".join(missing)

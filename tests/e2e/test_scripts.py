@@ -1,5 +1,5 @@
 """
-The client as a script uses it (PROTOCOL.md §5.4, issue 13): what goes to stdout
+The client as a script uses it (PROTOCOL.md §5.4): what goes to stdout
 and what to stderr, exit statuses a script can trust, -c, the command
 line's conventions, user names explained and normalised, timestamps, and
 the same outcome however soon the input ends.

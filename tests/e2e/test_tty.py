@@ -1,5 +1,5 @@
 """
-The client at a real terminal (PROTOCOL.md §5.4, issue 3), driven through tmux:
+The client at a real terminal (PROTOCOL.md §5.4), driven through tmux:
 typing while messages arrive, history, completion, Ctrl-C, Ctrl-D, signals,
 a server restarted under a running client.
 
@@ -467,7 +467,7 @@ def test_server_restart_under_running_client(ctx):
             srv.stop()
 
 
-# -- issue 13: timestamps, colour, history, Ctrl-R --------------------------
+# -- timestamps, colour, history, Ctrl-R -----------------------------------
 
 def test_timestamps_by_default_at_a_terminal(ctx):
     with lib.Server(ctx) as srv, \
@@ -557,7 +557,7 @@ def test_ctrl_r_then_one_enter_runs_the_line(ctx):
         assert t.wait_exit() == 0
 
 
-# -- issue 19: pastes, failed tells, completion, stamped notices -------------
+# -- pastes, failed tells, completion, stamped notices ----------------------
 
 def test_failed_tell_stays_on_screen(ctx):
     """At a terminal the notice stays where messages go; the tell still

@@ -131,7 +131,7 @@ def test_empty_messages_and_names(ctx):
 
 
 def test_pipe_shows_own_last_say(ctx):
-    # printf 'say hi\nlist\nquit\n' | rpcchat :PORT dave (issue 13)
+    # printf 'say hi\nlist\nquit\n' | rpcchat :PORT dave
     with lib.Server(ctx) as srv:
         rc, out, err = lib.run_cli(ctx, "--wire", ctx.wire,
                                    ":%d" % srv.port, "dave",
