@@ -2,10 +2,16 @@
 The repository stands on its own: its documents link only
 inside it, the protocol is described in it, every option the programs
 take is in their man pages, and make install ships them with PROTOCOL.md.
+The documents stay true of the code: README's option tables agree with
+--help, SECURITY.md's tests exist, and the man pages render without a
+warning.
 """
 
+import fnmatch
+import glob
 import os
 import re
+import shutil
 import subprocess
 
 import lib
@@ -111,7 +117,126 @@ def test_every_citation_is_a_protocol_section(ctx):
                 if number not in sections:
                     line = text.count("\n", 0, m.start()) + 1
                     missing.append("%s:%d: §%s" % (rel, line, number))
-        for bad in re.finditer(r"\bSPEC §|\bissue \d+|\.\./shared", text):
+        for bad in re.finditer(r"\bSPEC §|\bissue\s+\d+|\.\./shared", text):
             line = text.count("\n", 0, bad.start()) + 1
             missing.append("%s:%d: %s" % (rel, line, bad.group(0)))
     assert not missing, "\n".join(missing)
+
+
+# -- README's option tables agree with --help --------------------------------
+
+def help_entries(text):
+    """{--option or -c: the text of its entry} from a --help."""
+    entries, current = {}, None
+    for line in text.splitlines():
+        m = re.match(r"  (-[\w-]+(?:, -[\w-]+)*)", line)
+        if m:
+            current = line
+            for opt in m.group(1).split(", "):
+                entries[opt] = current
+        elif current is not None and line.startswith("     "):
+            for opt, entry in list(entries.items()):
+                if entry is current:
+                    entries[opt] = entry + " " + line.strip()
+            current = entries[opt]
+        else:
+            current = None
+    return entries
+
+
+def test_option_tables_agree_with_help(ctx):
+    """Every option in the option tables of README.md and PROTOCOL.md is
+    one rpcchat --help lists, with the same numeric default; and every
+    option --help lists is in README.md."""
+    p = subprocess.run([ctx.rpcchat, "--help"], capture_output=True,
+                       timeout=lib.scaled(10))
+    help_text = (p.stdout + p.stderr).decode()
+    entries = help_entries(help_text)
+    assert "--max-memory" in entries and "-c" in entries, entries
+    problems = []
+    for doc in ["README.md", "docs/PROTOCOL.md"]:
+        for row in re.finditer(r"^\| (`-[^|]*) \| ([^|]*) \|", read(doc), re.M):
+            opts = re.findall(r"`(-[\w-]+)", row.group(1))
+            default = row.group(2).strip()
+            for opt in opts:
+                if opt not in entries:
+                    problems.append("%s: %s is not in rpcchat --help"
+                                    % (doc, opt))
+                elif re.fullmatch(r"\d+[KMG]?", default) and not re.search(
+                        r"[(\s]%s[);]" % re.escape(default), entries[opt]):
+                    problems.append("%s: %s defaults to %s, --help says: %s"
+                                    % (doc, opt, default, entries[opt]))
+    readme = read("README.md")
+    for opt in sorted(entries):
+        if opt.startswith("--") and opt not in ("--help", "--version") \
+                and "`%s" % opt not in readme:
+            problems.append("README.md does not name %s" % opt)
+    assert not problems, "\n".join(problems)
+
+
+# -- SECURITY.md names its tests, and they exist ------------------------------
+
+def test_security_names_tests_that_exist(ctx):
+    """Every test SECURITY.md names (`test_file`, `test_name`,
+    `test_file::test_name`, a * for several) is a test file or a test
+    function of tests/unit or tests/e2e."""
+    files, funcs = {}, {}
+    for path in glob.glob(os.path.join(ROOT, "tests", "unit", "test_*.c")) + \
+            glob.glob(os.path.join(ROOT, "tests", "e2e", "test_*.py")):
+        stem = os.path.basename(path).rsplit(".", 1)[0]
+        with open(path, encoding="utf-8") as f:
+            src = f.read()
+        names = set(re.findall(r"^def (test_\w+)", src, re.M)) | \
+            set(re.findall(r"^(test_\w+)\(", src, re.M))
+        files.setdefault(stem, set()).update(names)
+        funcs.setdefault("", set()).update(names)
+    text = read("SECURITY.md")
+    named = re.findall(r"`(test_\w+)(?:::(test_[\w*]+))?`", text)
+    assert len(named) > 40, named
+    missing = []
+    for f, fn in named:
+        if fn:
+            if not fnmatch.filter(files.get(f, ()), fn):
+                missing.append("%s::%s" % (f, fn))
+        elif f not in files and f not in funcs[""]:
+            missing.append(f)
+    for path in re.findall(r"`(tests/[\w./-]+)`", text):
+        if not os.path.exists(os.path.join(ROOT, path)):
+            missing.append(path)
+    assert not missing, "SECURITY.md names tests that do not exist: " + \
+        ", ".join(missing)
+
+
+# -- the documents for readers -------------------------------------------------
+
+READER_DOCS = ["README.md", "SECURITY.md", "docs/PROTOCOL.md",
+               "docs/rpcchat.1", "docs/rpcchat-check.1",
+               "docs/rpcchat-bench.1"]
+
+
+def test_reader_documents_state_no_history(ctx):
+    """What a reader is told is what is true: the story of how it came to
+    be belongs to the git log."""
+    found = []
+    for doc in READER_DOCS:
+        text = read(doc)
+        for m in re.finditer(r"\b(no longer|used to be|used before|"
+                             r"any ?more|formerly|previously|until recently|"
+                             r"[0-9a-f]{7,40} \(|this change)\b", text, re.I):
+            line = text.count("\n", 0, m.start()) + 1
+            found.append("%s:%d: %s" % (doc, line, m.group(0)))
+    assert not found, "\n".join(found)
+
+
+def test_man_pages_render_without_warnings(ctx):
+    """mandoc -Tlint finds nothing of warning level or worse (make deps
+    installs mandoc)."""
+    if shutil.which("mandoc") is None:
+        raise AssertionError("mandoc is not installed: make deps installs it")
+    for page in ["docs/rpcchat.1", "docs/rpcchat-check.1",
+                 "docs/rpcchat-bench.1"]:
+        p = subprocess.run(["mandoc", "-Tlint", "-W", "warning",
+                            os.path.join(ROOT, page)], capture_output=True,
+                           timeout=lib.scaled(30))
+        assert p.returncode == 0 and not p.stdout and not p.stderr, \
+            (page, p.stdout.decode() + p.stderr.decode())
