@@ -2,9 +2,10 @@
 The repository stands on its own: its documents link only
 inside it, the protocol is described in it, every option the programs
 take is in their man pages, and make install ships them with PROTOCOL.md.
-The documents stay true of the code: README's option tables agree with
---help, SECURITY.md's tests exist, and the man pages render without a
-warning.
+The documents stay true of the code: the layers of docs/HACKING.md are
+those of the includes, every source file is described there, README's
+option tables agree with --help, SECURITY.md's tests exist, and the man
+pages render without a warning.
 """
 
 import fnmatch
@@ -27,7 +28,8 @@ def read(rel):
 
 
 def test_markdown_links_resolve(ctx):
-    for doc in ["README.md", "SECURITY.md", "docs/PROTOCOL.md"]:
+    for doc in ["README.md", "SECURITY.md", "docs/PROTOCOL.md",
+                "docs/HACKING.md"]:
         base = os.path.dirname(os.path.join(ROOT, doc))
         for target in re.findall(r"\]\(([^)#\s]+)", read(doc)):
             if re.match(r"[a-z]+://", target):
@@ -123,6 +125,115 @@ def test_every_citation_is_a_protocol_section(ctx):
     assert not missing, "\n".join(missing)
 
 
+# -- docs/HACKING.md: the layers are those of the includes -----------------
+
+def hacking_layers():
+    """{file stem: (module, layer)} and the pure modules, as HACKING.md's
+    "Layers" section has them: a row "| N name | `mod` (`file`), ... |"."""
+    doc = read("docs/HACKING.md")
+    section = doc.split("\n## Layers\n", 1)[1].split("\n## ", 1)[0]
+    stems = {}
+    for row in re.finditer(r"^\| (\d+) [^|]*\| ([^|]+) \|$", section, re.M):
+        layer = int(row.group(1))
+        for m in re.finditer(r"`(\w+)`(?: \(([^)]*)\))?", row.group(2)):
+            module = m.group(1)
+            files = [module] + re.findall(r"`(\w+)`", m.group(2) or "")
+            for stem in files:
+                assert stem not in stems, ("in two places", stem)
+                stems[stem] = (module, layer)
+    pure = re.search(r"\*\*Pure modules\*\*.*?They are: ([^.]*)\.",
+                     section, re.S)
+    assert pure, "HACKING.md names no pure modules"
+    return stems, set(re.findall(r"`(\w+)`", pure.group(1)))
+
+
+def source_includes():
+    """{file stem: set of stems of the headers it includes}, .c and .h of
+    src/ together."""
+    found = {}
+    for path in glob.glob(os.path.join(ROOT, "src", "*.[ch]")):
+        stem = os.path.basename(path)[:-2]
+        with open(path, encoding="utf-8") as f:
+            found.setdefault(stem, set()).update(
+                re.findall(r'^#include "(\w+)\.h"', f.read(), re.M))
+    return found
+
+
+def test_includes_keep_the_layers_of_hacking(ctx):
+    """Every file of src/ is in a layer of HACKING.md; no include climbs
+    to a higher layer; the modules include each other without a cycle;
+    a pure module includes nothing of the system layer or the clock."""
+    stems, pure = hacking_layers()
+    includes = source_includes()
+    problems = ["src/%s.[ch] is in no layer of docs/HACKING.md" % stem
+                for stem in sorted(includes) if stem not in stems]
+    problems += ["docs/HACKING.md names %s, which src/ lacks" % stem
+                 for stem in sorted(stems) if stem not in includes]
+    assert not problems, "\n".join(problems)
+    system = {stem for stem, (_, layer) in stems.items() if layer == 1}
+    edges = {}
+    for stem, incs in sorted(includes.items()):
+        module, layer = stems[stem]
+        for inc in sorted(incs):
+            to, to_layer = stems[inc]
+            if to_layer > layer:
+                problems.append("src/%s includes %s.h: layer %d includes "
+                                "layer %d" % (stem, inc, layer, to_layer))
+            if module in pure and (inc in system or inc == "clock"):
+                problems.append("src/%s is pure but includes %s.h"
+                                % (stem, inc))
+            if to != module:
+                edges.setdefault(module, set()).add(to)
+    assert not problems, "\n".join(problems)
+
+    def cycle_from(module, path):
+        if module in path:
+            return path[path.index(module):] + [module]
+        for to in sorted(edges.get(module, ())):
+            found = cycle_from(to, path + [module])
+            if found:
+                return found
+        return None
+
+    for module in sorted(edges):
+        cycle = cycle_from(module, [])
+        assert cycle is None, "an include cycle: " + " -> ".join(cycle)
+
+
+def tracked_files():
+    p = subprocess.run(["git", "-C", ROOT, "ls-files"], capture_output=True,
+                       timeout=lib.scaled(30))
+    assert p.returncode == 0, p.stderr.decode()
+    return p.stdout.decode().split()
+
+
+def test_hacking_describes_every_source_file(ctx):
+    """One line per file in HACKING.md: every file of src/, bench/,
+    check/, tests/, web/ and scripts/ (fuzz corpora aside); and every
+    source README's short table names is there too, and exists."""
+    doc = read("docs/HACKING.md")
+    missing = []
+    for rel in tracked_files():
+        top = rel.split("/", 1)[0]
+        if rel.startswith("tests/fuzz/corpus/") or top not in (
+                "src", "bench", "check", "tests", "web", "scripts"):
+            continue
+        name = os.path.basename(rel) if top == "src" else rel
+        if name.endswith(".h") and top == "src" and \
+                os.path.exists(os.path.join(ROOT, rel[:-2] + ".c")):
+            continue        # a header is its .c file's contract
+        if "`%s`" % name not in doc:
+            missing.append(rel)
+    assert not missing, "not in docs/HACKING.md: " + ", ".join(missing)
+    readme = read("README.md")
+    for path in re.findall(r"`((?:src|bench|check|tests)/[\w./-]*)`", readme):
+        assert os.path.exists(os.path.join(ROOT, path)), path
+        if path.startswith("src/"):
+            name = os.path.basename(path)
+            assert "`%s`" % name in doc or \
+                "`%s.c`" % name[:-2] in doc, path
+
+
 # -- README's option tables agree with --help --------------------------------
 
 def help_entries(text):
@@ -210,7 +321,7 @@ def test_security_names_tests_that_exist(ctx):
 # -- the documents for readers -------------------------------------------------
 
 READER_DOCS = ["README.md", "SECURITY.md", "docs/PROTOCOL.md",
-               "docs/rpcchat.1", "docs/rpcchat-check.1",
+               "docs/HACKING.md", "docs/rpcchat.1", "docs/rpcchat-check.1",
                "docs/rpcchat-bench.1"]
 
 
