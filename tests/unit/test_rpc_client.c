@@ -58,7 +58,7 @@ test_plain_success(void **state)
 		assert_int_equal(err.status, RPC_OK);
 		n++;
 	}
-	assert_int_equal(n, 5);
+	assert_true(n >= 5);
 	rpc_error_free(&err);
 }
 
