@@ -4,8 +4,8 @@ inside it, the protocol is described in it, every option the programs
 take is in their man pages, and make install ships them with PROTOCOL.md.
 The documents stay true of the code: the layers of docs/HACKING.md are
 those of the includes, every source file is described there, README's
-option tables agree with --help, SECURITY.md's tests exist, and the man
-pages render without a warning.
+option tables agree with --help and its commands with the client's,
+SECURITY.md's tests exist, and the man pages render without a warning.
 """
 
 import fnmatch
@@ -351,3 +351,18 @@ def test_man_pages_render_without_warnings(ctx):
                            timeout=lib.scaled(30))
         assert p.returncode == 0 and not p.stdout and not p.stderr, \
             (page, p.stdout.decode() + p.stderr.decode())
+
+
+def test_commands_are_the_same_everywhere(ctx):
+    """The client's commands, as command.c names them, are those of
+    README's table and of rpcchat(1)'s Commands, in the same order."""
+    names = re.search(r"command_names\[\] = \{([^}]*)\}",
+                      read("src/command.c")).group(1)
+    names = re.findall(r'"(\w+)"', names)
+    assert names[:2] == ["tell", "say"], names
+    table = read("README.md").split("Client commands:", 1)[1]
+    table = table.split("\n\n", 2)[1]
+    assert re.findall(r"^\| `(\w+)", table, re.M) == names, table
+    man = read("docs/rpcchat.1")
+    man = man.split(".Ss Commands", 1)[1].split(".Ss ", 1)[0]
+    assert re.findall(r"^\.It Ic (\w+)", man, re.M) == names, man
