@@ -291,7 +291,10 @@ append_wide(struct buf *out, const wchar_t *p, const wchar_t *end)
 }
 
 
-/* Completion: a command name first on the line, a user after "tell ". */
+/*
+ * Completion: a command name first on the line, a user after a command
+ * that takes one (command_takes_user).
+ */
 
 /* command_names as spans, for complete_key. */
 static struct span command_spans[16];
@@ -361,7 +364,7 @@ complete_key(EditLine *el, int ch)
 		    n < sizeof command_spans / sizeof command_spans[0]; n++)
 			command_spans[n] = span_cstr(command_names[n]);
 		cand = command_spans;
-	} else if (span_eq(before, SPAN_LIT("tell")) && term.users != NULL) {
+	} else if (command_takes_user(before) && term.users != NULL) {
 		n = term.users(term.arg, &cand);
 		users = 1;
 	}
