@@ -21,11 +21,12 @@
  * whatever the server does, saying on stderr when the logout could not be
  * confirmed.
  *
- * The server may go away and come back.  The client then says so once,
- * polls with back-off (1 s doubling to 8 s), and on return registers
- * again if the server has forgotten it, all in one notice.  What it
- * says, and when it polls, it decides as the web front end's sessions
- * do (session.h); what is its own is the terminal.
+ * The server may go away and come back, or answer only that its shared
+ * store is away (PROTOCOL.md §7), which for the user is the same.  The
+ * client then says so once, polls with back-off (1 s doubling to 8 s),
+ * and on return registers again if the server has forgotten it, all in
+ * one notice.  What it says, and when it polls, it decides as the web
+ * front end's sessions do (session.h); what is its own is the terminal.
  */
 #include <errno.h>
 #include <fcntl.h>

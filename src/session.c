@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "session.h"
+#include "store.h"
 
 /* How much of an unknown command is shown back, in bytes. */
 #define SHOW_WORD_MAX		40
@@ -188,6 +189,14 @@ session_poll_free(struct session_poll *p)
 	buf_free(&p->failing);
 }
 
+/* The error our servers answer while their shared store is away. */
+static int
+no_store(const struct rpc_error *err)
+{
+	return err->status == RPC_ERR_SERVER && err->msg.data != NULL &&
+	    strcmp(err->msg.data, STORE_UNAVAILABLE) == 0;
+}
+
 enum session_say
 session_poll_failed(struct session_poll *p, const char *server,
     const char *what, enum msg_type type, const struct rpc_error *err,
@@ -201,6 +210,13 @@ session_poll_failed(struct session_poll *p, const char *server,
 			buf_appendf(out, "*** cannot reach the server: %s; "
 			    "retrying", msg);
 			p->outage = SESSION_UNREACHABLE;
+			say = SESSION_NOTICE;
+		}
+	} else if (no_store(err)) {
+		if (p->outage != SESSION_NO_STORE) {
+			buf_appendf(out, "*** the server at %s cannot reach "
+			    "its store; retrying", server);
+			p->outage = SESSION_NO_STORE;
 			say = SESSION_NOTICE;
 		}
 	} else if (p->failing.len == 0 || strcmp(p->failing.data, msg) != 0) {

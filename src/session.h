@@ -7,7 +7,7 @@
  * logged in, an unknown command) and how the background poll fares: when
  * the next one is due, with back-off while the server is away, and what
  * its failures tell the user, once per outage rather than once a poll
- * (PROTOCOL.md §5.3).  How the lines are shown, and where, is the
+ * (PROTOCOL.md §5.3, §7).  How the lines are shown, and where, is the
  * caller's: a terminal and a page differ there.
  *
  * Plain data and functions: no I/O, no clock (the caller says when now
@@ -117,10 +117,16 @@ int	session_queue_pop(struct session_queue *, struct buf *line);
 void	session_queue_clear(struct session_queue *);
 void	session_queue_free(struct session_queue *);
 
-/* An outage the user has been told of: calls do not get an answer. */
+/*
+ * An outage the user has been told of.  Unreachable: calls do not get
+ * an answer.  No store: the server answers, but only that it cannot
+ * reach its shared store (PROTOCOL.md §7): for the user it is the same,
+ * the chat is away until the server answers again.
+ */
 enum session_outage {
 	SESSION_UP = 0,
-	SESSION_UNREACHABLE
+	SESSION_UNREACHABLE,
+	SESSION_NO_STORE
 };
 
 /* How the background poll fares.  Zeroed, polls start at once. */
@@ -147,8 +153,12 @@ void	session_poll_free(struct session_poll *);
  * The poll (what, a call of type: the CheckMessages, or the Register
  * after one) to server failed at now with err: the next one backs off.
  * An outage is said once, when it starts: "*** cannot reach the server:
- * WHY; retrying".  Any other failure is said as session_describe, once
- * until its text changes or a poll is answered.  The line is in out.
+ * WHY; retrying", or "*** the server at SERVER cannot reach its store;
+ * retrying".  Should an unreachable server answer again only to say
+ * its store is away, that is said too; the other way round it is not (a
+ * server waiting for its store may well pass the poll's deadline).  Any
+ * other failure is said as session_describe, once until its text
+ * changes or a poll is answered.  The line is in out.
  */
 enum session_say session_poll_failed(struct session_poll *,
 	    const char *server, const char *what, enum msg_type,

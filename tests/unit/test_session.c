@@ -3,7 +3,7 @@
  * length rule of a Say and a Tell, the lines they say, the note about a
  * sloppy server, the typed-line queue, and the background poll's
  * outages: said once when they start and once when they end, with the
- * polls backing off meanwhile (PROTOCOL.md §4.1, §5.2-§5.3).
+ * polls backing off meanwhile (PROTOCOL.md §4.1, §5.2-§5.3, §7).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -389,30 +389,114 @@ test_unreachable_said_once(void **state)
 	buf_free(&b);
 }
 
+/*
+ * One poll of a script: it failed with status and msg, or it was
+ * answered (msg NULL); what it must say, and the line said (when not
+ * NULL; "" for none).  An answered poll says whether it ends an outage.
+ */
+struct poll_step {
+	enum rpc_status	 status;
+	const char	*msg;
+	int		 said;
+	const char	*line;
+};
+
+#define STORE_AWAY	"store unavailable"
+#define STORE_NOTICE	"*** the server at h:1 cannot reach its store; retrying"
+
 static void
-test_other_failures_said_when_new(void **state)
+run_polls(struct session_poll *p, const struct poll_step *steps, size_t n)
 {
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (steps[i].msg == NULL) {
+			assert_int_equal(session_poll_answered(p, 0),
+			    steps[i].said);
+			continue;
+		}
+		assert_int_equal(fails(p, steps[i].status, steps[i].msg, 0,
+		    &b), steps[i].said);
+		if (steps[i].line != NULL)
+			assert_string_equal(b.len > 0 ? b.data : "",
+			    steps[i].line);
+	}
+	buf_free(&b);
+}
+
+static void
+test_no_store_said_once(void **state)
+{
+	static const struct poll_step steps[] = {
+		{ RPC_ERR_SERVER, STORE_AWAY, SESSION_NOTICE, STORE_NOTICE },
+		{ RPC_ERR_SERVER, STORE_AWAY, SESSION_QUIET, "" },
+		{ RPC_ERR_SERVER, STORE_AWAY, SESSION_QUIET, "" },
+		{ RPC_ERR_SERVER, STORE_AWAY, SESSION_QUIET, "" },
+		{ RPC_ERR_SERVER, STORE_AWAY, SESSION_QUIET, "" },
+		/* Past its deadline while the store is away: still away. */
+		{ RPC_ERR_NET, "read: timed out", SESSION_QUIET, "" },
+		{ RPC_OK, NULL, 1, NULL },
+		{ RPC_OK, NULL, 0, NULL },
+	};
 	struct session_poll p;
 	struct buf b = BUF_INIT;
 
 	memset(&p, 0, sizeof p);
-	assert_int_equal(fails(&p, RPC_ERR_PROTO, "bad response", 0, &b),
-	    SESSION_FAILURE);
-	assert_string_equal(b.data, "check messages: bad response");
-	assert_int_equal(fails(&p, RPC_ERR_PROTO, "bad response", 0, &b),
-	    SESSION_QUIET);
-	assert_int_equal(fails(&p, RPC_ERR_SERVER, "CheckMessages: no",
-	    0, &b), SESSION_FAILURE);
-	assert_string_equal(b.data, "CheckMessages: no");
-	assert_int_equal(fails(&p, RPC_ERR_PROTO, "bad response", 0, &b),
-	    SESSION_FAILURE);
-	assert_int_equal(p.outage, SESSION_UP);
-	/* An answer ends it: the same failure later is said again. */
-	assert_false(session_poll_answered(&p, 0));
-	assert_int_equal(fails(&p, RPC_ERR_PROTO, "bad response", 0, &b),
-	    SESSION_FAILURE);
+	run_polls(&p, steps, 6);
+	assert_int_equal(p.backoff_ms, SESSION_BACKOFF_MAX_MS);
+	run_polls(&p, steps + 6, 2);
+	assert_int_equal(p.backoff_ms, 0);
+	/* The Register after a poll is the poll's too. */
+	assert_int_equal(call_fails(&p, "register", MSG_REGISTER,
+	    RPC_ERR_SERVER, STORE_AWAY, 0, &b), SESSION_NOTICE);
+	assert_string_equal(b.data, STORE_NOTICE);
 	session_poll_free(&p);
 	buf_free(&b);
+}
+
+static void
+test_unreachable_then_no_store(void **state)
+{
+	static const struct poll_step steps[] = {
+		{ RPC_ERR_NET, "refused", SESSION_NOTICE, NULL },
+		/* The server answers again, only to say its store is away. */
+		{ RPC_ERR_SERVER, STORE_AWAY, SESSION_NOTICE, STORE_NOTICE },
+		{ RPC_ERR_NET, "refused", SESSION_QUIET, "" },
+		{ RPC_ERR_SERVER, STORE_AWAY, SESSION_QUIET, "" },
+		{ RPC_OK, NULL, 1, NULL },
+	};
+	struct session_poll p;
+
+	memset(&p, 0, sizeof p);
+	run_polls(&p, steps, 2);
+	/* The back-off goes on across the change. */
+	assert_int_equal(p.backoff_ms, 2000);
+	run_polls(&p, steps + 2, 3);
+	session_poll_free(&p);
+}
+
+static void
+test_other_failures_said_when_new(void **state)
+{
+	static const struct poll_step steps[] = {
+		{ RPC_ERR_PROTO, "bad response", SESSION_FAILURE,
+		    "check messages: bad response" },
+		{ RPC_ERR_PROTO, "bad response", SESSION_QUIET, "" },
+		/* Not the store's outage: the server's words for another. */
+		{ RPC_ERR_SERVER, "CheckMessages: store unavailable",
+		    SESSION_FAILURE, "CheckMessages: store unavailable" },
+		{ RPC_ERR_PROTO, "bad response", SESSION_FAILURE, NULL },
+		/* An answer ends it: the same failure later is said again. */
+		{ RPC_OK, NULL, 0, NULL },
+		{ RPC_ERR_PROTO, "bad response", SESSION_FAILURE, NULL },
+	};
+	struct session_poll p;
+
+	memset(&p, 0, sizeof p);
+	run_polls(&p, steps, sizeof steps / sizeof steps[0]);
+	assert_int_equal(p.outage, SESSION_UP);
+	session_poll_free(&p);
 }
 
 static void
@@ -448,6 +532,8 @@ main(void)
 		cmocka_unit_test(test_back_and_again),
 		cmocka_unit_test(test_queue_in_order),
 		cmocka_unit_test(test_unreachable_said_once),
+		cmocka_unit_test(test_no_store_said_once),
+		cmocka_unit_test(test_unreachable_then_no_store),
 		cmocka_unit_test(test_other_failures_said_when_new),
 		cmocka_unit_test(test_more_waiting),
 	};
