@@ -21,9 +21,12 @@
  * whatever the server does, saying on stderr when the logout could not be
  * confirmed.
  *
- * The server may go away and come back.  The client then says so once,
- * polls with back-off (1 s doubling to 8 s), and on return registers
- * again if the server has forgotten it, all in one notice.
+ * The server may go away and come back, or answer only that its shared
+ * store is away (PROTOCOL.md §7), which for the user is the same.  The
+ * client then says so once, polls with back-off (1 s doubling to 8 s),
+ * and on return registers again if the server has forgotten it, all in
+ * one notice.  What it says, and when it polls, it decides as the web
+ * front end's sessions do (session.h); what is its own is the terminal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,25 +48,19 @@
 #include "proto.h"
 #include "rpc_call.h"
 #include "rpc_client.h"
+#include "session.h"
 #include "tells.h"
 #include "text.h"
 #include "ui.h"
 #include "username.h"
 
-#define POLL_INTERVAL_MS	1000
-#define BACKOFF_MAX_MS		8000
 /* Leaving: the commands before it and a last poll, then Quit (§5.4). */
 #define LAST_POLL_MS		1000
 /* The start (probe, Register, the users) once the input has ended. */
 #define START_AFTER_END_MS	2000
 #define QUIT_TIMEOUT_MS		2000
-#define POLL_TIMEOUT_MS		3000
 #define COMPLETE_TIMEOUT_MS	1000
 #define USERS_MAX_AGE_MS	3000
-/* The next poll after a full one: ~600 KB/s of backlog at most. */
-#define BACKLOG_POLL_MS		100
-/* How much of an unknown command is shown back. */
-#define SHOW_WORD_MAX		40
 /* Bytes of typed lines waiting for their turn before input is paused. */
 #define QUEUE_MAX		(1u << 20)
 
@@ -91,13 +88,12 @@ struct client {
 	struct buf		 name;
 	struct buf		 addr;		/* the server, for people */
 	struct buf		 shown_user;	/* escaped, NUL-terminated */
-	struct buf		 not_logged_in;	/* the server's text for us */
 
 	struct rpc_peer		 peer;		/* the addresses, between calls */
 	struct slot		 cmd;		/* the user's commands */
 	struct slot		 bg;		/* polls, re-register, completion */
-	struct buf		 queue;		/* typed lines: length, bytes */
-	size_t			 queued;	/* lines in it */
+	struct session_queue	 queue;		/* typed lines, their turn to
+						   come */
 	int			 registered;
 
 	int			 done;
@@ -127,10 +123,7 @@ struct client {
 	 * count.
 	 */
 	int			 failed;
-	long long		 next_poll;
-	int			 backoff_ms;
-	int			 down;		/* unreachable: said so */
-	struct buf		 failing;	/* other failure: said so */
+	struct session_poll	 poll;		/* the next, what was said */
 
 	struct names		 names;		/* for completion */
 	long long		 names_at;	/* the last List of them */
@@ -204,35 +197,13 @@ end_signals(void)
 	}
 }
 
-/*
- * One line for a failed call: "say: connect to ...".  A server error that
- * already names its call ("Say: user x is not logged in") is shown as is.
- */
-static void
-describe(struct buf *out, const char *what, enum msg_type type,
-    const struct rpc_error *err)
-{
-	const char *call = msg_type_name(type), *msg = err->msg.data;
-	size_t n = strlen(call);
-
-	if (msg == NULL)
-		msg = "failed";
-	/* An empty error text would be the server's fault: say so. */
-	if (msg[0] == '\0')
-		msg = "failed";
-	if (err->status == RPC_ERR_SERVER && strncmp(msg, call, n) == 0 &&
-	    msg[n] == ':')
-		buf_appendf(out, "%s", msg);
-	else
-		buf_appendf(out, "%s: %s", what, msg);
-}
-
+/* A failed call in one line on stderr: "say: connect to ...". */
 static void
 report(const char *what, enum msg_type type, const struct rpc_error *err)
 {
 	struct buf line = BUF_INIT;
 
-	describe(&line, what, type, err);
+	session_describe(&line, what, type, err);
 	ui_printf(UI_ERROR, "%s", line.data);
 	buf_free(&line);
 }
@@ -268,20 +239,9 @@ static void
 print_users(const struct rpc_strlist *users)
 {
 	struct buf b = BUF_INIT;
-	size_t i;
 
-	if (users->n == 0) {
-		ui_printf(UI_INFO, "No users logged in");
-		return;
-	}
-	buf_appendf(&b, "%zu user%s logged in: ", users->n,
-	    users->n == 1 ? "" : "s");
-	for (i = 0; i < users->n; i++) {
-		if (i > 0)
-			buf_append(&b, ", ", 2);
-		text_escape(&b, users->v[i]);
-	}
-	ui_printf(UI_INFO, "%.*s", (int)b.len, b.data);
+	session_users(&b, users);
+	ui_print_span(UI_INFO, (struct span){ b.data, b.len });
 	buf_free(&b);
 }
 
@@ -297,15 +257,9 @@ static void
 note_sloppy(struct client *c, const struct rpc_error *err)
 {
 	struct buf b = BUF_INIT;
-	unsigned bit = 1u << err->sloppy;
 
-	if (err->sloppy == RPC_TIDY ||
-	    (unsigned)err->sloppy_type >= MSG_NTYPES ||
-	    (c->noted[err->sloppy_type] & bit) != 0)
-		return;
-	c->noted[err->sloppy_type] |= bit;
-	rpc_describe_sloppy(err, &b);
-	ui_printf(UI_WARNING, "*** note: %.*s", (int)b.len, b.data);
+	if (session_note_sloppy(c->noted, err, &b))
+		ui_printf(UI_WARNING, "%s", b.data);
 	buf_free(&b);
 }
 
@@ -349,15 +303,9 @@ static int
 outcome(struct client *c, struct slot *s, struct rpc_strlist *list,
     struct rpc_error *err)
 {
-	struct rpc_call *k = &s->call;
 	int rc;
 
-	if (k->rc == -1) {
-		rpc_error_setf(err, k->err.status, "%s", k->err.msg.data);
-		return -1;
-	}
-	rc = rpc_read_response(&k->srv, s->type, (struct span){ k->resp.data,
-	    k->resp.len }, list, err);
+	rc = session_outcome(&s->call, s->type, list, err);
 	note_sloppy(c, err);
 	return rc;
 }
@@ -408,31 +356,15 @@ completion_users(void *arg, const struct span **names)
 	return c->names.n;
 }
 
-/* Bytes of the delivered text, "USER says MSG" (PROTOCOL.md §4.1). */
-static int
-too_long(const struct client *c, const char *verb, struct span msg)
-{
-	size_t fixed = c->user.len + strlen(verb);
-
-	return msg.len > TEXT_MAX || fixed > TEXT_MAX - msg.len;
-}
-
 static void
 unknown(struct client *c, struct span word)
 {
 	struct buf b = BUF_INIT;
-	size_t n = word.len;
 
-	/* Long input is shown cut, at a UTF-8 character boundary. */
-	if (n > SHOW_WORD_MAX) {
-		n = SHOW_WORD_MAX;
-		while (n > 0 && ((unsigned char)word.p[n] & 0xc0) == 0x80)
-			n--;
-	}
-	text_escape(&b, (struct span){ word.p, n });
-	command_failed(c, "unknown command: %.*s%s", (int)b.len, b.data,
-	    n < word.len ? "..." : "");
+	session_unknown(&b, "", word);
+	ui_print_span(UI_ERROR, (struct span){ b.data, b.len });
 	ui_printf(UI_ERROR_HELP, "%s", command_help);
+	c->failed = 1;
 	buf_free(&b);
 }
 
@@ -463,8 +395,7 @@ leave(struct client *c, int status)
 static void
 leave_now(struct client *c, int status)
 {
-	buf_clear(&c->queue);
-	c->queued = 0;
+	session_queue_clear(&c->queue);
 	c->hurry = 1;
 	leave(c, status);
 }
@@ -512,7 +443,7 @@ run_line(struct client *c, struct span line)
 	case CMD_NONE:
 		break;
 	case CMD_TELL:
-		if (too_long(c, " tells you ", cmd.message)) {
+		if (session_too_long(c->user, cmd.kind, cmd.message)) {
 			command_failed(c, "message too long");
 			break;
 		}
@@ -524,7 +455,7 @@ run_line(struct client *c, struct span line)
 		buf_append(&c->cmd.target, cmd.target.p, cmd.target.len);
 		return 1;
 	case CMD_SAY:
-		if (too_long(c, " says ", cmd.message)) {
+		if (session_too_long(c->user, cmd.kind, cmd.message)) {
 			command_failed(c, "message too long");
 			break;
 		}
@@ -569,9 +500,7 @@ on_line(void *arg, struct span line)
 	struct client *c = arg;
 	struct command cmd;
 
-	buf_append(&c->queue, &line.len, sizeof line.len);
-	buf_append(&c->queue, line.p, line.len);
-	c->queued++;
+	session_queue_push(&c->queue, line);
 	command_parse(line, &cmd);
 	if (cmd.kind == CMD_QUIT) {
 		end_input(c);
@@ -585,66 +514,59 @@ static void
 run_queue(struct client *c)
 {
 	struct buf line = BUF_INIT;
-	size_t len;
 	int busy = 0;
 
-	while (!busy && c->queued > 0 && !c->done &&
+	while (!busy && c->queue.n > 0 && !c->done &&
 	    !rpc_call_busy(&c->cmd.call)) {
 		if (c->leaving != STAYING &&
 		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS) <= 0) {
 			fflush(stdout);
 			fprintf(stderr, "rpcchat: leaving: %zu command%s not "
-			    "sent in time\n", c->queued, c->queued == 1 ?
+			    "sent in time\n", c->queue.n, c->queue.n == 1 ?
 			    "" : "s");
 			c->failed = 1;
-			buf_clear(&c->queue);
-			c->queued = 0;
+			session_queue_clear(&c->queue);
 			break;
 		}
-		memcpy(&len, c->queue.data, sizeof len);
-		buf_clear(&line);
-		buf_append(&line, c->queue.data + sizeof len, len);
-		buf_consume(&c->queue, sizeof len + len);
-		c->queued--;
+		session_queue_pop(&c->queue, &line);
 		busy = run_line(c, (struct span){ line.data, line.len });
 	}
 	buf_free(&line);
 }
 
-/* Says a failure of the background poll once, not every second. */
+/*
+ * A failure of the background poll: an outage is said once, as a notice,
+ * and the polls back off (session.h).
+ */
 static void
 poll_failed(struct client *c, const char *what, enum msg_type type,
     const struct rpc_error *err)
 {
-	long long now = clock_ms();
+	struct buf line = BUF_INIT;
 
-	if (err->status == RPC_ERR_NET) {
-		if (!c->down)
-			ui_printf(UI_NOTICE, "*** cannot reach the server: "
-			    "%s; retrying", err->msg.data);
-		c->down = 1;
-	} else if (c->failing.len == 0 ||
-	    strcmp(c->failing.data, err->msg.data) != 0) {
-		report(what, type, err);
-		buf_clear(&c->failing);
-		buf_appendf(&c->failing, "%s", err->msg.data);
+	switch (session_poll_failed(&c->poll, c->addr.data, what, type, err,
+	    clock_ms(), &line)) {
+	case SESSION_QUIET:
+		break;
+	case SESSION_NOTICE:
+		ui_printf(UI_NOTICE, "%s", line.data);
+		break;
+	case SESSION_FAILURE:
+		ui_printf(UI_ERROR, "%s", line.data);
+		break;
 	}
-	c->backoff_ms = c->backoff_ms == 0 ? POLL_INTERVAL_MS :
-	    c->backoff_ms * 2;
-	if (c->backoff_ms > BACKOFF_MAX_MS)
-		c->backoff_ms = BACKOFF_MAX_MS;
-	c->next_poll = now + c->backoff_ms;
+	buf_free(&line);
 }
 
 static void
 registered_again(struct client *c, int came_back)
 {
-	if (came_back)
-		ui_printf(UI_NOTICE, "*** the server at %s is back; logged in "
-		    "again as %s", c->addr.data, c->shown_user.data);
-	else
-		ui_printf(UI_NOTICE, "*** the server had logged us out; "
-		    "logged in again as %s", c->shown_user.data);
+	struct buf line = BUF_INIT;
+
+	session_registered_again(&line, c->addr.data, c->shown_user.data,
+	    came_back);
+	ui_printf(UI_NOTICE, "%s", line.data);
+	buf_free(&line);
 }
 
 /*
@@ -670,6 +592,7 @@ static int
 checked(struct client *c, unsigned long long poll, struct rpc_strlist *msgs,
     struct rpc_error *err, int rc)
 {
+	struct buf line = BUF_INIT;
 	int came_back;
 	size_t i;
 
@@ -679,14 +602,8 @@ checked(struct client *c, unsigned long long poll, struct rpc_strlist *msgs,
 			    err);
 		return 0;
 	}
-	came_back = c->down;
-	c->down = 0;
-	c->backoff_ms = 0;
-	buf_clear(&c->failing);
-	c->next_poll = clock_ms() + POLL_INTERVAL_MS;
-
-	if (msgs->n == 1 && span_eq(msgs->v[0], (struct span){
-	    c->not_logged_in.data, c->not_logged_in.len })) {
+	came_back = session_poll_answered(&c->poll, clock_ms());
+	if (session_forgotten(msgs, c->user)) {
 		/* Logging out anyway: no need to come back first. */
 		c->came_back = came_back;
 		if (c->leaving == STAYING)
@@ -694,20 +611,20 @@ checked(struct client *c, unsigned long long poll, struct rpc_strlist *msgs,
 			    RPC_DEFAULT_TIMEOUT_MS);
 		return 0;
 	}
-	if (came_back)
-		ui_printf(UI_NOTICE, "*** the server at %s is back",
-		    c->addr.data);
+	if (came_back) {
+		session_back(&line, c->addr.data);
+		ui_printf(UI_NOTICE, "%s", line.data);
+		buf_free(&line);
+	}
 	for (i = 0; i < msgs->n; i++)
 		show_message(c, msgs->v[i]);
-	if (msgs->storage.len > FRAME_MAX / 2) {
-		/*
-		 * Drained over the next turns of the loop, input between,
-		 * at a pace a terminal can show: a server that always has
-		 * more must not bury the line being typed.
-		 */
-		c->next_poll = clock_ms() + BACKLOG_POLL_MS;
+	/*
+	 * More waiting: drained over the next turns of the loop, input
+	 * between, at a pace a terminal can show, so a server that always
+	 * has more does not bury the line being typed.
+	 */
+	if (session_poll_more(&c->poll, msgs, clock_ms()))
 		return 1;
-	}
 	tells_settle(&c->tells, poll);
 	return 0;
 }
@@ -762,17 +679,10 @@ start_probe(struct client *c, enum wire wire)
 static void
 warn_duplicate(const struct client *c, const struct rpc_strlist *users)
 {
-	size_t i;
-
-	for (i = 0; i < users->n; i++) {
-		if (span_eq(users->v[i], c->user)) {
-			ui_printf(UI_WARNING, "*** warning: another client is "
-			    "logged in as %s; from now on messages to %s are "
-			    "split between the two", c->shown_user.data,
-			    c->shown_user.data);
-			return;
-		}
-	}
+	if (session_listed(users, c->user))
+		ui_printf(UI_WARNING, "*** warning: another client is logged "
+		    "in as %s; from now on messages to %s are split between "
+		    "the two", c->shown_user.data, c->shown_user.data);
 }
 
 /* The session cannot start: said on stderr, exit 1. */
@@ -809,7 +719,7 @@ probe_done(struct client *c)
 	enum wire wire = k->srv.wire;
 	enum wire first = c->probes == 0 ? wire : (wire == WIRE_FRAMED ?
 	    WIRE_UNFRAMED : WIRE_FRAMED);
-	struct buf *what = &c->probe_what[c->probes];
+	struct buf *what = &c->probe_what[c->probes], note = BUF_INIT;
 	struct rpc_strlist users;
 	int ok;
 
@@ -844,17 +754,17 @@ probe_done(struct client *c)
 	} else {
 		/* Forced and neither answered: Register says what is wrong. */
 		if (ok) {
-			if (wire != c->srv.wire)
-				ui_printf(UI_WARNING, "*** note: the server at %s "
-				    "speaks the older, unframed generation of "
-				    "the protocol (2023); using it",
-				    c->addr.data);
+			if (wire != c->srv.wire) {
+				session_unframed_note(&note, c->addr.data);
+				ui_printf(UI_WARNING, "%s", note.data);
+			}
 			c->srv.wire = wire;
 			warn_duplicate(c, &users);
 		}
 		start_call(c, &c->cmd, MSG_REGISTER, &c->user, 1,
 		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS));
 	}
+	buf_free(&note);
 	rpc_strlist_free(&users);
 }
 
@@ -880,8 +790,7 @@ cmd_done(struct client *c)
 	case MSG_REGISTER:
 		if (rc == -1 && cut_short(c) && err.status == RPC_ERR_NET) {
 			/* Cut short: it may have got through.  Log out. */
-			buf_clear(&c->queue);
-			c->queued = 0;
+			session_queue_clear(&c->queue);
 			c->registered = 1;
 			session_started(c);
 			break;
@@ -890,14 +799,14 @@ cmd_done(struct client *c)
 			/* Never logged in: nothing to log out. */
 			ui_stop();
 			fflush(stdout);
-			describe(&line, "register", MSG_REGISTER, &err);
+			session_describe(&line, "register", MSG_REGISTER, &err);
 			fprintf(stderr, "%s\n", line.data);
 			c->status = 1;
 			c->done = 1;
 			break;
 		}
 		c->registered = 1;
-		c->next_poll = clock_ms() + POLL_INTERVAL_MS;
+		c->poll.next = clock_ms() + SESSION_POLL_MS;
 		/* The users are shown however soon the input ended. */
 		if (!cut_short(c) && start_call(c, &c->cmd, MSG_LIST, NULL, 0,
 		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == 0)
@@ -926,7 +835,7 @@ cmd_done(struct client *c)
 			tells_sent(&c->tells, (struct span){
 			    c->cmd.target.data, c->cmd.target.len }, c->polls);
 		/* Show our own words (and anything else) without waiting. */
-		c->next_poll = clock_ms();
+		c->poll.next = clock_ms();
 		break;
 	case MSG_SHUTDOWN:
 		if (rc == 0) {
@@ -943,7 +852,7 @@ cmd_done(struct client *c)
 		c->logout_confirmed = rc == 0;
 		if (rc == -1) {
 			fflush(stdout);
-			describe(&line, "quit", MSG_QUIT, &err);
+			session_describe(&line, "quit", MSG_QUIT, &err);
 			fprintf(stderr, "%s; the logout could not be "
 			    "confirmed\n", line.data);
 		}
@@ -996,11 +905,11 @@ advance(struct client *c)
 	switch (c->leaving) {
 	case STAYING:
 		if (c->registered && !rpc_call_busy(&c->bg.call) &&
-		    clock_ms() >= c->next_poll)
-			start_poll(c, POLL_TIMEOUT_MS);
+		    clock_ms() >= c->poll.next)
+			start_poll(c, SESSION_POLL_TIMEOUT_MS);
 		break;
 	case LEAVE_COMMANDS:
-		if (c->queued > 0 || rpc_call_busy(&c->cmd.call))
+		if (c->queue.n > 0 || rpc_call_busy(&c->cmd.call))
 			break;
 		c->leaving = LEAVE_LAST_POLL;
 		c->last_polled = 0;
@@ -1039,8 +948,8 @@ wait_ms(const struct client *c)
 
 	if (c->leaving == STAYING && c->registered &&
 	    !rpc_call_busy(&c->bg.call))
-		w = c->next_poll - now;
-	if (c->leaving == LEAVE_COMMANDS && c->queued > 0 &&
+		w = c->poll.next - now;
+	if (c->leaving == LEAVE_COMMANDS && c->queue.n > 0 &&
 	    c->leave_at + LAST_POLL_MS - now < w)
 		w = c->leave_at + LAST_POLL_MS - now;
 	if ((k = rpc_call_wait_ms(&c->cmd.call)) >= 0 && k < w)
@@ -1058,7 +967,7 @@ static int
 want_input(const struct client *c)
 {
 	return c->leaving == STAYING && !c->input_ended &&
-	    c->queue.len < QUEUE_MAX;
+	    c->queue.bytes.len < QUEUE_MAX;
 }
 
 static void
@@ -1207,22 +1116,17 @@ client_run(const struct client_opts *opts)
 	rpc_call_init(&c.bg.call);
 	buf_init(&c.cmd.target);
 	buf_init(&c.bg.target);
-	buf_init(&c.queue);
 	buf_init(&c.name);
 	names_init(&c.names);
 	tells_init(&c.tells);
-	buf_init(&c.failing);
 	buf_init(&c.addr);
 	format_addr(opts, &c.addr);
-	buf_init(&c.not_logged_in);
 	buf_init(&c.shown_user);
 	/* Checked before anything is said or sent (PROTOCOL.md §5.1, §5.4). */
 	if (!prepare_user(&c, opts->user)) {
 		c.status = 1;
 		goto out;
 	}
-	buf_appendf(&c.not_logged_in, "*** You are not logged in, %.*s",
-	    (int)c.user.len, c.user.p);
 
 	if (setup_signals() == -1) {
 		fprintf(stderr, "rpcchat: signals: %s\n", strerror(errno));
@@ -1258,14 +1162,13 @@ out:
 	rpc_call_free(&c.cmd.call);
 	rpc_call_free(&c.bg.call);
 	rpc_peer_free(&c.peer);
-	buf_free(&c.queue);
+	session_queue_free(&c.queue);
 	names_free(&c.names);
 	tells_free(&c.tells);
 	buf_free(&c.cmd.target);
 	buf_free(&c.bg.target);
-	buf_free(&c.failing);
+	session_poll_free(&c.poll);
 	buf_free(&c.addr);
-	buf_free(&c.not_logged_in);
 	buf_free(&c.shown_user);
 	buf_free(&c.probe_what[0]);
 	buf_free(&c.probe_what[1]);
