@@ -1,8 +1,8 @@
 /* session.c - what both chat clients decide alike (see session.h). */
 #include <string.h>
 
+#include "rules.h"
 #include "session.h"
-#include "store.h"
 
 /* How much of an unknown command is shown back, in bytes. */
 #define SHOW_WORD_MAX		40
