@@ -10,9 +10,15 @@ Says from three names at four users who never poll and at two who chat
 --max-connections 64`; prints the server's VmRSS every half second, then
 VmHWM, README's bound, the flood calls made and the slowest ordinary call.
 
+--attack count-flood: one name sends one-byte Says, then one-byte Tells
+to bob, as fast as it can, against the default --queue-limit and
+--max-memory 32M, while bob reads now and then; prints VmRSS every half
+second and what bob lost (only the flooder's messages).
+
 --attack fragmentation, small-then-big, big-then-small, random-sizes:
 the patterns of sizes that fragment a heap (test_budget.py says each), at
---max-memory 32M; all of them, one after the other: --attack all.
+--max-memory 32M; all of them, one after the other: --attack all (the
+count flood included).
 
 Bounded: every run stops after --seconds.
 """
@@ -20,6 +26,8 @@ Bounded: every run stops after --seconds.
 import argparse
 import os
 import sys
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
@@ -60,6 +68,50 @@ def attack(ctx, name, seconds):
           "%.1f MiB\n" % (name, r["hwm_kb"] / 1024, bound / 2**20))
 
 
+def count_flood(ctx, seconds):
+    """The count flood of test_budget.py, for `seconds`: each round
+    sends 12,000 one-byte Says or Tells from "flood", then bob reads
+    everything; alice's message sent first in each round must come
+    through."""
+    print("count-flood:\n\n| s | VmRSS MiB |\n|---|---|")
+    with lib.Server(ctx, "--max-memory", "32M", "--idle-timeout", 0) as srv:
+        for u in ["bob", "alice", "flood"]:
+            lib.ok(srv.call(lib.REGISTER, u))
+        srv.drain("bob")
+        stop = threading.Event()
+        start = time.monotonic()
+
+        def sample():
+            while not stop.wait(0.5):
+                print("| %.1f | %.1f |" % (
+                    time.monotonic() - start,
+                    test_budget.status_kb(srv.pid, "VmRSS") / 1024),
+                    flush=True)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        rounds = sent = lost_alice = 0
+        deadline = start + seconds
+        while time.monotonic() < deadline:
+            tell = rounds % 2
+            if tell:
+                lib.ok(srv.call(lib.TELL, "alice", "bob", "psst"))
+                frame = test_budget.tell("flood", "bob", 1)
+            else:
+                lib.ok(srv.call(lib.SAY, "alice", "hello"))
+                frame = test_budget.say("flood", 1)
+            sent += test_budget.blast(srv.port, [frame] * 12000, deadline)
+            got = srv.drain("bob")
+            want = "alice tells you psst" if tell else "alice says hello"
+            lost_alice += want not in got
+            rounds += 1
+        stop.set()
+        sampler.join(10)
+        hwm = test_budget.status_kb(srv.pid, "VmHWM")
+    print("\ncount-flood: VmHWM %.1f MiB; %d rounds, %d flood calls; "
+          "rounds where alice's message was lost: %d\n" % (
+              hwm / 1024, rounds, sent, lost_alice))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=".")
@@ -67,12 +119,16 @@ def main():
     ap.add_argument("--max-memory", default="32M",
                     help="for --attack flood")
     ap.add_argument("--attack", default="flood",
-                    choices=["flood", "all"] + list(test_budget.ATTACKS))
+                    choices=["flood", "count-flood", "all"] +
+                    list(test_budget.ATTACKS))
     args = ap.parse_args()
     ctx = lib.Ctx(args.bin)
     if args.attack == "flood":
         flood(ctx, args)
+    elif args.attack == "count-flood":
+        count_flood(ctx, args.seconds)
     elif args.attack == "all":
+        count_flood(ctx, args.seconds)
         for name in test_budget.ATTACKS:
             attack(ctx, name, args.seconds)
     else:
