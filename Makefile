@@ -70,6 +70,11 @@ FUZZ_BINS	= $(FUZZ_TARGETS:%=$(FB)/%)
 
 PROGS		= $(BIN)/rpcchat $(BIN)/rpcchat-bench
 
+# Every header compiles on its own: it includes what it uses.  make check
+# proves it, one stamp per header.
+HEADERS		= $(wildcard src/*.h)
+HEADER_STAMPS	= $(HEADERS:src/%.h=$(B)/headers/%.ok)
+
 .PHONY: all run check check-unit check-e2e check-sanitize bench bench-update \
 	fuzz fuzz-build fuzz-regress fuzz-tty fuzz-bins $(FUZZ_TARGETS:%=fuzz-run-%) \
 	$(FUZZ_TARGETS:%=fuzz-replay-%) valgrind-check install uninstall deps \
@@ -114,11 +119,17 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/librpcchat.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LDLIBS)
 
+$(B)/headers/%.ok: src/%.h
+	@mkdir -p $(@D)
+	printf '#include "%s"\n' $(<F) | \
+	    $(CC) $(ALL_CFLAGS) -x c -fsyntax-only -
+	@touch $@
+
 run: $(BIN)/rpcchat
 	$(BIN)/rpcchat 3410
 
 # The test runner prints one closing line: "N passed, N failed".
-check: $(PROGS) $(UNIT_BINS)
+check: $(PROGS) $(UNIT_BINS) $(HEADER_STAMPS)
 	python3 tests/run.py --bin $(BIN) --unit-dir $(B)/tests
 
 check-unit: $(UNIT_BINS)
