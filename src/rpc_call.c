@@ -19,6 +19,7 @@
 #include "codec.h"
 #include "resolve.h"
 #include "rpc_call.h"
+#include "xmalloc.h"
 
 #define READ_CHUNK	65536
 
@@ -61,7 +62,7 @@ release(struct rpc_call *call)
 {
 	if (call->lookup != NULL) {
 		/* Kept for the session's next call (see rpc_call.h). */
-		if (call->peer != &call->own && call->peer->lookup == NULL)
+		if (call->peer != call->own && call->peer->lookup == NULL)
 			call->peer->lookup = call->lookup;
 		else
 			resolve_abandon(call->lookup);
@@ -175,7 +176,9 @@ rpc_call_start(struct rpc_call *call, const struct rpc_target *srv,
 
 	rpc_call_cancel(call);
 	call->srv = *srv;
-	call->peer = srv->peer != NULL ? srv->peer : &call->own;
+	if (srv->peer == NULL && call->own == NULL)
+		call->own = xcalloc(1, sizeof *call->own);
+	call->peer = srv->peer != NULL ? srv->peer : call->own;
 	call->timeout_ms = srv->timeout_ms > 0 ? srv->timeout_ms :
 	    RPC_DEFAULT_TIMEOUT_MS;
 	call->deadline = clock_ms() + call->timeout_ms;
@@ -446,4 +449,6 @@ rpc_call_free(struct rpc_call *call)
 	rpc_call_cancel(call);
 	buf_free(&call->resp);
 	rpc_error_free(&call->err);
+	free(call->own);
+	call->own = NULL;
 }

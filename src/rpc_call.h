@@ -48,7 +48,11 @@ struct rpc_call {
 	enum rpc_call_state	 state;
 	struct rpc_target	 srv;		/* a copy; host/port borrowed */
 	struct rpc_peer		*peer;		/* srv.peer, or own */
-	struct rpc_peer		 own;
+	/*
+	 * Made at the first call without srv.peer: a thousand web sessions
+	 * share their target's, and 2 KiB each of addresses would go unused.
+	 */
+	struct rpc_peer		*own;
 	char			 server[ANET_ADDR_LEN + 16];	/* for people */
 	int			 timeout_ms;
 	long long		 deadline;
