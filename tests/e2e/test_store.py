@@ -224,15 +224,17 @@ def test_front_end_with_other_limits_refuses_to_start(ctx):
         assert status != 0
         assert re.search(r"max memory is 4194304 in the store, 5242880 here",
                          err), err
-    # A chat kept in another layout of the keys, by front ends that said
-    # none: not served with these functions.
-    with Redis() as redis:
-        redis.call("HSET", "{rpcchat}:cfg", "queue_limit", "10000",
-                   "idle_ms", "300000", "max_users", "0", "max_memory",
-                   str(256 << 20))
-        status, out, err = lib.run_cli(ctx, "--store", redis.url, "0")
-        assert status != 0
-        assert "the keys' format is 1 in the store, 2 here" in err, err
+    # A chat kept in an earlier layout of the keys, by front ends that
+    # said none or said theirs: not served with these functions.
+    for said, fmt in (((), "1"), (("format", "2"), "2")):
+        with Redis() as redis:
+            redis.call("HSET", "{rpcchat}:cfg", "queue_limit", "10000",
+                       "idle_ms", "300000", "max_users", "0", "max_memory",
+                       str(256 << 20), *said)
+            status, out, err = lib.run_cli(ctx, "--store", redis.url, "0")
+            assert status != 0
+            assert "the keys' format is %s in the store, 3 here" % fmt \
+                in err, err
 
 
 def test_idle_users_logged_out_once_across_front_ends(ctx):
