@@ -8,6 +8,7 @@
 #   make bench-update     measure, write docs/BENCHMARKS.md
 #   make fuzz       run each fuzz target (FUZZ_SECONDS each, clang)
 #   make fuzz-build, fuzz-regress   build them; replay their corpora
+#   make fuzz-tty   drive the client at a terminal at random (ASan, valgrind)
 #   make valgrind-check   the end-to-end suite under valgrind memcheck
 #   make install    the programs, their man pages, PROTOCOL.md; PREFIX, DESTDIR
 #   make deps       install the Debian packages the build and tests need
@@ -70,7 +71,7 @@ FUZZ_BINS	= $(FUZZ_TARGETS:%=$(FB)/%)
 PROGS		= $(BIN)/rpcchat $(BIN)/rpcchat-bench
 
 .PHONY: all run check check-unit check-e2e check-sanitize bench bench-update \
-	fuzz fuzz-build fuzz-regress fuzz-bins $(FUZZ_TARGETS:%=fuzz-run-%) \
+	fuzz fuzz-build fuzz-regress fuzz-tty fuzz-bins $(FUZZ_TARGETS:%=fuzz-run-%) \
 	$(FUZZ_TARGETS:%=fuzz-replay-%) valgrind-check install uninstall deps \
 	clean
 
@@ -187,6 +188,20 @@ $(FUZZ_TARGETS:%=fuzz-replay-%): fuzz-replay-%: $(FB)/%
 	@mkdir -p $(FB)/crash
 	$(FB)/$* -runs=0 -artifact_prefix=$(FB)/crash/$*- \
 	    $(wildcard tests/fuzz/corpus/$*)
+
+# The client at a real terminal, driven at random (tests/fuzz/tty_fuzz.py):
+# under ASan and UBSan, then a shorter run under valgrind, the one that
+# sees a stray write inside libedit (which is not built with ASan).
+TTY_FUZZ_SECONDS	?= 60
+TTY_FUZZ_VALGRIND_SECONDS ?= 30
+fuzz-tty: $(PROGS)
+	$(MAKE) B=build/sanitize BIN=build/sanitize \
+	    EXTRA_CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
+	    build/sanitize/rpcchat
+	python3 tests/fuzz/tty_fuzz.py --bin build/sanitize \
+	    --seconds $(TTY_FUZZ_SECONDS)
+	python3 tests/fuzz/tty_fuzz.py --bin $(BIN) --valgrind \
+	    --seconds $(TTY_FUZZ_VALGRIND_SECONDS)
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

@@ -27,6 +27,9 @@ int	anet_local_port(int fd);
 int	anet_accept(int fd, struct sockaddr_storage *peer);
 /* "1.2.3.4:5" or "[::1]:5"; an IPv4-mapped IPv6 address as IPv4. */
 void	anet_format_addr(const struct sockaddr_storage *, char *out, size_t);
+/* Whether two addresses are of the same host, whatever their ports. */
+int	anet_same_host(const struct sockaddr_storage *,
+	    const struct sockaddr_storage *);
 /* Whether the address is a loopback one (127/8, ::1, ::ffff:127/104). */
 int	anet_is_loopback(const struct sockaddr_storage *);
 int	anet_set_nonblock(int fd);

@@ -21,9 +21,12 @@
  * whatever the server does, saying on stderr when the logout could not be
  * confirmed.
  *
- * The server may go away and come back.  The client then says so once,
- * polls with back-off (1 s doubling to 8 s), and on return registers
- * again if the server has forgotten it, all in one notice.
+ * The server may go away and come back, or answer only that its shared
+ * store is away (PROTOCOL.md §7), which for the user is the same.  The
+ * client then says so once, polls with back-off (1 s doubling to 8 s),
+ * and on return registers again if the server has forgotten it, all in
+ * one notice.  What it says, and when it polls, it decides as the web
+ * front end's sessions do (session.h); what is its own is the terminal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,26 +43,24 @@
 #include "client.h"
 #include "clock.h"
 #include "command.h"
+#include "names.h"
 #include "probe.h"
 #include "proto.h"
 #include "rpc_call.h"
 #include "rpc_client.h"
+#include "session.h"
+#include "tells.h"
 #include "text.h"
 #include "ui.h"
 #include "username.h"
 
-#define POLL_INTERVAL_MS	1000
-#define BACKOFF_MAX_MS		8000
 /* Leaving: the commands before it and a last poll, then Quit (§5.4). */
 #define LAST_POLL_MS		1000
+/* The start (probe, Register, the users) once the input has ended. */
+#define START_AFTER_END_MS	2000
 #define QUIT_TIMEOUT_MS		2000
-#define POLL_TIMEOUT_MS		3000
 #define COMPLETE_TIMEOUT_MS	1000
 #define USERS_MAX_AGE_MS	3000
-/* The next poll after a full one: ~600 KB/s of backlog at most. */
-#define BACKLOG_POLL_MS		100
-/* How much of an unknown command is shown back. */
-#define SHOW_WORD_MAX		40
 /* Bytes of typed lines waiting for their turn before input is paused. */
 #define QUEUE_MAX		(1u << 20)
 
@@ -68,6 +69,8 @@ struct slot {
 	struct rpc_call		 call;
 	enum msg_type		 type;
 	int			 greeting;	/* the List after Register */
+	unsigned long long	 poll;		/* a CheckMessages: its number */
+	struct buf		 target;	/* a Tell: to whom */
 };
 
 enum leaving {
@@ -85,19 +88,31 @@ struct client {
 	struct buf		 name;
 	struct buf		 addr;		/* the server, for people */
 	struct buf		 shown_user;	/* escaped, NUL-terminated */
-	struct buf		 not_logged_in;	/* the server's text for us */
 
 	struct rpc_peer		 peer;		/* the addresses, between calls */
 	struct slot		 cmd;		/* the user's commands */
 	struct slot		 bg;		/* polls, re-register, completion */
-	struct buf		 queue;		/* typed lines: length, bytes */
-	size_t			 queued;	/* lines in it */
+	struct session_queue	 queue;		/* typed lines, their turn to
+						   come */
 	int			 registered;
 
 	int			 done;
 	int			 status;
+	/*
+	 * An end of input (or quit) before the session has started (the
+	 * wire probe, Register, the list of users) is acted on once it has:
+	 * so a script sees the same start, the same explanations, and its
+	 * commands the same time, whenever its input ends (PROTOCOL.md §5.4,
+	 * §6).  The start then has START_AFTER_END_MS, so a server or
+	 * resolver that never answers still lets the client go.  A signal
+	 * (hurry) cuts everything short.
+	 */
+	int			 started;
+	int			 input_ended;
+	long long		 ended_at;
 	enum leaving		 leaving;
 	long long		 leave_at;	/* when leaving started */
+	int			 hurry;		/* a signal: the rest is dropped */
 	int			 logout_confirmed;
 	int			 last_polled;	/* the last poll has started */
 	int			 more;		/* a full poll: more waiting */
@@ -108,13 +123,12 @@ struct client {
 	 * count.
 	 */
 	int			 failed;
-	long long		 next_poll;
-	int			 backoff_ms;
-	int			 down;		/* unreachable: said so */
-	struct buf		 failing;	/* other failure: said so */
+	struct session_poll	 poll;		/* the next, what was said */
 
-	struct rpc_strlist	 users;		/* for completion */
-	long long		 users_at;
+	struct names		 names;		/* for completion */
+	long long		 names_at;	/* the last List of them */
+	struct tells		 tells;		/* Tells a notice may still fail */
+	unsigned long long	 polls;		/* CheckMessages begun */
 	/* The wire probe before Register (PROTOCOL.md §6): what each List got.
 	 */
 	int			 probes;
@@ -162,12 +176,20 @@ setup_signals(void)
 }
 
 static void
-restore_signals(void)
+end_signals(void)
 {
+	sigset_t set;
 	size_t i;
 
+	/*
+	 * The session is over and its exit status decided: a Ctrl-C now
+	 * comes too late to change it (with the default action back, it
+	 * would kill a client that has logged out, status 130).
+	 */
+	sigemptyset(&set);
 	for (i = 0; i < sizeof caught_signals / sizeof caught_signals[0]; i++)
-		signal(caught_signals[i], SIG_DFL);
+		sigaddset(&set, caught_signals[i]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	if (sigpipe_fds[0] != -1) {
 		close(sigpipe_fds[0]);
 		close(sigpipe_fds[1]);
@@ -175,35 +197,13 @@ restore_signals(void)
 	}
 }
 
-/*
- * One line for a failed call: "say: connect to ...".  A server error that
- * already names its call ("Say: user x is not logged in") is shown as is.
- */
-static void
-describe(struct buf *out, const char *what, enum msg_type type,
-    const struct rpc_error *err)
-{
-	const char *call = msg_type_name(type), *msg = err->msg.data;
-	size_t n = strlen(call);
-
-	if (msg == NULL)
-		msg = "failed";
-	/* An empty error text would be the server's fault: say so. */
-	if (msg[0] == '\0')
-		msg = "failed";
-	if (err->status == RPC_ERR_SERVER && strncmp(msg, call, n) == 0 &&
-	    msg[n] == ':')
-		buf_appendf(out, "%s", msg);
-	else
-		buf_appendf(out, "%s: %s", what, msg);
-}
-
+/* A failed call in one line on stderr: "say: connect to ...". */
 static void
 report(const char *what, enum msg_type type, const struct rpc_error *err)
 {
 	struct buf line = BUF_INIT;
 
-	describe(&line, what, type, err);
+	session_describe(&line, what, type, err);
 	ui_printf(UI_ERROR, "%s", line.data);
 	buf_free(&line);
 }
@@ -239,30 +239,17 @@ static void
 print_users(const struct rpc_strlist *users)
 {
 	struct buf b = BUF_INIT;
-	size_t i;
 
-	if (users->n == 0) {
-		ui_printf(UI_INFO, "No users logged in");
-		return;
-	}
-	buf_appendf(&b, "%zu user%s logged in: ", users->n,
-	    users->n == 1 ? "" : "s");
-	for (i = 0; i < users->n; i++) {
-		if (i > 0)
-			buf_append(&b, ", ", 2);
-		text_escape(&b, users->v[i]);
-	}
-	ui_printf(UI_INFO, "%.*s", (int)b.len, b.data);
+	session_users(&b, users);
+	ui_print_span(UI_INFO, (struct span){ b.data, b.len });
 	buf_free(&b);
 }
 
 static void
-keep_users(struct client *c, struct rpc_strlist *fresh)
+keep_users(struct client *c, const struct rpc_strlist *fresh)
 {
-	rpc_strlist_free(&c->users);
-	c->users = *fresh;
-	rpc_strlist_init(fresh);
-	c->users_at = clock_ms();
+	names_set(&c->names, fresh->v, fresh->n);
+	c->names_at = clock_ms();
 }
 
 /* Says once per session what is wrong with the server's responses. */
@@ -270,15 +257,9 @@ static void
 note_sloppy(struct client *c, const struct rpc_error *err)
 {
 	struct buf b = BUF_INIT;
-	unsigned bit = 1u << err->sloppy;
 
-	if (err->sloppy == RPC_TIDY ||
-	    (unsigned)err->sloppy_type >= MSG_NTYPES ||
-	    (c->noted[err->sloppy_type] & bit) != 0)
-		return;
-	c->noted[err->sloppy_type] |= bit;
-	rpc_describe_sloppy(err, &b);
-	ui_printf(UI_WARNING, "*** note: %.*s", (int)b.len, b.data);
+	if (session_note_sloppy(c->noted, err, &b))
+		ui_printf(UI_WARNING, "%s", b.data);
 	buf_free(&b);
 }
 
@@ -301,6 +282,8 @@ start_call_to(struct client *c, struct slot *s, struct rpc_target srv,
 	srv.timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
 	s->type = type;
 	s->greeting = 0;
+	s->poll = 0;
+	buf_clear(&s->target);
 	rpc_call_start(&s->call, &srv, &req);
 	buf_free(&req);
 	rpc_error_free(&err);
@@ -320,32 +303,45 @@ static int
 outcome(struct client *c, struct slot *s, struct rpc_strlist *list,
     struct rpc_error *err)
 {
-	struct rpc_call *k = &s->call;
 	int rc;
 
-	if (k->rc == -1) {
-		rpc_error_setf(err, k->err.status, "%s", k->err.msg.data);
-		return -1;
-	}
-	rc = rpc_read_response(&k->srv, s->type, (struct span){ k->resp.data,
-	    k->resp.len }, list, err);
+	rc = session_outcome(&s->call, s->type, list, err);
 	note_sloppy(c, err);
 	return rc;
 }
 
-/* How long a command may take: less once leaving has started. */
+/*
+ * How long a call may take: less once leaving has started, or for the
+ * start once the input has ended.
+ */
 static int
 command_timeout(const struct client *c, int ms)
 {
 	long long left;
 
-	if (c->leaving == STAYING)
+	if (c->leaving != STAYING)
+		left = c->leave_at + LAST_POLL_MS - clock_ms();
+	else if (c->input_ended && !c->started)
+		left = c->ended_at + START_AFTER_END_MS - clock_ms();
+	else
 		return ms;
-	left = c->leave_at + LAST_POLL_MS - clock_ms();
 	return left < ms ? (int)left : ms;
 }
 
-/* The user list for completion after "tell ", refreshed when stale. */
+/* A CheckMessages on the background slot, numbered (tells.h). */
+static void
+start_poll(struct client *c, int timeout_ms)
+{
+	if (start_call(c, &c->bg, MSG_CHECK_MESSAGES, &c->user, 1,
+	    timeout_ms) == 0)
+		c->bg.poll = ++c->polls;
+}
+
+/*
+ * The user names for completion after "tell ": the notices keep them
+ * current; a List refreshes them when stale, for what notices cannot
+ * tell (a server restarted, a notice dropped with a full queue).
+ */
 static size_t
 completion_users(void *arg, const struct span **names)
 {
@@ -353,38 +349,22 @@ completion_users(void *arg, const struct span **names)
 
 	/* What we have now; a fresher list serves the next Tab. */
 	if (c->registered && c->leaving == STAYING &&
-	    !rpc_call_busy(&c->bg.call) && (c->users_at == 0 ||
-	    clock_ms() - c->users_at >= USERS_MAX_AGE_MS))
+	    !rpc_call_busy(&c->bg.call) && (c->names_at == 0 ||
+	    clock_ms() - c->names_at >= USERS_MAX_AGE_MS))
 		start_call(c, &c->bg, MSG_LIST, NULL, 0, COMPLETE_TIMEOUT_MS);
-	*names = c->users.v;
-	return c->users.n;
-}
-
-/* Bytes of the delivered text, "USER says MSG" (PROTOCOL.md §4.1). */
-static int
-too_long(const struct client *c, const char *verb, struct span msg)
-{
-	size_t fixed = c->user.len + strlen(verb);
-
-	return msg.len > TEXT_MAX || fixed > TEXT_MAX - msg.len;
+	*names = c->names.v;
+	return c->names.n;
 }
 
 static void
 unknown(struct client *c, struct span word)
 {
 	struct buf b = BUF_INIT;
-	size_t n = word.len;
 
-	/* Long input is shown cut, at a UTF-8 character boundary. */
-	if (n > SHOW_WORD_MAX) {
-		n = SHOW_WORD_MAX;
-		while (n > 0 && ((unsigned char)word.p[n] & 0xc0) == 0x80)
-			n--;
-	}
-	text_escape(&b, (struct span){ word.p, n });
-	command_failed(c, "unknown command: %.*s%s", (int)b.len, b.data,
-	    n < word.len ? "..." : "");
+	session_unknown(&b, "", word);
+	ui_print_span(UI_ERROR, (struct span){ b.data, b.len });
 	ui_printf(UI_ERROR_HELP, "%s", command_help);
+	c->failed = 1;
 	buf_free(&b);
 }
 
@@ -415,9 +395,40 @@ leave(struct client *c, int status)
 static void
 leave_now(struct client *c, int status)
 {
-	buf_clear(&c->queue);
-	c->queued = 0;
+	session_queue_clear(&c->queue);
+	c->hurry = 1;
 	leave(c, status);
+}
+
+/* Whether the start must stop short: a signal, or out of time. */
+static int
+cut_short(const struct client *c)
+{
+	return c->hurry || command_timeout(c, RPC_DEFAULT_TIMEOUT_MS) <= 0;
+}
+
+/* The end of input, or quit: leaving, once the session has started. */
+static void
+end_input(struct client *c)
+{
+	if (c->started || c->leaving != STAYING) {
+		leave(c, 0);
+		return;
+	}
+	if (c->input_ended)
+		return;
+	c->input_ended = 1;
+	c->ended_at = clock_ms();
+	rpc_call_cut_deadline(&c->cmd.call, START_AFTER_END_MS);
+}
+
+/* Registered and the users shown (or said why not): under way. */
+static void
+session_started(struct client *c)
+{
+	c->started = 1;
+	if (c->input_ended)
+		leave(c, 0);
 }
 
 /* Runs one typed line; 1 when it started a call (the slot is busy). */
@@ -432,16 +443,19 @@ run_line(struct client *c, struct span line)
 	case CMD_NONE:
 		break;
 	case CMD_TELL:
-		if (too_long(c, " tells you ", cmd.message)) {
+		if (session_too_long(c->user, cmd.kind, cmd.message)) {
 			command_failed(c, "message too long");
 			break;
 		}
 		args[1] = cmd.target;
 		args[2] = cmd.message;
-		return start_call(c, &c->cmd, MSG_TELL, args, 3,
-		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == 0;
+		if (start_call(c, &c->cmd, MSG_TELL, args, 3,
+		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == -1)
+			return 0;
+		buf_append(&c->cmd.target, cmd.target.p, cmd.target.len);
+		return 1;
 	case CMD_SAY:
-		if (too_long(c, " says ", cmd.message)) {
+		if (session_too_long(c->user, cmd.kind, cmd.message)) {
 			command_failed(c, "message too long");
 			break;
 		}
@@ -470,6 +484,15 @@ run_line(struct client *c, struct span line)
 	return 0;
 }
 
+/* A line too long to take, said by the ui: a command that failed. */
+static void
+line_refused(void *arg)
+{
+	struct client *c = arg;
+
+	c->failed = 1;
+}
+
 /* A line typed: queued behind the ones before it. */
 static int
 on_line(void *arg, struct span line)
@@ -477,12 +500,10 @@ on_line(void *arg, struct span line)
 	struct client *c = arg;
 	struct command cmd;
 
-	buf_append(&c->queue, &line.len, sizeof line.len);
-	buf_append(&c->queue, line.p, line.len);
-	c->queued++;
+	session_queue_push(&c->queue, line);
 	command_parse(line, &cmd);
 	if (cmd.kind == CMD_QUIT) {
-		leave(c, 0);
+		end_input(c);
 		return 1;
 	}
 	return 0;
@@ -493,73 +514,85 @@ static void
 run_queue(struct client *c)
 {
 	struct buf line = BUF_INIT;
-	size_t len;
 	int busy = 0;
 
-	while (!busy && c->queued > 0 && !c->done &&
+	while (!busy && c->queue.n > 0 && !c->done &&
 	    !rpc_call_busy(&c->cmd.call)) {
 		if (c->leaving != STAYING &&
 		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS) <= 0) {
 			fflush(stdout);
 			fprintf(stderr, "rpcchat: leaving: %zu command%s not "
-			    "sent in time\n", c->queued, c->queued == 1 ?
+			    "sent in time\n", c->queue.n, c->queue.n == 1 ?
 			    "" : "s");
 			c->failed = 1;
-			buf_clear(&c->queue);
-			c->queued = 0;
+			session_queue_clear(&c->queue);
 			break;
 		}
-		memcpy(&len, c->queue.data, sizeof len);
-		buf_clear(&line);
-		buf_append(&line, c->queue.data + sizeof len, len);
-		buf_consume(&c->queue, sizeof len + len);
-		c->queued--;
+		session_queue_pop(&c->queue, &line);
 		busy = run_line(c, (struct span){ line.data, line.len });
 	}
 	buf_free(&line);
 }
 
-/* Says a failure of the background poll once, not every second. */
+/*
+ * A failure of the background poll: an outage is said once, as a notice,
+ * and the polls back off (session.h).
+ */
 static void
 poll_failed(struct client *c, const char *what, enum msg_type type,
     const struct rpc_error *err)
 {
-	long long now = clock_ms();
+	struct buf line = BUF_INIT;
 
-	if (err->status == RPC_ERR_NET) {
-		if (!c->down)
-			ui_printf(UI_NOTICE, "*** cannot reach the server: "
-			    "%s; retrying", err->msg.data);
-		c->down = 1;
-	} else if (c->failing.len == 0 ||
-	    strcmp(c->failing.data, err->msg.data) != 0) {
-		report(what, type, err);
-		buf_clear(&c->failing);
-		buf_appendf(&c->failing, "%s", err->msg.data);
+	switch (session_poll_failed(&c->poll, c->addr.data, what, type, err,
+	    clock_ms(), &line)) {
+	case SESSION_QUIET:
+		break;
+	case SESSION_NOTICE:
+		ui_printf(UI_NOTICE, "%s", line.data);
+		break;
+	case SESSION_FAILURE:
+		ui_printf(UI_ERROR, "%s", line.data);
+		break;
 	}
-	c->backoff_ms = c->backoff_ms == 0 ? POLL_INTERVAL_MS :
-	    c->backoff_ms * 2;
-	if (c->backoff_ms > BACKOFF_MAX_MS)
-		c->backoff_ms = BACKOFF_MAX_MS;
-	c->next_poll = now + c->backoff_ms;
+	buf_free(&line);
 }
 
 static void
 registered_again(struct client *c, int came_back)
 {
-	if (came_back)
-		ui_printf(UI_NOTICE, "*** the server at %s is back; logged in "
-		    "again as %s", c->addr.data, c->shown_user.data);
-	else
-		ui_printf(UI_NOTICE, "*** the server had logged us out; "
-		    "logged in again as %s", c->shown_user.data);
+	struct buf line = BUF_INIT;
+
+	session_registered_again(&line, c->addr.data, c->shown_user.data,
+	    came_back);
+	ui_printf(UI_NOTICE, "%s", line.data);
+	buf_free(&line);
 }
 
-/* 1 when a full response says more is waiting (PROTOCOL.md §4.2). */
-static int
-checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
-    int rc)
+/*
+ * A message shown: a notice that answers one of our Tells is that Tell
+ * failing (PROTOCOL.md §5.4), said on stderr in a pipe.
+ */
+static void
+show_message(struct client *c, struct span m)
 {
+	names_notice(&c->names, m);
+	if (tells_answered(&c->tells, m)) {
+		ui_print_span(UI_MESSAGE_FAILED, m);
+		c->failed = 1;
+	} else
+		ui_print_span(UI_MESSAGE, m);
+}
+
+/*
+ * CheckMessages number poll is done; 1 when a full response says more is
+ * waiting (PROTOCOL.md §4.2).
+ */
+static int
+checked(struct client *c, unsigned long long poll, struct rpc_strlist *msgs,
+    struct rpc_error *err, int rc)
+{
+	struct buf line = BUF_INIT;
 	int came_back;
 	size_t i;
 
@@ -569,14 +602,8 @@ checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
 			    err);
 		return 0;
 	}
-	came_back = c->down;
-	c->down = 0;
-	c->backoff_ms = 0;
-	buf_clear(&c->failing);
-	c->next_poll = clock_ms() + POLL_INTERVAL_MS;
-
-	if (msgs->n == 1 && span_eq(msgs->v[0], (struct span){
-	    c->not_logged_in.data, c->not_logged_in.len })) {
+	came_back = session_poll_answered(&c->poll, clock_ms());
+	if (session_forgotten(msgs, c->user)) {
 		/* Logging out anyway: no need to come back first. */
 		c->came_back = came_back;
 		if (c->leaving == STAYING)
@@ -584,20 +611,21 @@ checked(struct client *c, struct rpc_strlist *msgs, struct rpc_error *err,
 			    RPC_DEFAULT_TIMEOUT_MS);
 		return 0;
 	}
-	if (came_back)
-		ui_printf(UI_NOTICE, "*** the server at %s is back",
-		    c->addr.data);
-	for (i = 0; i < msgs->n; i++)
-		ui_print_span(UI_MESSAGE, msgs->v[i]);
-	if (msgs->storage.len > FRAME_MAX / 2) {
-		/*
-		 * Drained over the next turns of the loop, input between,
-		 * at a pace a terminal can show: a server that always has
-		 * more must not bury the line being typed.
-		 */
-		c->next_poll = clock_ms() + BACKLOG_POLL_MS;
-		return 1;
+	if (came_back) {
+		session_back(&line, c->addr.data);
+		ui_printf(UI_NOTICE, "%s", line.data);
+		buf_free(&line);
 	}
+	for (i = 0; i < msgs->n; i++)
+		show_message(c, msgs->v[i]);
+	/*
+	 * More waiting: drained over the next turns of the loop, input
+	 * between, at a pace a terminal can show, so a server that always
+	 * has more does not bury the line being typed.
+	 */
+	if (session_poll_more(&c->poll, msgs, clock_ms()))
+		return 1;
+	tells_settle(&c->tells, poll);
 	return 0;
 }
 
@@ -615,7 +643,7 @@ bg_done(struct client *c)
 	rpc_call_cancel(&c->bg.call);
 	switch (c->bg.type) {
 	case MSG_CHECK_MESSAGES:
-		more = checked(c, &list, &err, rc);
+		more = checked(c, c->bg.poll, &list, &err, rc);
 		break;
 	case MSG_REGISTER:
 		if (rc == -1)
@@ -644,24 +672,17 @@ start_probe(struct client *c, enum wire wire)
 	srv.wire = wire;
 	srv.half_close = 1;
 	start_call_to(c, &c->cmd, srv, MSG_LIST, NULL, 0,
-	    RPC_DEFAULT_TIMEOUT_MS);
+	    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS));
 }
 
 /* Another client with our name gets half of our messages (PROTOCOL.md §5.4). */
 static void
 warn_duplicate(const struct client *c, const struct rpc_strlist *users)
 {
-	size_t i;
-
-	for (i = 0; i < users->n; i++) {
-		if (span_eq(users->v[i], c->user)) {
-			ui_printf(UI_WARNING, "*** warning: another client is "
-			    "logged in as %s; from now on messages to %s are "
-			    "split between the two", c->shown_user.data,
-			    c->shown_user.data);
-			return;
-		}
-	}
+	if (session_listed(users, c->user))
+		ui_printf(UI_WARNING, "*** warning: another client is logged "
+		    "in as %s; from now on messages to %s are split between "
+		    "the two", c->shown_user.data, c->shown_user.data);
 }
 
 /* The session cannot start: said on stderr, exit 1. */
@@ -698,7 +719,7 @@ probe_done(struct client *c)
 	enum wire wire = k->srv.wire;
 	enum wire first = c->probes == 0 ? wire : (wire == WIRE_FRAMED ?
 	    WIRE_UNFRAMED : WIRE_FRAMED);
-	struct buf *what = &c->probe_what[c->probes];
+	struct buf *what = &c->probe_what[c->probes], note = BUF_INIT;
 	struct rpc_strlist users;
 	int ok;
 
@@ -707,7 +728,7 @@ probe_done(struct client *c)
 	    k->resp.data, k->resp.len }, &users, what);
 	c->probes++;
 	rpc_call_cancel(k);
-	if (!ok && c->leaving != STAYING) {
+	if (!ok && cut_short(c)) {
 		/* Never registered: nothing to log out, nothing was sent. */
 		cannot_start(c, "rpcchat: leaving before logging in: %s",
 		    what->data);
@@ -733,17 +754,17 @@ probe_done(struct client *c)
 	} else {
 		/* Forced and neither answered: Register says what is wrong. */
 		if (ok) {
-			if (wire != c->srv.wire)
-				ui_printf(UI_WARNING, "*** note: the server at %s "
-				    "speaks the older, unframed generation of "
-				    "the protocol (2023); using it",
-				    c->addr.data);
+			if (wire != c->srv.wire) {
+				session_unframed_note(&note, c->addr.data);
+				ui_printf(UI_WARNING, "%s", note.data);
+			}
 			c->srv.wire = wire;
 			warn_duplicate(c, &users);
 		}
 		start_call(c, &c->cmd, MSG_REGISTER, &c->user, 1,
 		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS));
 	}
+	buf_free(&note);
 	rpc_strlist_free(&users);
 }
 
@@ -767,29 +788,31 @@ cmd_done(struct client *c)
 	rpc_call_cancel(&c->cmd.call);
 	switch (type) {
 	case MSG_REGISTER:
-		if (rc == -1 && c->leaving != STAYING &&
-		    err.status == RPC_ERR_NET) {
-			/* Cut short by leaving: it may have got through. */
-			buf_clear(&c->queue);
-			c->queued = 0;
+		if (rc == -1 && cut_short(c) && err.status == RPC_ERR_NET) {
+			/* Cut short: it may have got through.  Log out. */
+			session_queue_clear(&c->queue);
 			c->registered = 1;
+			session_started(c);
 			break;
 		}
 		if (rc == -1) {
 			/* Never logged in: nothing to log out. */
 			ui_stop();
 			fflush(stdout);
-			describe(&line, "register", MSG_REGISTER, &err);
+			session_describe(&line, "register", MSG_REGISTER, &err);
 			fprintf(stderr, "%s\n", line.data);
 			c->status = 1;
 			c->done = 1;
 			break;
 		}
 		c->registered = 1;
-		c->next_poll = clock_ms() + POLL_INTERVAL_MS;
-		if (c->leaving == STAYING && start_call(c, &c->cmd, MSG_LIST,
-		    NULL, 0, RPC_DEFAULT_TIMEOUT_MS) == 0)
+		c->poll.next = clock_ms() + SESSION_POLL_MS;
+		/* The users are shown however soon the input ended. */
+		if (!cut_short(c) && start_call(c, &c->cmd, MSG_LIST, NULL, 0,
+		    command_timeout(c, RPC_DEFAULT_TIMEOUT_MS)) == 0)
 			c->cmd.greeting = 1;
+		else
+			session_started(c);
 		break;
 	case MSG_LIST:
 		if (rc == 0) {
@@ -800,14 +823,19 @@ cmd_done(struct client *c)
 			report("list", MSG_LIST, &err);
 		else
 			command_report(c, "list", MSG_LIST, &err);
+		if (greeting)
+			session_started(c);
 		break;
 	case MSG_SAY:
 	case MSG_TELL:
 		if (rc == -1)
 			command_report(c, type == MSG_SAY ? "say" : "tell",
 			    type, &err);
+		else if (type == MSG_TELL)
+			tells_sent(&c->tells, (struct span){
+			    c->cmd.target.data, c->cmd.target.len }, c->polls);
 		/* Show our own words (and anything else) without waiting. */
-		c->next_poll = clock_ms();
+		c->poll.next = clock_ms();
 		break;
 	case MSG_SHUTDOWN:
 		if (rc == 0) {
@@ -824,7 +852,7 @@ cmd_done(struct client *c)
 		c->logout_confirmed = rc == 0;
 		if (rc == -1) {
 			fflush(stdout);
-			describe(&line, "quit", MSG_QUIT, &err);
+			session_describe(&line, "quit", MSG_QUIT, &err);
 			fprintf(stderr, "%s; the logout could not be "
 			    "confirmed\n", line.data);
 		}
@@ -877,12 +905,11 @@ advance(struct client *c)
 	switch (c->leaving) {
 	case STAYING:
 		if (c->registered && !rpc_call_busy(&c->bg.call) &&
-		    clock_ms() >= c->next_poll)
-			start_call(c, &c->bg, MSG_CHECK_MESSAGES, &c->user, 1,
-			    POLL_TIMEOUT_MS);
+		    clock_ms() >= c->poll.next)
+			start_poll(c, SESSION_POLL_TIMEOUT_MS);
 		break;
 	case LEAVE_COMMANDS:
-		if (c->queued > 0 || rpc_call_busy(&c->cmd.call))
+		if (c->queue.n > 0 || rpc_call_busy(&c->cmd.call))
 			break;
 		c->leaving = LEAVE_LAST_POLL;
 		c->last_polled = 0;
@@ -894,8 +921,7 @@ advance(struct client *c)
 		if (c->registered && left > 0 && (!c->last_polled ||
 		    c->more)) {
 			c->last_polled = 1;
-			start_call(c, &c->bg, MSG_CHECK_MESSAGES, &c->user, 1,
-			    (int)left);
+			start_poll(c, (int)left);
 			break;
 		}
 		c->leaving = LEAVE_QUIT;
@@ -922,8 +948,8 @@ wait_ms(const struct client *c)
 
 	if (c->leaving == STAYING && c->registered &&
 	    !rpc_call_busy(&c->bg.call))
-		w = c->next_poll - now;
-	if (c->leaving == LEAVE_COMMANDS && c->queued > 0 &&
+		w = c->poll.next - now;
+	if (c->leaving == LEAVE_COMMANDS && c->queue.n > 0 &&
 	    c->leave_at + LAST_POLL_MS - now < w)
 		w = c->leave_at + LAST_POLL_MS - now;
 	if ((k = rpc_call_wait_ms(&c->cmd.call)) >= 0 && k < w)
@@ -933,11 +959,15 @@ wait_ms(const struct client *c)
 	return w < 0 ? 0 : (int)w;
 }
 
-/* Whether to read input now: not when leaving, nor with a full queue. */
+/*
+ * Whether to read input now: not after its end, nor when leaving, nor
+ * with a full queue.
+ */
 static int
 want_input(const struct client *c)
 {
-	return c->leaving == STAYING && c->queue.len < QUEUE_MAX;
+	return c->leaving == STAYING && !c->input_ended &&
+	    c->queue.bytes.len < QUEUE_MAX;
 }
 
 static void
@@ -979,14 +1009,14 @@ run(struct client *c)
 		 * says EOF after the last bytes.  A terminal that hangs up has
 		 * nothing more to give.
 		 */
-		if (in != -1 && c->leaving == STAYING) {
+		if (in != -1 && want_input(c)) {
 			if ((pfd[in].revents & POLLIN) || (!ui_is_terminal() &&
 			    (pfd[in].revents & (POLLHUP | POLLERR)))) {
 				if (ui_read(on_line, c) == 1)
-					leave(c, 0);
+					end_input(c);
 			} else if (pfd[in].revents & (POLLHUP | POLLERR |
 			    POLLNVAL))
-				leave(c, 0);
+				end_input(c);
 		}
 		if (rpc_call_step(&c->cmd.call, pfd + nfds, ncmd))
 			cmd_done(c);
@@ -1036,7 +1066,7 @@ static int
 prepare_user(struct client *c, const char *typed)
 {
 	struct span t = span_cstr(typed);
-	struct buf why = BUF_INIT, shown = BUF_INIT;
+	struct buf why = BUF_INIT, shown = BUF_INIT, changes = BUF_INIT;
 	enum username_status st;
 	int normalised, ok;
 
@@ -1048,18 +1078,21 @@ prepare_user(struct client *c, const char *typed)
 	text_escape(&c->shown_user, c->user);
 	buf_append(&c->shown_user, "", 1);
 	text_escape(&shown, t);
-	if ((ok = st == USERNAME_OK) && normalised)
+	if ((ok = st == USERNAME_OK) && normalised) {
+		/* The two look alike: say what changed. */
+		username_nfc_changes(t, c->user, &changes);
 		ui_printf(UI_WARNING, "rpcchat: the name '%.*s' is written "
 		    "with combining marks; logging in as '%s', its Unicode "
-		    "NFC form, which the server accepts", (int)shown.len,
-		    shown.data, c->shown_user.data);
-	else if (!ok) {
+		    "NFC form (%s), which the server accepts", (int)shown.len,
+		    shown.data, c->shown_user.data, changes.data);
+	} else if (!ok) {
 		username_explain(t, st, &why);
 		ui_printf(UI_ERROR, "rpcchat: cannot log in as '%.*s': %s",
 		    (int)shown.len, shown.data, why.data);
 	}
 	buf_free(&why);
 	buf_free(&shown);
+	buf_free(&changes);
 	return ok;
 }
 
@@ -1081,21 +1114,19 @@ client_run(const struct client_opts *opts)
 	buf_init(&c.probe_what[1]);
 	rpc_call_init(&c.cmd.call);
 	rpc_call_init(&c.bg.call);
-	buf_init(&c.queue);
+	buf_init(&c.cmd.target);
+	buf_init(&c.bg.target);
 	buf_init(&c.name);
-	rpc_strlist_init(&c.users);
-	buf_init(&c.failing);
+	names_init(&c.names);
+	tells_init(&c.tells);
 	buf_init(&c.addr);
 	format_addr(opts, &c.addr);
-	buf_init(&c.not_logged_in);
 	buf_init(&c.shown_user);
 	/* Checked before anything is said or sent (PROTOCOL.md §5.1, §5.4). */
 	if (!prepare_user(&c, opts->user)) {
 		c.status = 1;
 		goto out;
 	}
-	buf_appendf(&c.not_logged_in, "*** You are not logged in, %.*s",
-	    (int)c.user.len, c.user.p);
 
 	if (setup_signals() == -1) {
 		fprintf(stderr, "rpcchat: signals: %s\n", strerror(errno));
@@ -1117,7 +1148,8 @@ client_run(const struct client_opts *opts)
 	uo.history = opts->history;
 	uo.timestamps = opts->timestamps < 0 ? uo.terminal : opts->timestamps;
 	uo.users = completion_users;
-	uo.users_arg = &c;
+	uo.refused = line_refused;
+	uo.arg = &c;
 	/* Typing is served while the server is contacted, too. */
 	ui_start(&uo);
 	/* The wire to try first: framed unless --wire named the other. */
@@ -1126,15 +1158,17 @@ client_run(const struct client_opts *opts)
 	ui_stop();
 	c.status = exit_status(&c);
 out:
-	restore_signals();
+	end_signals();
 	rpc_call_free(&c.cmd.call);
 	rpc_call_free(&c.bg.call);
 	rpc_peer_free(&c.peer);
-	buf_free(&c.queue);
-	rpc_strlist_free(&c.users);
-	buf_free(&c.failing);
+	session_queue_free(&c.queue);
+	names_free(&c.names);
+	tells_free(&c.tells);
+	buf_free(&c.cmd.target);
+	buf_free(&c.bg.target);
+	session_poll_free(&c.poll);
 	buf_free(&c.addr);
-	buf_free(&c.not_logged_in);
 	buf_free(&c.shown_user);
 	buf_free(&c.probe_what[0]);
 	buf_free(&c.probe_what[1]);

@@ -16,6 +16,12 @@ const char command_help[] =
 	"shutdown               stop the server and leave\n"
 	"help                   show this list\n";
 
+int
+command_takes_user(struct span command)
+{
+	return span_eq(command, SPAN_LIT("tell"));
+}
+
 /* Splits the first word off s: the word, and the trimmed rest in *rest. */
 static struct span
 first_word(struct span s, struct span *rest)

@@ -40,6 +40,12 @@ void	command_parse(struct span line, struct command *);
 /* The command names, NULL-terminated, for completion. */
 extern const char *const command_names[];
 
+/*
+ * Whether the word after this command is a user name, for completion: so
+ * a command that takes one is completed by knowing it here alone.
+ */
+int	command_takes_user(struct span command);
+
 /* The help: one line per command, each ending in a newline. */
 extern const char command_help[];
 

@@ -71,14 +71,19 @@ static const char help_text[] =
     "  --timestamps           HH:MM before incoming messages (the default\n"
     "                         on a terminal)\n"
     "  --no-timestamps        no times, also on a terminal\n"
+    "  --strict               refuse sloppy responses (no error string,\n"
+    "                         bytes after it) instead of using them\n"
+    "  --wire auto            find the generation with a List before\n"
+    "                         Register (the client's default)\n"
     "\n"
     "Both:\n"
-    "  --wire framed|unframed protocol generation (server: framed; client:\n"
-    "                         auto, found with a List before Register)\n"
+    "  --wire framed|unframed protocol generation (server: framed, its\n"
+    "                         default; client: no detection)\n"
     "  -h, --help, --version\n"
     "\n"
     "Options may come before or after the arguments; -- ends them.\n"
-    "The client exits 0 when every command succeeded, 1 otherwise.\n";
+    "The client exits 0 when every command succeeded, 1 otherwise;\n"
+    "a usage error exits 2.\n";
 
 enum {
 	OPT_MAX_USERS = 256,

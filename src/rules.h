@@ -40,5 +40,10 @@ void	rules_not_logged_in_list(struct span user, struct buf *out);
 
 #define RULES_SAY_INFIX		SPAN_LIT(" says ")
 #define RULES_TELL_INFIX	SPAN_LIT(" tells you ")
+/*
+ * The error of a call the store could not take (PROTOCOL.md §7): the
+ * server answers it, and both clients know it apart from other errors.
+ */
+#define STORE_UNAVAILABLE	"store unavailable"
 
 #endif

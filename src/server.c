@@ -36,6 +36,7 @@
 #include "log.h"
 #include "rpc_server.h"
 #include "server.h"
+#include "signals.h"
 #include "store.h"
 #include "web.h"
 #include "xmalloc.h"
@@ -178,23 +179,6 @@ peer_name(struct conn *c, char *out)
 	return out;
 }
 
-/* The same host, whatever the port. */
-static int
-same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
-	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
-
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET)
-		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&a6->sin6_addr, &b6->sin6_addr,
-		    sizeof a6->sin6_addr) == 0;
-	return 0;
-}
-
 /*
  * A client of the other generation gets the answer PROTOCOL.md §3.3 gives any
  * request; the log says what is wrong, naming --wire, once a minute per
@@ -212,7 +196,7 @@ note_other_wire(struct server *s, struct conn *c, struct span in)
 	now = clock_ms();
 	for (i = 0; i < WIRE_NOTE_PEERS; i++) {
 		if (s->wire_notes[i].at != 0 &&
-		    same_host(&s->wire_notes[i].peer, &c->peer)) {
+		    anet_same_host(&s->wire_notes[i].peer, &c->peer)) {
 			if (now - s->wire_notes[i].at < WIRE_NOTE_MS)
 				return;
 			slot = i;
@@ -718,21 +702,6 @@ start_web(struct server *s)
 	return 0;
 }
 
-static int
-open_signals(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
 int
 server_run(const struct server_opts *opts)
 {
@@ -749,7 +718,7 @@ server_run(const struct server_opts *opts)
 	    web_need;
 	if (s.max_conns < 1)
 		s.max_conns = 1;
-	if ((s.sigfd = open_signals()) == -1) {
+	if ((s.sigfd = signals_open()) == -1) {
 		fprintf(stderr, "rpcchat: signals: %s\n", strerror(errno));
 		goto out;
 	}

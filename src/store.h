@@ -31,7 +31,6 @@ struct ae_loop;
 struct chat;
 struct store;
 
-#define STORE_UNAVAILABLE	"store unavailable"
 /* How long a call may wait for Redis before it fails. */
 #define STORE_CALL_TIMEOUT_MS	2000
 

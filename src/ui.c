@@ -1,63 +1,26 @@
 /*
  * ui.c - the client's terminal and pipe input and output (see ui.h).
  *
- * Terminal mode uses libedit's readline emulation through its callback
- * interface, which differs from GNU readline in ways that matter here:
- *
- * - rl_redisplay() pushes a "reprint" key into the input instead of
- *   drawing, and rl_on_new_line() does nothing.  rl_forced_update_display()
- *   (EL_REFRESH) is the one call that draws at once: it forgets what
- *   libedit believed was on the screen and draws the prompt and the line
- *   from the cursor, which must therefore be at the start of an empty row.
- *   So to print above the input we move to the row where the prompt starts
- *   ourselves, clear to the end of the screen, print, and let EL_REFRESH
- *   draw the line again with the cursor where it was.
- * - After a line is accepted, rl_callback_read_char() leaves the editor in
- *   buffered mode, where the next read would block until Enter; installing
- *   the handler again (which also resets the line and draws a fresh
- *   prompt) is what puts it back in character-at-a-time mode.
- * - rl_point and rl_end are not updated by a key that empties the line:
- *   read_terminal() notices and says so itself.
- * - With rl_catch_signals set, libedit would install its own handlers
- *   that re-raise signals to the whole process group; the client handles
- *   its signals itself, so it is turned off and SIGWINCH/SIGCONT come
- *   here through ui_resize and ui_continue.
- * - Enter during an incremental search (Ctrl-R) ends the search and is
- *   pushed back for libedit to read next, but in callback mode "next" is
- *   the next key: the line found would run only at a second Enter, which
- *   then also leaves an empty prompt behind.  The keys come through our
- *   own rl_getc_function, so read_terminal knows an Enter did not end a
- *   line and lets libedit take the pushed-back one at once, with the
- *   terminal closed to it (see terminal_getc).
+ * The lines printed are the same in both modes but for colour and where
+ * they go; at a terminal they go above the line being typed, which the
+ * line editor (term.c) takes off the screen and draws again.  Lines read
+ * come through one check, the same in both modes: at most UI_LINE_MAX.
  */
 #include <errno.h>
-#include <limits.h>
-#include <locale.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <wchar.h>
-
-#include <editline/readline.h>
 
 #include "buf.h"
-#include "command.h"
-#include "history.h"
 #include "proto.h"
+#include "term.h"
 #include "text.h"
 #include "ui.h"
 #include "username.h"
-#include "xmalloc.h"
-
-/* A pipe's line longer than this is refused, not grown without end. */
-#define INPUT_LINE_MAX	(1u << 20)
-#define HISTORY_LINES	HISTORY_MAX_LINES
 
 #define C_OWN		"\033[1;32m"
 #define C_PRIVATE	"\033[1;35m"
@@ -71,30 +34,15 @@ static struct {
 	int		 color;
 	int		 err_color;	/* stderr is the terminal too */
 	int		 timestamps;
-	int		 installed;	/* the prompt is on the screen */
-	struct buf	 user;
-	struct buf	 prompt;	/* with libedit's ignore markers */
-	size_t		 prompt_width;	/* columns it takes */
-	char		*history_path;
-	ui_users_fn	*users;
-	void		*users_arg;
-
-	/* Filled by the libedit line handler, taken by ui_read. */
-	char		*pending;
-	int		 pending_eof;
-
-	/* Terminal mode: what terminal_getc did last. */
-	wint_t		 last_key;
-	int		 no_reads;	/* give libedit only what it pushed back */
+	struct buf	 user;		/* escaped, NUL-terminated */
+	ui_refused_fn	*refused;
+	void		*arg;
 
 	/* Pipe mode. */
 	struct buf	 in;
 	size_t		 scanned;	/* bytes of in known to hold no '\n' */
 	int		 discarding;	/* inside a line that was too long */
 } ui;
-
-static void	line_handler(char *);
-static int	terminal_getc(FILE *);
 
 int
 ui_want_terminal(void)
@@ -145,97 +93,6 @@ fail:
 	return -1;
 }
 
-/*
- * Columns bytes take when libedit draws them: a control character as ^X,
- * a byte that is not valid in the locale's encoding as \ooo.
- */
-static size_t
-display_width(const char *s, size_t len)
-{
-	mbstate_t st;
-	size_t i = 0, w = 0, n;
-	unsigned char c;
-	wchar_t wc;
-	int cw;
-
-	memset(&st, 0, sizeof st);
-	while (i < len) {
-		c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f) {
-			w += 2;
-			i++;
-			continue;
-		}
-		if (c < 0x80) {
-			w++;
-			i++;
-			continue;
-		}
-		n = mbrtowc(&wc, s + i, len - i, &st);
-		if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
-			memset(&st, 0, sizeof st);
-			w += 4;
-			i++;
-			continue;
-		}
-		cw = wcwidth(wc);
-		w += cw > 0 ? (size_t)cw : 0;
-		i += n;
-	}
-	return w;
-}
-
-static int
-screen_cols(void)
-{
-	int cols = 0;
-
-	rl_get_screen_size(NULL, &cols);
-	return cols > 0 ? cols : 80;
-}
-
-/* Takes the prompt and the line off the screen; the cursor ends where the
- * prompt began, on a cleared row. */
-static void
-hide_input(void)
-{
-	size_t col, row;
-	int point;
-
-	if (!ui.installed)
-		return;
-	point = rl_point;
-	if (point < 0 || rl_line_buffer == NULL)
-		point = 0;
-	col = ui.prompt_width + display_width(rl_line_buffer, (size_t)point);
-	row = col / (size_t)screen_cols();
-	fputs("\r", stdout);
-	if (row > 0)
-		fprintf(stdout, "\033[%zuA", row);
-	fputs("\033[J", stdout);
-}
-
-static void
-show_input(void)
-{
-	if (!ui.installed)
-		return;
-	fflush(stdout);
-	rl_forced_update_display();
-}
-
-static void
-install(void)
-{
-	rl_callback_handler_install(ui.prompt.data, line_handler);
-	ui.installed = 1;
-	/*
-	 * Installing empties the line, but libedit updates rl_point and
-	 * rl_end only after the next key: say so now, for hide_input.
-	 */
-	rl_point = rl_end = 0;
-}
-
 /* Which colour a chat message gets, by its shape (PROTOCOL.md §3.2 texts). */
 static const char *
 message_color(struct span m)
@@ -271,9 +128,14 @@ emit(enum ui_kind kind, struct span raw, struct span text)
 		text = (struct span){ "", 0 };
 	if (raw.p == NULL)
 		raw = (struct span){ "", 0 };
-	if (kind == UI_ERROR || kind == UI_ERROR_HELP || kind == UI_WARNING)
+	/* At a terminal a failure told by a message is shown as one. */
+	if (kind == UI_MESSAGE_FAILED && ui.terminal)
+		kind = UI_MESSAGE;
+	if (kind == UI_ERROR || kind == UI_ERROR_HELP || kind == UI_WARNING ||
+	    kind == UI_MESSAGE_FAILED)
 		out = stderr;
-	if (kind == UI_MESSAGE && ui.timestamps) {
+	if ((kind == UI_MESSAGE || kind == UI_MESSAGE_FAILED ||
+	    kind == UI_NOTICE) && ui.timestamps) {
 		now = time(NULL);
 		if (localtime_r(&now, &tm) == NULL ||
 		    strftime(stamp, sizeof stamp, "%H:%M ", &tm) == 0)
@@ -299,7 +161,7 @@ emit(enum ui_kind kind, struct span raw, struct span text)
 			break;
 		}
 	}
-	hide_input();
+	term_hide();
 	/* Both streams may be the one terminal: keep the order. */
 	fflush(stdout);
 	for (;;) {
@@ -325,7 +187,7 @@ emit(enum ui_kind kind, struct span raw, struct span text)
 		text.len -= n + 1;
 	}
 	fflush(out);
-	show_input();
+	term_show();
 }
 
 void
@@ -355,338 +217,23 @@ ui_printf(enum ui_kind kind, const char *fmt, ...)
 	buf_free(&b);
 }
 
-/* Completion. */
-
-static const struct span *comp_users;
-static size_t comp_nusers;
-
-static char *
-command_generator(const char *text, int state)
-{
-	static size_t i, len;
-	const char *name;
-
-	if (state == 0) {
-		i = 0;
-		len = strlen(text);
-	}
-	while ((name = command_names[i]) != NULL) {
-		i++;
-		if (strncmp(name, text, len) == 0)
-			return xstrdup(name);
-	}
-	return NULL;
-}
-
-static char *
-user_generator(const char *text, int state)
-{
-	static size_t i, len;
-	struct span u;
-	char *s;
-
-	if (state == 0) {
-		i = 0;
-		len = strlen(text);
-	}
-	while (i < comp_nusers) {
-		u = comp_users[i++];
-		/* Only names that could log in: nothing to escape. */
-		if (username_check(u) != USERNAME_OK || u.len < len ||
-		    memcmp(u.p, text, len) != 0)
-			continue;
-		s = xmalloc(u.len + 1);
-		memcpy(s, u.p, u.len);
-		s[u.len] = '\0';
-		return s;
-	}
-	return NULL;
-}
-
-static int
-all_blank(const char *s, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] != ' ' && s[i] != '\t')
-			return 0;
-	return 1;
-}
-
-static char **
-complete(const char *text, int start, int end)
-{
-	struct span before;
-
-	/* Never fall back to file names. */
-	rl_attempted_completion_over = 1;
-	if (rl_line_buffer == NULL || start < 0 || start > rl_end)
-		return NULL;
-	if (all_blank(rl_line_buffer, start))
-		return rl_completion_matches(text, command_generator);
-	before = text_trim((struct span){ rl_line_buffer, (size_t)start });
-	if (span_eq(before, SPAN_LIT("tell")) && ui.users != NULL) {
-		comp_nusers = ui.users(ui.users_arg, &comp_users);
-		return rl_completion_matches(text, user_generator);
-	}
-	return NULL;
-}
-
-/* History. */
-
-/* mkdir -p, private: the history is nobody else's business. */
-static int
-make_dirs(char *path)
-{
-	char *p;
-
-	for (p = path + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
-			*p = '/';
-			return -1;
-		}
-		*p = '/';
-	}
-	return mkdir(path, 0700) == -1 && errno != EEXIST ? -1 : 0;
-}
-
-/* $XDG_STATE_HOME/rpcchat/history, or else ~/.rpcchat_history. */
-static char *
-history_path(void)
-{
-	const char *xdg = getenv("XDG_STATE_HOME"), *home;
-	struct passwd *pw;
-	struct buf p = BUF_INIT;
-
-	if (xdg != NULL && xdg[0] == '/') {
-		buf_appendf(&p, "%s/rpcchat", xdg);
-		if (make_dirs(p.data) == 0) {
-			buf_appendf(&p, "/history");
-			return p.data;
-		}
-		buf_clear(&p);
-	}
-	home = getenv("HOME");
-	if ((home == NULL || home[0] == '\0') &&
-	    (pw = getpwuid(getuid())) != NULL)
-		home = pw->pw_dir;
-	if (home == NULL || home[0] == '\0') {
-		buf_free(&p);
-		return NULL;
-	}
-	buf_appendf(&p, "%s/.rpcchat_history", home);
-	return p.data;
-}
-
-static void
-history_add(void *arg, const char *line)
-{
-	(void)arg;
-	add_history(line);
-}
-
-static void
-remember(const char *line)
-{
-	HIST_ENTRY *last;
-	struct span t = text_trim(span_cstr(line));
-
-	if (t.len == 0)
-		return;
-	last = history_length > 0 ?
-	    history_get(history_base + history_length - 1) : NULL;
-	if (last != NULL && last->line != NULL && strcmp(last->line, line) == 0)
-		return;
-	add_history(line);
-	/*
-	 * Appended now, so a client that is killed still keeps it, and
-	 * appended only: other clients append to the same file.
-	 */
-	if (ui.history_path != NULL)
-		history_append(ui.history_path, line, HISTORY_LINES);
-}
-
-static void
-line_handler(char *line)
-{
-	free(ui.pending);
-	ui.pending = NULL;
-	if (line == NULL) {
-		ui.pending_eof = 1;
-		return;
-	}
-	ui.pending = line;
-	remember(line);
-	/* Back to character mode with a fresh prompt (see the top). */
-	install();
-}
-
 void
-ui_start(const struct ui_opts *opts)
+ui_refuse(void)
 {
-	memset(&ui, 0, sizeof ui);
-	ui.started = 1;
-	ui.terminal = opts->terminal;
-	ui.color = opts->terminal && opts->color && ui_color_allowed();
-	ui.err_color = ui.color && isatty(STDERR_FILENO);
-	ui.timestamps = opts->timestamps;
-	ui.users = opts->users;
-	ui.users_arg = opts->users_arg;
-	text_escape(&ui.user, span_cstr(opts->user));
-	buf_append(&ui.user, "", 1);
-	ui.user.len--;
-	if (!ui.terminal)
-		return;
-
-	setlocale(LC_CTYPE, "");
-	/*
-	 * libedit delimits an invisible run (the colour codes) with one
-	 * character at both ends, RL_PROMPT_START_IGNORE: EL_PROMPT_ESC
-	 * takes a single one.
-	 */
-	if (ui.color)
-		buf_appendf(&ui.prompt, "%c" C_OWN "%c%s%c" C_RESET "%c> ",
-		    RL_PROMPT_START_IGNORE, RL_PROMPT_START_IGNORE,
-		    ui.user.data, RL_PROMPT_START_IGNORE,
-		    RL_PROMPT_START_IGNORE);
-	else
-		buf_appendf(&ui.prompt, "%s> ", ui.user.data);
-	ui.prompt_width = display_width(ui.user.data, ui.user.len) + 2;
-
-	rl_readline_name = "rpcchat";
-	rl_instream = stdin;
-	rl_outstream = stdout;
-	rl_catch_signals = 0;
-	rl_catch_sigwinch = 0;
-	rl_attempted_completion_function = complete;
-	/* Before libedit starts, which is when it looks. */
-	rl_getc_function = terminal_getc;
-	using_history();
-	stifle_history(HISTORY_LINES);
-	if (opts->history && (ui.history_path = history_path()) != NULL)
-		history_load(ui.history_path, HISTORY_LINES, history_add,
-		    NULL);
-	install();
-	fflush(stdout);
-}
-
-void
-ui_stop(void)
-{
-	if (!ui.started)
-		return;
-	if (ui.installed) {
-		hide_input();
-		fflush(stdout);
-		rl_callback_handler_remove();
-		ui.installed = 0;
-	}
-	free(ui.pending);
-	ui.pending = NULL;
-	free(ui.history_path);
-	ui.history_path = NULL;
-	buf_free(&ui.in);
-	buf_free(&ui.prompt);
-	buf_free(&ui.user);
-	fflush(stdout);
-	ui.started = 0;
+	ui_printf(UI_ERROR, "input line longer than %u bytes ignored",
+	    UI_LINE_MAX);
+	if (ui.refused != NULL)
+		ui.refused(ui.arg);
 }
 
 int
-ui_is_terminal(void)
+ui_deliver(ui_line_fn *fn, void *arg, struct span line)
 {
-	return ui.terminal;
-}
-
-int
-ui_input_fd(void)
-{
-	return STDIN_FILENO;
-}
-
-/*
- * libedit's key reader, as its own but for what read_terminal needs: the
- * last key, and no read at all while no_reads is set (end of input to
- * libedit, which then leaves the line as it is).  A character is decoded
- * in the locale's encoding; bytes that are not are dropped.
- */
-static int
-terminal_getc(FILE *f)
-{
-	mbstate_t st;
-	char b[MB_LEN_MAX];
-	size_t n = 0, r;
-	ssize_t got;
-	wchar_t wc;
-
-	(void)f;
-	if (ui.no_reads)
-		return -1;
-	memset(&st, 0, sizeof st);
-	for (;;) {
-		got = read(STDIN_FILENO, b + n, 1);
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return -1;
-		n++;
-		memset(&st, 0, sizeof st);
-		r = mbrtowc(&wc, b, n, &st);
-		if (r == (size_t)-2 && n < sizeof b)
-			continue;
-		if (r == (size_t)-1 || r == (size_t)-2) {
-			n = 0;
-			continue;
-		}
-		if (r == 0)
-			wc = L'\0';
-		ui.last_key = (wint_t)wc;
-		return (int)wc;
-	}
-}
-
-/* One key (or what libedit pushed back) through the line editor. */
-static void
-editor_key(void)
-{
-	/*
-	 * libedit updates rl_point and rl_end only when the line is not
-	 * empty after the key: a key that empties it (Ctrl-U, the last
-	 * Backspace) would leave them stale.  A sentinel tells.
-	 */
-	rl_point = rl_end = -1;
-	rl_callback_read_char();
-	if (rl_end < 0)
-		rl_point = rl_end = 0;
-}
-
-static int
-read_terminal(ui_line_fn *fn, void *arg)
-{
-	char *line;
-
-	ui.last_key = WEOF;
-	editor_key();
-	/* An Enter that ended no line was pushed back: take it now. */
-	if (ui.pending == NULL && !ui.pending_eof &&
-	    (ui.last_key == L'\r' || ui.last_key == L'\n')) {
-		ui.no_reads = 1;
-		editor_key();
-		ui.no_reads = 0;
-	}
-	if (ui.pending_eof)
-		return 1;
-	if ((line = ui.pending) == NULL)
+	if (line.len > UI_LINE_MAX) {
+		ui_refuse();
 		return 0;
-	ui.pending = NULL;
-	/* One key at most ends one line: there is no rest to leave unread. */
-	fn(arg, span_cstr(line));
-	free(line);
-	return 0;
+	}
+	return fn(arg, line);
 }
 
 static int
@@ -707,7 +254,7 @@ read_pipe(ui_line_fn *fn, void *arg)
 		if (!ui.discarding && ui.in.len > 0) {
 			n = ui.in.len;
 			ui.in.len = 0;
-			fn(arg, (struct span){ ui.in.data, n });
+			ui_deliver(fn, arg, (struct span){ ui.in.data, n });
 		}
 		return 1;
 	}
@@ -717,7 +264,8 @@ read_pipe(ui_line_fn *fn, void *arg)
 		n = (size_t)(nl - ui.in.data);
 		if (ui.discarding)
 			ui.discarding = 0;
-		else if (fn(arg, (struct span){ ui.in.data, n }) != 0) {
+		else if (ui_deliver(fn, arg,
+		    (struct span){ ui.in.data, n }) != 0) {
 			buf_consume(&ui.in, n + 1);
 			ui.scanned = 0;
 			return 0;
@@ -726,10 +274,9 @@ read_pipe(ui_line_fn *fn, void *arg)
 		ui.scanned = 0;
 	}
 	ui.scanned = ui.in.len;
-	if (ui.discarding || ui.in.len > INPUT_LINE_MAX) {
+	if (ui.discarding || ui.in.len > UI_LINE_MAX) {
 		if (!ui.discarding)
-			ui_printf(UI_ERROR, "input line longer than %u bytes "
-			    "ignored", INPUT_LINE_MAX);
+			ui_refuse();
 		ui.discarding = 1;
 		buf_clear(&ui.in);
 		ui.scanned = 0;
@@ -740,49 +287,79 @@ read_pipe(ui_line_fn *fn, void *arg)
 int
 ui_read(ui_line_fn *fn, void *arg)
 {
-	return ui.terminal ? read_terminal(fn, arg) : read_pipe(fn, arg);
+	return ui.terminal ? term_read(fn, arg) : read_pipe(fn, arg);
+}
+
+void
+ui_start(const struct ui_opts *opts)
+{
+	struct term_opts to;
+
+	memset(&ui, 0, sizeof ui);
+	ui.started = 1;
+	ui.terminal = opts->terminal;
+	ui.color = opts->terminal && opts->color && ui_color_allowed();
+	ui.err_color = ui.color && isatty(STDERR_FILENO);
+	ui.timestamps = opts->timestamps;
+	ui.refused = opts->refused;
+	ui.arg = opts->arg;
+	text_escape(&ui.user, span_cstr(opts->user));
+	if (!ui.terminal)
+		return;
+	memset(&to, 0, sizeof to);
+	to.user = ui.user.data;
+	to.color = ui.color;
+	to.history = opts->history;
+	to.users = opts->users;
+	to.arg = opts->arg;
+	if (term_start(&to) == -1) {
+		fprintf(stderr, "rpcchat: the line editor could not start; "
+		    "reading the terminal as a pipe\n");
+		ui.terminal = ui.color = ui.err_color = 0;
+	}
+}
+
+void
+ui_stop(void)
+{
+	if (!ui.started)
+		return;
+	if (ui.terminal)
+		term_stop();
+	buf_free(&ui.in);
+	buf_free(&ui.user);
+	fflush(stdout);
+	ui.started = 0;
+}
+
+int
+ui_is_terminal(void)
+{
+	return ui.terminal;
+}
+
+int
+ui_input_fd(void)
+{
+	return STDIN_FILENO;
 }
 
 int
 ui_interrupt(void)
 {
-	struct buf shown;
-	struct span line;
-
-	if (!ui.terminal || !ui.installed || rl_end == 0)
-		return 0;
-	/* Like a shell: leave the cut line on show, start a fresh one. */
-	line = text_trim((struct span){ rl_line_buffer, (size_t)rl_end });
-	hide_input();
-	buf_init(&shown);
-	text_escape(&shown, line);
-	fprintf(stdout, "%s> %.*s^C\n", ui.user.data, (int)shown.len,
-	    shown.len > 0 ? shown.data : "");
-	buf_free(&shown);
-	rl_callback_handler_remove();
-	install();
-	fflush(stdout);
-	return 1;
+	return ui.terminal && term_interrupt();
 }
 
 void
 ui_resize(void)
 {
-	if (!ui.terminal || !ui.installed)
-		return;
-	rl_resize_terminal();
-	hide_input();
-	show_input();
+	if (ui.terminal)
+		term_resize();
 }
 
 void
 ui_continue(void)
 {
-	if (!ui.terminal || !ui.installed)
-		return;
-	/* The shell may have changed the modes while we were stopped. */
-	rl_deprep_terminal();
-	rl_prep_terminal(0);
-	hide_input();
-	show_input();
+	if (ui.terminal)
+		term_continue();
 }

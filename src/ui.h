@@ -1,12 +1,17 @@
 /*
  * ui.h - what the client shows and reads (PROTOCOL.md §5.4).
  *
- * Two modes.  On a terminal (stdin and stdout both terminals): libedit's
- * readline interface driven by callbacks from the client's poll loop, a
- * prompt, history, completion, optional colour, and lines printed above
- * the line being typed with that line and its cursor put back.  Otherwise
- * (pipes, scripts, tests): no prompt, no escape codes, input read with
- * read() into a bounded line buffer, every output line flushed at once.
+ * Two modes.  On a terminal (stdin and stdout both terminals): libedit,
+ * driven a key at a time from the client's poll loop, a prompt, history,
+ * completion, optional colour, and lines printed above the line being
+ * typed with that line and its cursor put back.  Otherwise (pipes,
+ * scripts, tests): no prompt, no escape codes, input read with read()
+ * into a bounded line buffer, every output line flushed at once.
+ *
+ * Either way a line is at most 1 MiB (a longer one is refused, said on
+ * stderr), and a line is run the same whichever way it came: at a
+ * terminal one longer than the editor holds (a paste) is kept aside to
+ * its end and run whole.
  *
  * There is one terminal, so there is one ui: the functions work on
  * file-level state set up by ui_start.
@@ -18,18 +23,25 @@
 
 #include "span.h"
 
+/* A line read, at a terminal as in a pipe, is at most this long. */
+#define UI_LINE_MAX	(1u << 20)
+
 /*
  * What a line is decides where it goes (PROTOCOL.md §5.4): what a script reads
  * to stdout, every failure and warning to stderr.
  */
 enum ui_kind {
 	UI_INFO,	/* stdout: the client's own lines: welcome, list, help */
-	UI_NOTICE,	/* stdout: about the connection and the session */
+	UI_NOTICE,	/* stdout: about the connection and the session,
+			   after the time as messages are */
 	UI_ERROR,	/* stderr: a command or call that failed */
 	UI_ERROR_HELP,	/* stderr: what explains an error (the help) */
 	UI_WARNING,	/* stderr: not a failure, but worth knowing */
-	UI_MESSAGE	/* stdout: a chat message, coloured by its shape, after
+	UI_MESSAGE,	/* stdout: a chat message, coloured by its shape, after
 			   the time when timestamps are on */
+	UI_MESSAGE_FAILED /* a chat message that tells one of our commands
+			   failed ("*** No such user: x"): stderr in a pipe,
+			   a UI_MESSAGE at a terminal */
 };
 
 /*
@@ -42,6 +54,8 @@ typedef size_t ui_users_fn(void *arg, const struct span **names);
  * lines after it are left unread (the client is leaving).
  */
 typedef int ui_line_fn(void *arg, struct span line);
+/* A line too long to take was refused (said on stderr): a failure. */
+typedef void ui_refused_fn(void *arg);
 
 struct ui_opts {
 	const char	*user;
@@ -50,7 +64,8 @@ struct ui_opts {
 	int		 history;
 	int		 timestamps;	/* HH:MM before each UI_MESSAGE */
 	ui_users_fn	*users;
-	void		*users_arg;
+	ui_refused_fn	*refused;
+	void		*arg;		/* for users and refused */
 };
 
 /* Whether stdin and stdout are both terminals. */
@@ -74,8 +89,9 @@ void	ui_stop(void);
 int	ui_input_fd(void);
 /*
  * Reads what the input has ready and calls fn for every complete line.
- * Returns 1 at the end of input (Ctrl-D on an empty line, EOF of a pipe),
- * else 0.  A pipe's last line without a newline is still delivered.
+ * Returns 1 at the end of input (Ctrl-D on an empty line, EOF of a pipe,
+ * a terminal that hung up), else 0.  A pipe's last line without a
+ * newline is still delivered.
  */
 int	ui_read(ui_line_fn *fn, void *arg);
 

@@ -111,3 +111,50 @@ username_explain(struct span name, enum username_status st, struct buf *out)
 		break;
 	}
 }
+
+/* The code points of s, at most max of them (s is a name: short). */
+static size_t
+code_points(struct span s, ucs4_t *v, size_t max)
+{
+	size_t off = 0, n = 0;
+	int len;
+
+	while (off < s.len && n < max) {
+		len = u8_mbtoucr(&v[n], (const uint8_t *)s.p + off, s.len - off);
+		if (len <= 0) {
+			v[n] = 0xfffd;
+			len = 1;
+		}
+		off += (size_t)len;
+		n++;
+	}
+	return n;
+}
+
+static void
+list_code_points(const ucs4_t *v, size_t n, struct buf *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		buf_appendf(out, "%sU+%04X", i > 0 ? " " : "", (unsigned)v[i]);
+}
+
+void
+username_nfc_changes(struct span typed, struct span nfc, struct buf *out)
+{
+	/* A name that NFC can shrink to 20 bytes has at most 80 bytes. */
+	ucs4_t a[4 * USER_MAX], b[4 * USER_MAX];
+	size_t na, nb, pre = 0, suf = 0;
+
+	na = code_points(typed, a, sizeof a / sizeof a[0]);
+	nb = code_points(nfc, b, sizeof b / sizeof b[0]);
+	while (pre < na && pre < nb && a[pre] == b[pre])
+		pre++;
+	while (suf < na - pre && suf < nb - pre &&
+	    a[na - 1 - suf] == b[nb - 1 - suf])
+		suf++;
+	list_code_points(a + pre, na - pre - suf, out);
+	buf_appendf(out, " became ");
+	list_code_points(b + pre, nb - pre - suf, out);
+}

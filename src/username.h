@@ -38,4 +38,13 @@ enum username_status	username_prepare(struct span typed, struct buf *out,
 void	username_explain(struct span name, enum username_status,
 	    struct buf *out);
 
+/*
+ * Appends, for a person, which code points Unicode NFC changed between a
+ * name as typed and its NFC form, which look alike on a screen:
+ * "U+0065 U+0301 became U+00E9".  Bytes that are not UTF-8 count as
+ * U+FFFD.
+ */
+void	username_nfc_changes(struct span typed, struct span nfc,
+	    struct buf *out);
+
 #endif

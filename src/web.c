@@ -22,6 +22,7 @@
 #include "dial.h"
 #include "log.h"
 #include "proto.h"
+#include "signals.h"
 #include "web_internal.h"
 #include "xmalloc.h"
 
@@ -241,21 +242,6 @@ web_free(struct web *w)
 
 /* -- client mode --------------------------------------------------------- */
 
-static int
-signals_fd(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
 struct runner {
 	struct web	*web;
 	long long	 stop_at;	/* 0: serving */
@@ -302,7 +288,7 @@ web_run(const struct web_opts *o)
 	long long now, next;
 	int sfd = -1, status = 1, timeout;
 
-	if ((sfd = signals_fd()) == -1) {
+	if ((sfd = signals_open()) == -1) {
 		fprintf(stderr, "rpcchat: signals: %s\n", strerror(errno));
 		return 1;
 	}

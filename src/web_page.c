@@ -46,23 +46,6 @@
 
 static void	page_event(struct ae_loop *, int, void *, int);
 
-static int
-addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
-	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
-
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET)
-		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&a6->sin6_addr, &b6->sin6_addr,
-		    sizeof a6->sin6_addr) == 0;
-	return 0;
-}
-
-
 /* A message of our own for the page (not a session's). */
 static void
 page_send(struct page *p, const char *json)
@@ -137,7 +120,7 @@ sessions_from(struct web *w, const struct sockaddr_storage *from)
 	int n = 0;
 
 	TAILQ_FOREACH(e, &w->entries, link)
-		if (addr_equal(&e->from, from))
+		if (anet_same_host(&e->from, from))
 			n++;
 	return n;
 }

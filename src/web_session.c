@@ -7,11 +7,12 @@
  * is due after every event; the session's one timer wakes it for the
  * next poll and for the end of the grace period.
  *
- * The terminal client's session logic (client.c) is not shared: it prints
- * to a terminal and exits, this one keeps a log for a page and lives on.
- * What is pure is shared: the calls (rpc_call), the responses
- * (rpc_read_response), the probe's verdict (probe_classify), the command
- * parser (command.c) and the escaping (text.c, through web_msg.c).
+ * The terminal client (client.c) is a session too, but it prints to a
+ * terminal and exits, while this one keeps a log for a page and lives on;
+ * the loops are their own.  What both decide alike is shared: what they
+ * say and when they poll (session.h), the calls (rpc_call), the probe's
+ * verdict (probe_classify), the command parser (command.c) and the
+ * escaping (text.c, through web_msg.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,21 +24,15 @@
 #include "probe.h"
 #include "proto.h"
 #include "rpc_client.h"
+#include "session.h"
 #include "text.h"
 #include "web_log.h"
 #include "web_session.h"
 #include "xmalloc.h"
 
-#define POLL_INTERVAL_MS	1000
-#define BACKOFF_MAX_MS		8000
-#define POLL_TIMEOUT_MS		3000
 #define QUIT_TIMEOUT_MS		2000
-/* The next poll after a full one (PROTOCOL.md §4.2). */
-#define BACKLOG_POLL_MS		100
 /* Bytes of typed lines waiting for their call before the page is paused. */
 #define QUEUE_MAX		(256u * 1024)
-/* How much of an unknown command is shown back. */
-#define SHOW_WORD_MAX		40
 
 enum state {
 	PROBING,		/* the List that finds the generation */
@@ -60,7 +55,6 @@ struct web_session {
 	char			 token[WEB_TOKEN_LEN + 1];
 	struct buf		 name;		/* as sent */
 	struct buf		 json_name;	/* as a JSON string body */
-	struct buf		 not_logged_in;
 	enum state		 state;
 
 	struct call_ae		 cmd;
@@ -71,8 +65,7 @@ struct web_session {
 	int			 probes;
 	struct buf		 probe_what[2];
 
-	struct buf		 queue;		/* typed lines: size_t, bytes */
-	size_t			 queued;
+	struct session_queue	 queue;		/* typed lines */
 	struct buf		 scratch;
 
 	struct web_log		 log;		/* the lines for the page */
@@ -82,12 +75,9 @@ struct web_session {
 	struct buf		 users;		/* JSON of the last List */
 
 	struct timer		 timer;
-	long long		 next_poll;
+	struct session_poll	 poll;		/* the next, what was said */
 	long long		 grace_until;	/* detached: Quit then */
-	int			 backoff_ms;
-	int			 down;		/* unreachable: said so */
 	int			 came_back;
-	struct buf		 failing;	/* another failure: said so */
 	unsigned		 noted[MSG_NTYPES];
 };
 
@@ -151,21 +141,23 @@ shown_name(const struct web_session *s, struct buf *out)
 	return out->data;
 }
 
+/* A line made by session.c, of the given kind. */
+static void
+add_buf(struct web_session *s, enum web_line_kind kind, struct buf *b)
+{
+	add_line(s, kind, bspan(b));
+	buf_free(b);
+}
+
 /* A failed call in one line: "say: ...", or the server's own words. */
 static void
 failed(struct web_session *s, const char *what, enum msg_type type,
     const struct rpc_error *err)
 {
-	const char *call = msg_type_name(type);
-	const char *msg = err->msg.data != NULL && err->msg.data[0] != '\0' ?
-	    err->msg.data : "failed";
-	size_t n = strlen(call);
+	struct buf b = BUF_INIT;
 
-	if (err->status == RPC_ERR_SERVER && strncmp(msg, call, n) == 0 &&
-	    msg[n] == ':')
-		say(s, WEB_LINE_ERROR, "%s", msg);
-	else
-		say(s, WEB_LINE_ERROR, "%s: %s", what, msg);
+	session_describe(&b, what, type, err);
+	add_buf(s, WEB_LINE_ERROR, &b);
 }
 
 static void
@@ -197,15 +189,9 @@ static void
 note_sloppy(struct web_session *s, const struct rpc_error *err)
 {
 	struct buf b = BUF_INIT;
-	unsigned bit = 1u << err->sloppy;
 
-	if (err->sloppy == RPC_TIDY ||
-	    (unsigned)err->sloppy_type >= MSG_NTYPES ||
-	    (s->noted[err->sloppy_type] & bit) != 0)
-		return;
-	s->noted[err->sloppy_type] |= bit;
-	rpc_describe_sloppy(err, &b);
-	say(s, WEB_LINE_INFO, "*** note: %.*s", (int)b.len, b.data);
+	if (session_note_sloppy(s->noted, err, &b))
+		add_line(s, WEB_LINE_INFO, bspan(&b));
 	buf_free(&b);
 }
 
@@ -249,19 +235,13 @@ static int
 outcome(struct web_session *s, struct call_ae *slot, enum msg_type type,
     struct rpc_strlist *list, struct rpc_error *err)
 {
-	struct rpc_call *k = &slot->call;
 	int rc;
 
-	if (k->rc == -1) {
-		rpc_error_setf(err, k->err.status, "%s", k->err.msg.data);
-		return -1;
-	}
-	rc = rpc_read_response(&k->srv, type, (struct span){ k->resp.data,
-	    k->resp.len }, list, err);
+	rc = session_outcome(&slot->call, type, list, err);
 	note_sloppy(s, err);
 	/* The results are in list: a thousand idle sessions keep no KBs. */
-	if (k->resp.cap > 4096)
-		buf_free(&k->resp);
+	if (slot->call.resp.cap > 4096)
+		buf_free(&slot->call.resp);
 	return rc;
 }
 
@@ -286,47 +266,19 @@ static void
 show_users(struct web_session *s, const struct rpc_strlist *users)
 {
 	struct buf b = BUF_INIT;
-	size_t i;
 
-	if (users->n == 0)
-		buf_appendf(&b, "No users logged in");
-	else
-		buf_appendf(&b, "%zu user%s logged in: ", users->n,
-		    users->n == 1 ? "" : "s");
-	for (i = 0; i < users->n; i++) {
-		if (i > 0)
-			buf_append(&b, ", ", 2);
-		buf_append(&b, users->v[i].p, users->v[i].len);
-	}
-	add_line(s, WEB_LINE_INFO, bspan(&b));
-	buf_free(&b);
-}
-
-/* Delivered text, "USER says MSG", must fit (PROTOCOL.md §4.1). */
-static int
-too_long(const struct web_session *s, const char *verb, struct span msg)
-{
-	size_t fixed = s->name.len + strlen(verb);
-
-	return msg.len > TEXT_MAX || fixed > TEXT_MAX - msg.len;
+	session_users(&b, users);
+	add_buf(s, WEB_LINE_INFO, &b);
 }
 
 static void
 unknown(struct web_session *s, struct span word)
 {
 	struct buf b = BUF_INIT;
-	size_t n = word.len;
 
-	if (n > SHOW_WORD_MAX) {
-		n = SHOW_WORD_MAX;
-		while (n > 0 && ((unsigned char)word.p[n] & 0xc0) == 0x80)
-			n--;
-	}
-	buf_append(&b, word.p, n);
-	say(s, WEB_LINE_ERROR, "unknown command: /%.*s%s", (int)b.len, b.data,
-	    n < word.len ? "..." : "");
+	session_unknown(&b, "/", word);
+	add_buf(s, WEB_LINE_ERROR, &b);
 	say(s, WEB_LINE_INFO, "%s", web_help);
-	buf_free(&b);
 }
 
 /* Runs one typed line; 1 when it started a call. */
@@ -345,8 +297,7 @@ run_line(struct web_session *s, struct span line)
 		break;
 	case CMD_TELL:
 	case CMD_SAY:
-		if (too_long(s, cmd.kind == CMD_SAY ? " says " : " tells you ",
-		    cmd.message)) {
+		if (session_too_long(bspan(&s->name), cmd.kind, cmd.message)) {
 			say(s, WEB_LINE_ERROR, "message too long");
 			break;
 		}
@@ -396,44 +347,40 @@ static void
 run_queue(struct web_session *s)
 {
 	struct buf line = BUF_INIT;
-	size_t len;
 
-	while (s->state == LIVE && s->queued > 0 && !call_ae_busy(&s->cmd)) {
+	while (s->state == LIVE && s->queue.n > 0 && !call_ae_busy(&s->cmd)) {
 		if (s->sh->target_ready(s->sh) == 0)
 			break;
-		memcpy(&len, s->queue.data, sizeof len);
-		buf_clear(&line);
-		buf_append(&line, s->queue.data + sizeof len, len);
-		buf_consume(&s->queue, sizeof len + len);
-		s->queued--;
+		session_queue_pop(&s->queue, &line);
 		if (run_line(s, bspan(&line)))
 			break;
 	}
 	buf_free(&line);
 }
 
-/* Says a failure of the background poll once, not every second. */
+/*
+ * A failure of the background poll: an outage is said once, as a notice,
+ * and the polls back off (session.h).
+ */
 static void
 poll_failed(struct web_session *s, enum msg_type type,
     const struct rpc_error *err)
 {
-	if (err->status == RPC_ERR_NET) {
-		if (!s->down)
-			say(s, WEB_LINE_NOTICE, "*** cannot reach the server: "
-			    "%s; retrying", err->msg.data);
-		s->down = 1;
-	} else if (s->failing.len == 0 ||
-	    strcmp(s->failing.data, err->msg.data) != 0) {
-		failed(s, type == MSG_REGISTER ? "register" : "check messages",
-		    type, err);
-		buf_clear(&s->failing);
-		buf_appendf(&s->failing, "%s", err->msg.data);
+	struct buf b = BUF_INIT;
+
+	switch (session_poll_failed(&s->poll, s->sh->server, type ==
+	    MSG_REGISTER ? "register" : "check messages", type, err,
+	    clock_ms(), &b)) {
+	case SESSION_QUIET:
+		buf_free(&b);
+		break;
+	case SESSION_NOTICE:
+		add_buf(s, WEB_LINE_NOTICE, &b);
+		break;
+	case SESSION_FAILURE:
+		add_buf(s, WEB_LINE_ERROR, &b);
+		break;
 	}
-	s->backoff_ms = s->backoff_ms == 0 ? POLL_INTERVAL_MS :
-	    s->backoff_ms * 2;
-	if (s->backoff_ms > BACKOFF_MAX_MS)
-		s->backoff_ms = BACKOFF_MAX_MS;
-	s->next_poll = clock_ms() + s->backoff_ms;
 }
 
 static void
@@ -442,6 +389,7 @@ checked(struct web_session *s, struct rpc_strlist *msgs, int rc,
 {
 	static const struct span no_such = SPAN_LIT("*** No such user: ");
 	enum web_line_kind kind;
+	struct buf b = BUF_INIT;
 	struct span who;
 	int came_back, join;
 	size_t i;
@@ -450,12 +398,8 @@ checked(struct web_session *s, struct rpc_strlist *msgs, int rc,
 		poll_failed(s, MSG_CHECK_MESSAGES, err);
 		return;
 	}
-	came_back = s->down;
-	s->down = 0;
-	s->backoff_ms = 0;
-	buf_clear(&s->failing);
-	s->next_poll = clock_ms() + POLL_INTERVAL_MS;
-	if (msgs->n == 1 && span_eq(msgs->v[0], bspan(&s->not_logged_in))) {
+	came_back = session_poll_answered(&s->poll, clock_ms());
+	if (session_forgotten(msgs, bspan(&s->name))) {
 		s->came_back = came_back;
 		if (start_call(s, &s->bg, MSG_REGISTER, (struct span[]){
 		    bspan(&s->name) }, 1, RPC_DEFAULT_TIMEOUT_MS, -1, err) == 0 &&
@@ -463,9 +407,10 @@ checked(struct web_session *s, struct rpc_strlist *msgs, int rc,
 			poll_failed(s, MSG_REGISTER, err);
 		return;
 	}
-	if (came_back)
-		say(s, WEB_LINE_NOTICE, "*** the server at %s is back",
-		    s->sh->server);
+	if (came_back) {
+		session_back(&b, s->sh->server);
+		add_buf(s, WEB_LINE_NOTICE, &b);
+	}
 	for (i = 0; i < msgs->n; i++) {
 		kind = web_line_classify(msgs->v[i], &who, &join);
 		/* The answer to one of our tells (PROTOCOL.md §5.4). */
@@ -475,8 +420,7 @@ checked(struct web_session *s, struct rpc_strlist *msgs, int rc,
 		add_line(s, kind, msgs->v[i]);
 	}
 	/* A full response: the rest soon, at a pace a page can show. */
-	if (msgs->storage.len > FRAME_MAX / 2)
-		s->next_poll = clock_ms() + BACKLOG_POLL_MS;
+	session_poll_more(&s->poll, msgs, clock_ms());
 }
 
 static void
@@ -485,7 +429,7 @@ bg_done(struct call_ae *slot, void *arg)
 	struct web_session *s = arg;
 	struct rpc_strlist list;
 	struct rpc_error err;
-	struct buf name = BUF_INIT;
+	struct buf name = BUF_INIT, b = BUF_INIT;
 	int rc;
 
 	rpc_strlist_init(&list);
@@ -497,13 +441,11 @@ bg_done(struct call_ae *slot, void *arg)
 			checked(s, &list, rc, &err);
 		else if (rc == -1)
 			poll_failed(s, MSG_REGISTER, &err);
-		else if (s->came_back)
-			say(s, WEB_LINE_NOTICE, "*** the server at %s is back; "
-			    "logged in again as %s", s->sh->server,
-			    shown_name(s, &name));
-		else
-			say(s, WEB_LINE_NOTICE, "*** the server had logged us "
-			    "out; logged in again as %s", shown_name(s, &name));
+		else {
+			session_registered_again(&b, s->sh->server,
+			    shown_name(s, &name), s->came_back);
+			add_buf(s, WEB_LINE_NOTICE, &b);
+		}
 	}
 	buf_free(&name);
 	rpc_strlist_free(&list);
@@ -530,8 +472,7 @@ probe_done(struct web_session *s)
 	enum wire wire = k->srv.wire;
 	struct rpc_strlist users;
 	struct rpc_error err;
-	struct buf name = BUF_INIT;
-	size_t i;
+	struct buf name = BUF_INIT, note = BUF_INIT;
 	int ok;
 
 	rpc_strlist_init(&users);
@@ -563,22 +504,20 @@ probe_done(struct web_session *s)
 		goto out;
 	}
 	if (wire == WIRE_UNFRAMED && (!s->sh->wire_known ||
-	    s->sh->srv.wire != wire))
-		say(s, WEB_LINE_INFO, "*** note: the server at %s speaks the "
-		    "older, unframed generation of the protocol (2023); using "
-		    "it", s->sh->server);
+	    s->sh->srv.wire != wire)) {
+		session_unframed_note(&note, s->sh->server);
+		add_buf(s, WEB_LINE_INFO, &note);
+	}
 	s->sh->srv.wire = wire;
 	s->sh->wire_known = 1;
 	/*
 	 * A name in use is refused, not shared: the server would split the
 	 * messages for it, private ones included, between two people.
 	 */
-	for (i = 0; i < users.n; i++) {
-		if (span_eq(users.v[i], bspan(&s->name))) {
-			refuse(s, "someone is logged in as %s already; choose "
-			    "another name", shown_name(s, &name));
-			goto out;
-		}
+	if (session_listed(&users, bspan(&s->name))) {
+		refuse(s, "someone is logged in as %s already; choose another "
+		    "name", shown_name(s, &name));
+		goto out;
 	}
 	s->state = REGISTERING;
 	if (!start_call(s, &s->cmd, MSG_REGISTER, (struct span[]){
@@ -605,7 +544,7 @@ registered(struct web_session *s, int rc, struct rpc_error *err)
 	}
 	s->state = LIVE;
 	s->pending |= PEND_SESSION;
-	s->next_poll = clock_ms() + POLL_INTERVAL_MS;
+	s->poll.next = clock_ms() + SESSION_POLL_MS;
 	say(s, WEB_LINE_INFO, "Welcome, %s, chatting at %s",
 	    shown_name(s, &name), s->sh->server);
 	buf_free(&name);
@@ -649,7 +588,7 @@ cmd_done(struct call_ae *slot, void *arg)
 		if (rc == -1)
 			failed(s, type == MSG_SAY ? "say" : "tell", type, &err);
 		/* Our own words without waiting. */
-		s->next_poll = clock_ms();
+		s->poll.next = clock_ms();
 		break;
 	case MSG_QUIT:
 		if (rc == 0 && s->page != NULL)
@@ -720,14 +659,14 @@ advance(struct web_session *s)
 			run_queue(s);
 			if (s->state != LIVE)
 				break;
-			if (!call_ae_busy(&s->bg) && now >= s->next_poll &&
+			if (!call_ae_busy(&s->bg) && now >= s->poll.next &&
 			    start_call(s, &s->bg, MSG_CHECK_MESSAGES,
 			    (struct span[]){ bspan(&s->name) }, 1,
-			    POLL_TIMEOUT_MS, -1, &err) == 0 &&
+			    SESSION_POLL_TIMEOUT_MS, -1, &err) == 0 &&
 			    err.status != RPC_OK)
 				poll_failed(s, MSG_CHECK_MESSAGES, &err);
 			if (!call_ae_busy(&s->bg))
-				next = s->next_poll;
+				next = s->poll.next;
 			if (s->page == NULL && (next < 0 ||
 			    s->grace_until < next))
 				next = s->grace_until;
@@ -736,8 +675,7 @@ advance(struct web_session *s)
 			call_ae_cancel(&s->bg);
 			if (call_ae_busy(&s->cmd))
 				break;
-			buf_clear(&s->queue);
-			s->queued = 0;
+			session_queue_clear(&s->queue);
 			if (!start_call(s, &s->cmd, MSG_QUIT, (struct span[]){
 			    bspan(&s->name) }, 1, QUIT_TIMEOUT_MS, -1, &err)) {
 				/* Nobody to tell: over without a Quit. */
@@ -768,8 +706,6 @@ web_session_new(struct web_shared *sh, struct span name, const char *token,
 	s->owner = owner;
 	memcpy(s->token, token, WEB_TOKEN_LEN);
 	buf_append(&s->name, name.p, name.len);
-	buf_appendf(&s->not_logged_in, "*** You are not logged in, %.*s",
-	    (int)name.len, name.p);
 	web_json_text(&s->json_name, name);
 	call_ae_init(&s->cmd, sh->loop, sh->timers, cmd_done, s);
 	call_ae_init(&s->bg, sh->loop, sh->timers, bg_done, s);
@@ -791,15 +727,14 @@ web_session_free(struct web_session *s)
 	timer_cancel(s->sh->timers, &s->timer);
 	buf_free(&s->name);
 	buf_free(&s->json_name);
-	buf_free(&s->not_logged_in);
 	buf_free(&s->probe_what[0]);
 	buf_free(&s->probe_what[1]);
-	buf_free(&s->queue);
+	session_queue_free(&s->queue);
 	buf_free(&s->scratch);
 	web_log_free(&s->log);
 	buf_free(&s->refused);
 	buf_free(&s->users);
-	buf_free(&s->failing);
+	session_poll_free(&s->poll);
 	free(s);
 }
 
@@ -841,7 +776,7 @@ web_session_attach(struct web_session *s, void *page, uint64_t seq)
 	if (s->state == LIVE) {
 		s->pending |= PEND_SESSION;
 		/* Who is here now: the page has missed the notices. */
-		if (!call_ae_busy(&s->cmd) && s->queued == 0) {
+		if (!call_ae_busy(&s->cmd) && s->queue.n == 0) {
 			struct rpc_error err;
 
 			rpc_error_init(&err);
@@ -869,7 +804,7 @@ web_session_detach(struct web_session *s)
 int
 web_session_room(const struct web_session *s)
 {
-	return s->queue.len < QUEUE_MAX;
+	return s->queue.bytes.len < QUEUE_MAX;
 }
 
 int
@@ -879,9 +814,7 @@ web_session_line(struct web_session *s, struct span line)
 		return 1;
 	if (!web_session_room(s))
 		return 0;
-	buf_append(&s->queue, &line.len, sizeof line.len);
-	buf_append(&s->queue, line.p, line.len);
-	s->queued++;
+	session_queue_push(&s->queue, line);
 	advance(s);
 	return web_session_room(s);
 }

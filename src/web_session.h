@@ -6,10 +6,11 @@
  * It finds the server's generation with a List (PROTOCOL.md §6), which
  * also shows whether the name is taken, registers, polls about once a
  * second, runs the lines typed on the page one call at a time in the
- * order typed, and says once when the server cannot be reached and when
- * it is back, registering again if the server forgot us.  When its page
- * goes away it keeps polling for a grace period, so that a reload finds
- * it (by its token) with what arrived meanwhile; then it logs out.
+ * order typed, and says once when the server cannot be reached (or
+ * cannot reach its store) and when it is back, registering again if the
+ * server forgot us.  When its page goes away it keeps polling for a
+ * grace period, so that a reload finds it (by its token) with what
+ * arrived meanwhile; then it logs out.
  *
  * What it has for its page is pulled, not pushed (web_session_next), so a
  * page that reads slowly costs its own session's bounded log, nothing

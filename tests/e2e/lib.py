@@ -612,7 +612,7 @@ class Client:
 
     def expect_any(self, regex, timeout=5.0):
         """
-        The next line matching regex on stdout or stderr (for texts SPEC
+        The next line matching regex on stdout or stderr (for texts PROTOCOL.md
         does not assign to either); each stream advances past its match.
         """
         pat = re.compile(regex)

@@ -1,6 +1,6 @@
 """
 Every call of PROTOCOL.md §2.3 with the exact texts of §3.2-3.3, on both wires,
-and the byte examples of §2.4 (framed) and of issue 6 (unframed).
+and the byte examples of PROTOCOL.md §2.4 (framed) and §6 (unframed).
 """
 
 import lib
@@ -30,7 +30,7 @@ def test_bytes_framed(ctx):
 
 
 def test_bytes_unframed(ctx):
-    """Issue 6's examples: the same messages without a length prefix."""
+    """PROTOCOL.md §6's examples: the same messages without a length prefix."""
     with lib.Server(ctx, wire="unframed") as srv:
         assert srv.raw(hexb("00 00 00 05 61 6c 69 63 65")) == hexb("00 00")
         assert srv.raw(hexb("00 00 00 03 62 6f 62")) == hexb("00 00")

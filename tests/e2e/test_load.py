@@ -166,7 +166,7 @@ def test_framed_two_requests_in_pieces_concurrently(ctx):
 
 
 def test_unframed_field_per_write(ctx):
-    """Issue 6: reference clients of that generation write each field
+    """PROTOCOL.md §6: reference clients of that generation write each field
     separately."""
     with lib.Server(ctx, wire="unframed") as srv:
         chunks = [enc_u16(REGISTER), enc_u16(5), b"alice"]

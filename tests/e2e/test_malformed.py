@@ -124,7 +124,7 @@ def test_frame_longer_than_request_waits(ctx):
 # -- the unframed generation (PROTOCOL.md §6) ---------------------------------------
 
 def test_unframed_unknown_type_closes(ctx):
-    """Issue 6: the server logs and closes without a response."""
+    """PROTOCOL.md §6: the server logs and closes without a response."""
     with lib.Server(ctx, wire="unframed") as srv:
         for t in [7, 9, 65535]:
             data = srv.raw(enc_u16(t) + b"\x00\x05alice")

@@ -1,5 +1,5 @@
 """
-Reaching a server by name (PROTOCOL.md §5.3, issue 11): a resolver that never
+Reaching a server by name (PROTOCOL.md §5.3): a resolver that never
 answers does not stop `quit`, and a host whose IPv6 packets silently
 vanish is reached over IPv4 at once (RFC 8305, Happy Eyeballs).
 

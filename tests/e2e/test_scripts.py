@@ -1,12 +1,14 @@
 """
-The client as a script uses it (PROTOCOL.md §5.4, issue 13): what goes to stdout
+The client as a script uses it (PROTOCOL.md §5.4): what goes to stdout
 and what to stderr, exit statuses a script can trust, -c, the command
-line's conventions, user names explained and normalised, timestamps.
+line's conventions, user names explained and normalised, timestamps, and
+the same outcome however soon the input ends.
 """
 
 import re
 
 import lib
+from fakeserver import FakeServer
 from lib import LIST, REGISTER, SAY, ok
 
 # The texts of the help, one line per command (PROTOCOL.md §5.2).
@@ -140,6 +142,11 @@ def test_help_short_and_long(ctx):
     for opt in ["-h", "--help"]:
         rc, out, err = lib.run_cli(ctx, opt)
         assert rc == 0 and "Client options:" in out, (opt, rc, out, err)
+        # Every client option, the client's own --wire value included.
+        for want in ["-c COMMAND", "--no-history", "--no-color",
+                     "--timestamps", "--no-timestamps", "--strict",
+                     "--wire auto", "--wire framed|unframed"]:
+            assert want in out, (want, out)
     rc, out, err = lib.run_cli(ctx)
     assert rc == 2 and "--help" in err, err
 
@@ -194,6 +201,8 @@ def test_decomposed_name_is_sent_in_nfc(ctx):
         rc, out, err = script(ctx, srv, typed, ["list"])
         assert rc == 0, (rc, out, err)
         assert "NFC" in err, err
+        # The two names look alike: the code points that changed are named.
+        assert "U+0065 U+0301 became U+00E9" in err, err
         assert "Welcome, Jos\u00e9," in out, out
         assert re.search(r"^1 user logged in: Jos\u00e9$", out, re.M), out
         srv.wait_log(r"\*\*\* Jos\u00e9 has logged in")
@@ -242,3 +251,148 @@ def test_timestamps_in_pipe_mode_on_request(ctx):
         d.expect(r"^bob says plain$", 10)
         d.close_stdin()
         assert d.wait() == 0
+
+
+@lib.timeout(60)
+def test_connection_notices_stamped_like_messages(ctx):
+    """The client's own notices about the server carry the same HH:MM as
+    the messages, under the same rule."""
+    srv = lib.Server(ctx)
+    port = srv.port
+    try:
+        c = lib.Client(ctx, port, "alice", "--timestamps")
+        c.expect(r"^1 user logged in: alice$", 10)
+        srv.stop()
+        c.expect(r"^\d\d:\d\d \*\*\* cannot reach the server: .*; "
+                 r"retrying$", 10)
+        srv = lib.Server(ctx, port=port)
+        c.expect(r"^\d\d:\d\d \*\*\* the server at localhost:%d is back; "
+                 r"logged in again as alice$" % port, 20)
+        c.close_stdin()
+        assert c.wait() == 0
+        # The client's own lines that are not notices have none.
+        assert c.lines[0].startswith("Welcome, alice"), c.lines
+    finally:
+        if srv.running():
+            srv.stop()
+
+
+# -- the same at any speed of input (PROTOCOL.md §5.4, §6) -------------------------
+
+STAMP = re.compile(r"^\d\d:\d\d ")
+STARTED = r"^(\d+ users? logged in: |No users logged in)"
+
+
+def unstamped(lines):
+    return [STAMP.sub("", l) for l in lines]
+
+
+def three_ways(ctx, port, wire, commands, user="ci"):
+    """
+    The client run with -c, with its input all there at once, and with its
+    input sent only once the session has started (or the client is gone):
+    {way: (status, stdout lines, stderr lines)}, times of day left out.
+    """
+    target = ":%d" % port
+    runs = {}
+    dash_c = [a for cmd in commands for a in ("-c", cmd)]
+    rc, out, err = lib.run_cli(ctx, "--wire", wire, *dash_c, target, user,
+                               timeout=20)
+    runs["-c"] = (rc, out.splitlines(), err.splitlines())
+    data = "".join(cmd + "\n" for cmd in commands).encode()
+    rc, out, err = lib.run_cli(ctx, "--wire", wire, target, user,
+                               stdin_data=data, timeout=20)
+    runs["pipe"] = (rc, out.splitlines(), err.splitlines())
+    c = lib.Client(ctx, port, user, wire=wire)
+    lib.wait_until(lambda: c.proc.poll() is not None or
+                   any(re.search(STARTED, l) for l in c.lines), 10,
+                   "the session to start, or the client to leave")
+    try:
+        for cmd in commands:
+            c.send(cmd)
+    except OSError:
+        pass            # it left before reading them, as the others did
+    c.close_stdin()
+    rc = c.wait(20)
+    runs["late pipe"] = (rc, c.lines, c.err_lines)
+    return {k: (rc, unstamped(out), unstamped(err))
+            for k, (rc, out, err) in runs.items()}
+
+
+def assert_same(runs):
+    first = runs["-c"]
+    for way, got in runs.items():
+        assert got == first, "%s differs from -c:\n  %r\n  %r" % (
+            way, got, first)
+    return first
+
+
+def test_same_at_any_speed_framed(ctx):
+    with lib.Server(ctx, wire="framed") as srv:
+        for commands, status in [(["say hi"], 0),
+                                 (["say hi", "tell nobody hi"], 1)]:
+            rc, out, err = assert_same(three_ways(ctx, srv.port, "auto",
+                                                  commands))
+            assert rc == status, (rc, out, err)
+            assert out == ["Welcome, ci, contacting server at "
+                           "localhost:%d" % srv.port,
+                           "1 user logged in: ci", "ci says hi",
+                           "Quitting: logging out ci"], out
+            assert err == ["*** No such user: nobody"] * status, err
+
+
+def test_same_at_any_speed_2023_server(ctx):
+    """The framed probe gets 00 00; the unframed one must still be made."""
+    with FakeServer(wire="unframed", gen2023=True, users=()) as fake:
+        rc, out, err = assert_same(three_ways(ctx, fake.port, "auto",
+                                              ["say hi"]))
+        assert rc == 0, (rc, out, err)
+        assert out[1:] == ["1 user logged in: ci", "ci says hi",
+                           "Quitting: logging out ci"], out
+        assert err == ["*** note: the server at localhost:%d speaks the "
+                       "older, unframed generation of the protocol (2023); "
+                       "using it" % fake.port], err
+        assert fake.users == []
+
+
+def test_same_at_any_speed_wire_mismatch(ctx):
+    """--wire framed at a 2023 server: explained, naming --wire, each way."""
+    with FakeServer(wire="unframed", gen2023=True, users=()) as fake:
+        rc, out, err = assert_same(three_ways(ctx, fake.port, "framed",
+                                              ["say hi"]))
+        assert rc == 1, (rc, out, err)
+        assert out == ["Welcome, ci, contacting server at localhost:%d"
+                       % fake.port], out
+        assert err == ["the server at localhost:%d speaks the unframed "
+                       "generation of the protocol, not the framed one: use "
+                       "--wire unframed, or leave --wire out to detect it"
+                       % fake.port], err
+        assert fake.users == []
+
+
+def test_tell_to_nobody_fails(ctx):
+    """The notice answering our own tell is that tell failing (PROTOCOL.md
+    §5.4); the same notice for someone else's tell is a message."""
+    with lib.Server(ctx) as srv:
+        ok(srv.call(REGISTER, "bob"))
+        rc, out, err = lib.run_cli(ctx, "--wire", ctx.wire,
+                                   "-c", "tell nobody hi", "-c", "tell bob hi",
+                                   ":%d" % srv.port, "ci", timeout=20)
+        assert rc == 1, (rc, out, err)
+        assert err.splitlines() == ["*** No such user: nobody"], err
+        assert "No such user" not in out, out
+        assert "ci tells you hi" in srv.drain("bob")
+        # Tells that reach someone: status 0, nothing on stderr.
+        rc, out, err = lib.run_cli(ctx, "--wire", ctx.wire,
+                                   "-c", "tell bob one", "-c", "tell bob two",
+                                   ":%d" % srv.port, "ci", timeout=20)
+        assert (rc, err) == (0, ""), (rc, out, err)
+        # A notice that answers none of ours: a message like any other.
+        c = lib.Client(ctx, srv.port, "dave")
+        c.expect(STARTED)
+        lib.wait_until(lambda: "dave" in listed(srv), 10, "dave in")
+        ok(srv.call(lib.TELL, "dave", "nobody", "x"))
+        c.expect(r"^\*\*\* No such user: nobody$", 10)
+        c.close_stdin()
+        assert c.wait() == 0
+        assert c.err_lines == [], c.err_lines

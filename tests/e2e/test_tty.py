@@ -1,5 +1,5 @@
 """
-The client at a real terminal (PROTOCOL.md §5.4, issue 3), driven through tmux:
+The client at a real terminal (PROTOCOL.md §5.4), driven through tmux:
 typing while messages arrive, history, completion, Ctrl-C, Ctrl-D, signals,
 a server restarted under a running client.
 
@@ -97,6 +97,12 @@ class Tty:
         """The visible rows, trailing blanks removed."""
         return [l.rstrip() for l in
                 self.tmux("capture-pane", "-t", "rpcchat", "-p").split("\n")]
+
+    def rows(self):
+        """Every row tmux still has, the history scrolled off included."""
+        return [l.rstrip() for l in
+                self.tmux("capture-pane", "-t", "rpcchat", "-p", "-S",
+                          "-").split("\n")]
 
     def raw_screen(self):
         """The visible rows with their colour escapes (capture-pane -e)."""
@@ -198,6 +204,11 @@ def logged_in(srv):
 
 def messages(srv, user):
     return srv.drain(user)
+
+
+def bob_hears(srv, text, what):
+    """Waits until bob's queue has text (what is gone from it is gone)."""
+    lib.wait_until(lambda: text in messages(srv, "bob"), 5, what)
 
 
 @lib.both_wires
@@ -456,7 +467,7 @@ def test_server_restart_under_running_client(ctx):
             srv.stop()
 
 
-# -- issue 13: timestamps, colour, history, Ctrl-R --------------------------
+# -- timestamps, colour, history, Ctrl-R -----------------------------------
 
 def test_timestamps_by_default_at_a_terminal(ctx):
     with lib.Server(ctx) as srv, \
@@ -515,14 +526,19 @@ def test_history_shared_by_clients_at_once(ctx):
         shutil.rmtree(home, ignore_errors=True)
 
 
+def said(t, *lines):
+    """Types each "say" line and waits for it to come back."""
+    for line in lines:
+        t.type(line)
+        t.keys("Enter")
+        t.wait_text(r"^%s says %s$" % (t.user, line[4:]))
+        t.wait_input("")
+
+
 def test_ctrl_r_then_one_enter_runs_the_line(ctx):
     """As in bash: Enter in a reverse search runs the line found."""
     with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
-        for line in ["say needle in a haystack", "say something else"]:
-            t.type(line)
-            t.keys("Enter")
-            t.wait_text(r"^alice says %s$" % line[4:])
-            t.wait_input("")
+        said(t, "say needle in a haystack", "say something else")
         ok(srv.call(REGISTER, "bob"))
         t.keys("C-r")
         t.type("needle")
@@ -539,3 +555,215 @@ def test_ctrl_r_then_one_enter_runs_the_line(ctx):
         assert sum(1 for l in t.screen() if l == "alice>") == 1, t.show()
         t.keys("C-d")
         assert t.wait_exit() == 0
+
+
+# -- pastes, failed tells, completion, stamped notices ----------------------
+
+def test_failed_tell_stays_on_screen(ctx):
+    """At a terminal the notice stays where messages go; the tell still
+    counts as failed (PROTOCOL.md §5.4)."""
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        t.type("tell nobody hello")
+        t.keys("Enter")
+        t.wait_text(r"^\*\*\* No such user: nobody$")
+        t.wait_input("")
+        t.keys("C-d")
+        assert t.wait_exit() == 1
+
+
+def test_tab_knows_announced_users_at_once(ctx):
+    """A login or logout notice on screen changes what Tab offers at once,
+    at the first Tab, with no List in between."""
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        ok(srv.call(REGISTER, "bob"))
+        t.wait_text(r"^\*\*\* bob has logged in$")
+        t.type("tell b")
+        t.keys("Tab")
+        t.wait_input("tell bob ")
+        t.keys("C-u")
+        ok(srv.call(REGISTER, "bobby"))
+        t.wait_text(r"^\*\*\* bobby has logged in$")
+        # As far as both go, then both shown above the line.
+        t.type("tell b")
+        t.keys("Tab")
+        t.wait_input("tell bob")
+        t.keys("Tab")
+        t.wait_text(r"^bob  bobby$")
+        t.wait_input("tell bob")
+        t.keys("C-u")
+        # Names that share the first byte of a character: the shared
+        # part stops before it, and the next Tab lists them.
+        t.keys("C-u")
+        ok(srv.call(REGISTER, "Jos\u00e9"))
+        ok(srv.call(REGISTER, "Jos\u00f6"))
+        t.wait_text(r"^\*\*\* Jos\u00f6 has logged in$")
+        t.type("tell J")
+        t.keys("Tab")
+        t.wait_input("tell Jos")
+        t.keys("Tab")
+        t.wait_text("^Jos\u00e9  Jos\u00f6$")
+        t.keys("C-u")
+        ok(srv.call(lib.QUIT, "bob"))
+        ok(srv.call(lib.QUIT, "bobby"))
+        t.wait_text(r"^\*\*\* bobby has logged out$")
+        # Nobody left to offer: the Tab adds nothing before the x.
+        t.type("tell b")
+        t.keys("Tab")
+        t.type("x")
+        t.wait_input("tell bx")
+
+
+def pasted(n):
+    """A "say" line of exactly n bytes, with 2- and 3-byte characters in
+    it, so that keys are cut from the middle of characters too."""
+    out, size, i = ["say "], 4, 0
+    cycle = "abcdefghij\u00e9klmnop\u4e00qrstuvwxyz "
+    while True:
+        c = cycle[i % len(cycle)]
+        if size + len(c.encode()) > n:
+            break
+        out.append(c)
+        size += len(c.encode())
+        i += 1
+    out.append("x" * (n - size))
+    line = "".join(out)
+    assert len(line.encode()) == n
+    return line
+
+
+def paste(t, text):
+    """What a terminal sends for a paste (tmux paste-buffer), no Enter."""
+    path = os.path.join(t.tmp, "paste")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    t.tmux("load-buffer", path)
+    t.tmux("paste-buffer", "-t", "rpcchat")
+
+
+def rows_matching(t, regex):
+    return sum(1 for l in t.rows() if re.search(regex, l))
+
+
+@lib.timeout(180)
+def test_long_pastes_delivered(ctx):
+    """Pastes past libedit's 1 KiB and 4 KiB buffers and past what the
+    editor holds arrive whole; the heap stays intact (the sanitizer and
+    valgrind runs of this test watch that)."""
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        ok(srv.call(REGISTER, "bob"))
+        got = []
+        for n in (1025, 4097, 6000):
+            line = pasted(n)
+            paste(t, line)
+            t.keys("Enter")
+            want = "alice says " + line[4:]
+
+            def arrived():
+                got.extend(srv.drain("bob"))
+                return want in got
+            lib.wait_until(arrived, 20, "the %d-byte paste to arrive" % n)
+            t.wait_input("")
+        # The one beyond the editor is shown cut, with its size.
+        assert rows_matching(t, r"^alice> say abcdefghij\u00e9.*\.\.\. "
+                             r"\(6000 bytes\)$") == 1, t.rows()
+        assert [m for m in got if m.startswith("alice says")] == \
+            ["alice says " + pasted(n)[4:] for n in (1025, 4097, 6000)]
+        t.keys("C-d")
+        assert t.wait_exit() == 0
+
+
+@lib.timeout(240)
+def test_too_long_pastes_refused_as_in_a_pipe(ctx):
+    """A paste too long to send is refused with the pipe's words, nothing
+    is sent, and the prompt is back within a second of the refusal."""
+    cases = [(66000, "message too long"),
+             (1 << 20, "message too long"),
+             ((1 << 20) + 5000, "input line longer than 1048576 bytes "
+                                "ignored")]
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        ok(srv.call(REGISTER, "bob"))
+        for i, (n, refusal) in enumerate(cases):
+            line = pasted(n)
+            # The same line on a pipe: the same words.
+            rc, out, err = lib.run_cli(ctx, "--wire", ctx.wire,
+                                       ":%d" % srv.port, "piped",
+                                       stdin_data=line.encode() + b"\n",
+                                       timeout=30)
+            assert rc == 1 and err.splitlines() == [refusal], (rc, err)
+            before = rows_matching(t, "^%s$" % refusal)
+            paste(t, line)
+            t.keys("Enter")
+            t.wait(lambda: rows_matching(t, "^%s$" % refusal) > before,
+                   "the refusal", timeout=60)
+            t.wait_input("", timeout=1)
+            t.type("say after %d" % i)
+            t.keys("Enter")
+            bob_hears(srv, "alice says after %d" % i, "the next line to run")
+        for n, _ in cases:
+            assert rows_matching(t, r"^alice> say abcdefghij\u00e9.*\.\.\. "
+                                 r"\(%d bytes\)$" % n) == 1, n
+        # Nothing of the pastes went out.
+        assert not [m for m in messages(srv, "bob") if "abcdefghij" in m]
+        t.keys("C-d")
+        assert t.wait_exit() == 1
+
+
+def test_ctrl_r_search_keeps_the_chat_going(ctx):
+    """The search takes its keys in the poll loop: messages arrive while it
+    waits for the next key, however long that takes."""
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        said(t, "say needle in a haystack", "say something else")
+        ok(srv.call(REGISTER, "bob"))
+        t.keys("C-r")
+        t.wait(lambda: t.input_row()[1] == "(reverse-i-search)`':",
+               "the search prompt")
+        t.type("need")
+        want = "(reverse-i-search)`need': say needle in a haystack"
+        t.wait(lambda: t.input_row()[1] == want, "the line found")
+        ok(srv.call(SAY, "bob", "while you search"))
+        t.wait_text(r"^bob says while you search$")
+        t.wait(lambda: t.input_row()[1] == want, "the search intact")
+        t.keys("C-r")
+        t.wait(lambda: t.input_row()[1].startswith(
+            "(failed reverse-i-search)`need': say needle"), "no older one")
+        t.keys("BSpace")
+        t.wait(lambda: t.input_row()[1].startswith(
+            "(reverse-i-search)`nee': say needle"), "a shorter needle")
+        t.keys("C-g")
+        t.wait_input("")
+        # Another key ends the search and acts on the line found.
+        t.keys("C-r")
+        t.type("something")
+        t.wait(lambda: t.input_row()[1].endswith(": say something else"),
+               "the second line found")
+        t.keys("End")
+        t.type("!")
+        t.wait_input("say something else!")
+        t.keys("Enter")
+        bob_hears(srv, "alice says something else!", "the edited line to run")
+
+
+def test_ctrl_v_inserts_the_next_key(ctx):
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        ok(srv.call(REGISTER, "bob"))
+        t.type("say a")
+        t.keys("C-v")
+        t.keys("Tab")
+        t.type("b")
+        t.keys("Enter")
+        bob_hears(srv, "alice says a\tb", "the tab to be sent as it is")
+
+
+def test_meta_x_is_not_libedits_command_line(ctx):
+    """libedit's M-x command line read through a NULL pointer on a line
+    such as a lone quote (found by tests/fuzz/tty_fuzz.py); it is not
+    bound, and the client goes on."""
+    with lib.Server(ctx) as srv, start(ctx, srv, "alice") as t:
+        ok(srv.call(REGISTER, "bob"))
+        t.keys("Escape", "x")
+        t.type('"')
+        t.keys("Enter")
+        t.type("say still here")
+        t.keys("Enter")
+        bob_hears(srv, "alice says still here", "the client to go on")
+        assert t.dead() is None

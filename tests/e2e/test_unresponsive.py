@@ -1,6 +1,6 @@
 """
-A client that never stops listening to its user (PROTOCOL.md §5.3, §5.4, issue
-11): against servers that never answer, answer a byte a second, reset, or
+A client that never stops listening to its user (PROTOCOL.md §5.3, §5.4):
+against servers that never answer, answer a byte a second, reset, or
 flood every CheckMessages with 60 KB, a client given `quit` is gone within
 the 3 s of PROTOCOL.md §5.4 (saying when the logout was not confirmed), and a
 client at a terminal echoes what is typed and logs out on Ctrl-C.  And the
@@ -131,7 +131,7 @@ def test_empty_messages_and_names(ctx):
 
 
 def test_pipe_shows_own_last_say(ctx):
-    # printf 'say hi\nlist\nquit\n' | rpcchat :PORT dave (issue 13)
+    # printf 'say hi\nlist\nquit\n' | rpcchat :PORT dave
     with lib.Server(ctx) as srv:
         rc, out, err = lib.run_cli(ctx, "--wire", ctx.wire,
                                    ":%d" % srv.port, "dave",

@@ -322,7 +322,8 @@ test_reads_leave_the_rest(void **state)
 
 /*
  * PROTOCOL.md §2.4: frame = u16 length + message.  Frames are built here the
- * way a client or server would, with the writers, then compared with the SPEC.
+ * way a client or server would, with the writers, then compared with
+ * PROTOCOL.md.
  */
 static void
 frame(struct buf *out, const struct buf *msg)
@@ -395,7 +396,7 @@ test_spec_examples(void **state)
 static void
 test_spec_examples_parse(void **state)
 {
-	/* And the other way: the SPEC's List response read back. */
+	/* And the other way: PROTOCOL.md's List response read back. */
 	static const char resp[] = "\x00\x10" "\x00\x02\x00\x05" "alice"
 	    "\x00\x03" "bob" "\x00\x00";
 	struct span in = { resp, sizeof resp - 1 }, *users = NULL, err;

@@ -172,6 +172,25 @@ test_names_and_help(void **state)
 	assert_int_equal(i, 6);
 }
 
+/* Completion offers user names after exactly the commands that take one. */
+static void
+test_takes_user(void **state)
+{
+	struct command c;
+	char line[64];
+	size_t i;
+
+	for (i = 0; command_names[i] != NULL; i++) {
+		snprintf(line, sizeof line, "%s bob hi", command_names[i]);
+		c = parse(line);
+		assert_int_equal(command_takes_user(span_cstr(command_names[i])),
+		    c.target.len > 0);
+	}
+	assert_true(command_takes_user(SPAN_LIT("tell")));
+	assert_false(command_takes_user(SPAN_LIT("tel")));
+	assert_false(command_takes_user(SPAN_LIT("")));
+}
+
 int
 main(void)
 {
@@ -184,6 +203,7 @@ main(void)
 		cmocka_unit_test(test_unknown),
 		cmocka_unit_test(test_embedded_nul),
 		cmocka_unit_test(test_names_and_help),
+		cmocka_unit_test(test_takes_user),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

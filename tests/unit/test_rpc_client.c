@@ -43,20 +43,22 @@ parse_strict(enum msg_type type, struct span resp, struct rpc_strlist *list,
 	return rpc_parse_response(type, resp, 1, list, err);
 }
 
+/* Every call without results, as proto.c's table has them. */
 static void
 test_plain_success(void **state)
 {
-	static const enum msg_type types[] = { MSG_REGISTER, MSG_TELL,
-	    MSG_SAY, MSG_QUIT, MSG_SHUTDOWN };
 	struct rpc_error err;
-	size_t i;
+	unsigned type, n = 0;
 
 	rpc_error_init(&err);
-	for (i = 0; i < sizeof types / sizeof types[0]; i++) {
-		assert_int_equal(parse(types[i], SPAN("\x00\x00"), NULL, &err),
-		    0);
+	for (type = 0; type < MSG_NTYPES; type++) {
+		if (msg_type_has_list(type))
+			continue;
+		assert_int_equal(parse(type, SPAN("\x00\x00"), NULL, &err), 0);
 		assert_int_equal(err.status, RPC_OK);
+		n++;
 	}
+	assert_true(n >= 5);
 	rpc_error_free(&err);
 }
 

@@ -221,6 +221,27 @@ test_explain(void **state)
 	explained("ab\xff", "byte 3 (0xff) is not UTF-8");
 }
 
+static void
+changed(const char *typed, const char *nfc, const char *want)
+{
+	struct buf out = BUF_INIT;
+
+	username_nfc_changes(span_cstr(typed), span_cstr(nfc), &out);
+	buf_append(&out, "", 1);
+	assert_string_equal(out.data, want);
+	buf_free(&out);
+}
+
+static void
+test_nfc_changes_named(void **state)
+{
+	/* "Jose" + COMBINING ACUTE ACCENT, and "Jos\u00e9". */
+	changed("Jose\xcc\x81", "Jos\xc3\xa9", "U+0065 U+0301 became U+00E9");
+	/* Two letters apart: everything between is named too. */
+	changed("e\xcc\x81te\xcc\x81", "\xc3\xa9t\xc3\xa9",
+	    "U+0065 U+0301 U+0074 U+0065 U+0301 became U+00E9 U+0074 U+00E9");
+}
+
 int
 main(void)
 {
@@ -233,6 +254,7 @@ main(void)
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_prepare_nfc_only_when_needed),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_nfc_changes_named),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
