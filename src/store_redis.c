@@ -544,18 +544,20 @@ batch_answer(struct batch *b, const redisReply *r)
 	batch_free(b);
 }
 
-static void	batch_flush(struct rstore *, int);
-
-/* The answer to a batch's FCALL; the next batch can go. */
+/*
+ * The answer to a batch's FCALL.  The next batch goes at the store's tick,
+ * not from here: the answer comes in the middle of a round of the loop,
+ * and the rest of the round still reads calls that can join it.  Sent
+ * here, they would wait for the round trip of a batch of a few; at the
+ * tick they share it.
+ */
 static void
 on_batch(void *priv, const redisReply *r)
 {
 	struct batch *b = priv;
-	struct rstore *rs = b->rs;
 
-	rs->inflight--;
+	b->rs->inflight--;
 	batch_answer(b, r);
-	batch_flush(rs, 0);
 }
 
 static void
@@ -833,8 +835,6 @@ rstore_tick(void *impl, long long now)
 	struct rcall *rc;
 	long long next;
 
-	/* What the loop's round gathered goes out before anything waits. */
-	batch_flush(rs, 0);
 	/*
 	 * A call past its deadline fails now; its answer, should it come, is
 	 * ignored.  A Redis that answers that late is made again; replicas
@@ -849,6 +849,8 @@ rstore_tick(void *impl, long long now)
 	}
 	/* It may fail calls (a connection dropped): the head is looked at after. */
 	next = redis_conn_tick(rs->conn, now);
+	/* What the loop's round gathered goes out before anything waits. */
+	batch_flush(rs, 0);
 	if ((rc = TAILQ_FIRST(&rs->calls)) != NULL)
 		next = redis_earliest(next, rc->deadline);
 	/* Not while short of replicas: users who cannot poll are not idle. */
