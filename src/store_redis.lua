@@ -534,10 +534,18 @@ local function log_append(text, readers, A, name)
   if M.nlog >= M.ql then log_drop(A) end
   make_room(#text + MSG_CHARGE, A)
   local seq = P6(M.next)
+  local entry = seq .. A .. wire(text)
+  -- The batch's end of the log, whole up to here, takes the entry too:
+  -- the CheckMessages after it need not read the end again.
+  local keep = tail and tail_v == logv and tail_from + #tail == M.next
   M.next = M.next + 1
   M.mid = M.mid + 1
   logv = logv + 1
-  redis.call('ZADD', K .. 'log', 0, seq .. A .. wire(text))
+  redis.call('ZADD', K .. 'log', 0, entry)
+  if keep then
+    tail[#tail + 1] = entry
+    tail_v = logv
+  end
   redis.call('RPUSH', K .. 'al:' .. A, P6(M.mid) .. seq)
   local m = amember(A, name)
   tally(K .. 'acctz', m, #text + MSG_CHARGE)
@@ -673,11 +681,14 @@ local function check_tail(pos, le, from)
   end
   local a, n = pos - tail_from, le - pos
   if a + n > #tail then return nil end
-  local all = concat(tail, '', a + 1, a + n)
-  if #all - LOG_HEAD * n > FRAME_MAX - LIST_OVERHEAD then return nil end
+  local size = -LOG_HEAD * n
+  for j = a + 1, a + n do size = size + #tail[j] end
+  if size > FRAME_MAX - LIST_OVERHEAD then return nil end
+  -- The entries go into the answer as they are: a string made of them
+  -- here would be hashed once more, as every new Lua string is.
   local at = #O
   O[at + 1] = char(ST.TAKEN, math.floor(n / 256), n % 256, LOG_HEAD)
-  O[at + 2] = all
+  for j = 1, n do O[at + 1 + j] = tail[a + j] end
   return le
 end
 
@@ -723,7 +734,7 @@ local function check(name, from)
         lnext < tail_from + #tail then
         -- The batch's end of the log has it, and all after it.
         logm, li = tail, lnext - tail_from + 1
-        ldone = #tail < TAIL
+        ldone = #tail < TAIL or tail_from + #tail == M.next
         lnext = tail_from + #tail
       else
         logm = redis.call('ZRANGE', K .. 'log', '[' .. P6(lnext), '+',
