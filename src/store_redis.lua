@@ -135,6 +135,9 @@ local exact     -- this call frees as chat.c does (see the top)
 -- The end of the log as a batch's CheckMessages read it: its entries
 -- from seq tail_from, valid while the log is at version logv.
 local logv, tail, tail_from, tail_v
+-- tail_size[j]: the wire bytes of tail's first j entries (their heads
+-- left out), so that a CheckMessages sizes its part of the tail at once.
+local tail_size
 
 local function P6(n) return spack('>I6', n) end
 local function U6(s, at) return (sunpack('>I6', s, at)) end
@@ -179,7 +182,7 @@ local function begin(chat)
   M = chat and meta_decode(chat)
   U, Uchanged, Udirty, AN, NOW, exact = {}, {}, {}, {}, nil, false
   STEP = M and idle_step()
-  logv, tail = 0, nil
+  logv, tail, tail_size = 0, nil, nil
 end
 
 local function noconfig()
@@ -543,7 +546,9 @@ local function log_append(text, readers, A, name)
   logv = logv + 1
   redis.call('ZADD', K .. 'log', 0, entry)
   if keep then
-    tail[#tail + 1] = entry
+    local j = #tail + 1
+    tail[j] = entry
+    tail_size[j] = tail_size[j - 1] + #entry - LOG_HEAD
     tail_v = logv
   end
   redis.call('RPUSH', K .. 'al:' .. A, P6(M.mid) .. seq)
@@ -665,6 +670,17 @@ local function notice_size(dropped)
   return 2 + #notice(dropped)
 end
 
+-- The head of the answer of a CheckMessages that takes n broadcasts
+-- from the tail, made once for each n: in Redis's Lua a call of a C
+-- function (char, math.floor) costs as much as ten of its instructions,
+-- and most CheckMessages take a few.
+local HEADS = {}
+local function tail_head(n)
+  local h = char(ST.TAKEN, math.floor(n / 256), n % 256, LOG_HEAD)
+  if n < 256 then HEADS[n] = h end
+  return h
+end
+
 -- Broadcasts alone, none lost, all in the frame: the entries of the
 -- log's end as they are, each after its header of LOG_HEAD bytes; the
 -- new pos, or nil when it is not so simple.
@@ -678,16 +694,20 @@ local function check_tail(pos, le, from)
       U6(tail[#tail]) ~= from + #tail - 1) then
       tail = {}
     end
+    tail_size = { [0] = 0 }
+    for j = 1, #tail do
+      tail_size[j] = tail_size[j - 1] + #tail[j] - LOG_HEAD
+    end
   end
   local a, n = pos - tail_from, le - pos
-  if a + n > #tail then return nil end
-  local size = -LOG_HEAD * n
-  for j = a + 1, a + n do size = size + #tail[j] end
-  if size > FRAME_MAX - LIST_OVERHEAD then return nil end
+  if a + n > #tail or
+    tail_size[a + n] - tail_size[a] > FRAME_MAX - LIST_OVERHEAD then
+    return nil
+  end
   -- The entries go into the answer as they are: a string made of them
   -- here would be hashed once more, as every new Lua string is.
   local at = #O
-  O[at + 1] = char(ST.TAKEN, math.floor(n / 256), n % 256, LOG_HEAD)
+  O[at + 1] = HEADS[n] or tail_head(n)
   for j = 1, n do O[at + 1 + j] = tail[a + j] end
   return le
 end
