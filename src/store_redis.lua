@@ -103,6 +103,10 @@ local IDLE_STEP_MAX = 5000
 -- CheckMessages of a batch share.
 local CHUNK = 32
 local TAIL = 64
+-- Redis formats each number given to redis.call with snprintf, some two
+-- thousand instructions (callgrind): the constants of the calls made
+-- for most requests go as strings.
+local TAIL_ARG = '' .. TAIL
 -- Bytes before the wire text in a log entry: seq, payer.
 local LOG_HEAD = 12
 -- Work of one rpcchat_tidy: positions made exact, broadcasts freed.
@@ -544,7 +548,7 @@ local function log_append(text, readers, A, name)
   M.next = M.next + 1
   M.mid = M.mid + 1
   logv = logv + 1
-  redis.call('ZADD', K .. 'log', 0, entry)
+  redis.call('ZADD', K .. 'log', '0', entry)
   if keep then
     local j = #tail + 1
     tail[j] = entry
@@ -578,12 +582,12 @@ local function user_send(owner, text, A, name)
   make_room(#text + MSG_CHARGE, A)
   M.mid = M.mid + 1
   local mid = P6(M.mid)
-  redis.call('ZADD', K .. 'q:' .. owner, 0,
+  redis.call('ZADD', K .. 'q:' .. owner, '0',
     mid .. P6(M.next) .. A .. wire(text))
   redis.call('RPUSH', K .. 'qa:' .. A .. owner, mid)
   local m = amember(A, name)
   tally(K .. 'qc:' .. owner, m, 1)
-  redis.call('ZADD', K .. 'ap:' .. A, 0, mid .. owner)
+  redis.call('ZADD', K .. 'ap:' .. A, '0', mid .. owner)
   tally(K .. 'acctz', m, #text + MSG_CHARGE)
   charge(#text + MSG_CHARGE)
   -- As drops and evictions left it.
@@ -687,7 +691,7 @@ end
 local function check_tail(pos, le, from)
   if not tail or tail_v ~= logv or pos < tail_from then
     tail = redis.call('ZRANGE', K .. 'log', '[' .. P6(from), '+', 'BYLEX',
-      'LIMIT', 0, TAIL)
+      'LIMIT', '0', TAIL_ARG)
     tail_from, tail_v = from, logv
     -- Entries at consecutive seqs from tail_from, or none of use.
     if #tail > 0 and (U6(tail[1]) ~= from or
@@ -802,7 +806,7 @@ local function check(name, from)
     end
   end
   if #took > 0 then
-    redis.call('ZREMRANGEBYRANK', q, 0, #took - 1)
+    redis.call('ZREMRANGEBYRANK', q, '0', #took - 1)
     queue_free(name, took)
   end
   if dropped > 0 then
