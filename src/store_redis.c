@@ -153,6 +153,7 @@ struct rstore {
 	int			 inflight;	/* batches sent, not answered */
 	long long		 sent;		/* when the last batch went */
 
+	struct buf		 answers;	/* a batch's, joined */
 	struct buf		 results;	/* reused from call to call */
 	struct buf		 err;
 	struct buf		 text;
@@ -295,6 +296,26 @@ static int
 is_string(const redisReply *r)
 {
 	return r->type == REDIS_REPLY_STRING;
+}
+
+/*
+ * A batch's answers, one after the other, joined from the strings the
+ * function answers (store_redis.h); -1 if it answers anything else.
+ */
+static int
+join_answers(struct buf *out, const redisReply *r)
+{
+	size_t i;
+
+	buf_clear(out);
+	if (r->type != REDIS_REPLY_ARRAY)
+		return -1;
+	for (i = 0; i < r->elements; i++) {
+		if (!is_string(r->element[i]))
+			return -1;
+		buf_append(out, r->element[i]->str, r->element[i]->len);
+	}
+	return 0;
 }
 
 /* A string list from reply elements [from, n); -1 if it breaks a rule. */
@@ -529,13 +550,13 @@ batch_answer(struct batch *b, const redisReply *r)
 		batch_free(b);
 		return;
 	}
-	if (!is_string(r)) {
+	if (join_answers(&rs->answers, r) == -1) {
 		batch_fail(b, 0, "not what the function returns");
 		batch_free(b);
 		return;
 	}
 	redis_conn_wrote(rs->conn);
-	in = (struct span){ r->str, r->len };
+	in = (struct span){ rs->answers.data, rs->answers.len };
 	for (i = 0; i < b->n; i++) {
 		buf_clear(&rs->results);
 		buf_clear(&rs->err);
@@ -983,6 +1004,7 @@ rstore_close(void *impl)
 	buf_free(&rs->err);
 	buf_free(&rs->text);
 	buf_free(&rs->notice);
+	buf_free(&rs->answers);
 	free(rs);
 }
 
