@@ -9,11 +9,11 @@
  * FCALL rpcchat_batch 0 TYPE ARG... TYPE ARG... runs calls in order, as
  * one atomic step, and answers an array of strings that, joined, are
  * the answers one after the other (a few strings rather than one cost
- * Redis's Lua less to make), each a status byte, and for a CheckMessages answering
- * RSTORE_DONE or RSTORE_TAKEN the response's string list after it, with
- * a byte more: a u16 count, the size of a header that comes before each
- * string (as it is stored: the function copies it as a whole), and the
- * strings (PROTOCOL.md §2.1).
+ * Redis's Lua less to make): each a status byte, and for a CheckMessages
+ * answering RSTORE_DONE or RSTORE_TAKEN the response's string list after
+ * it, with a byte more: a u16 count, the size of a header that comes
+ * before each string (as it is stored: the function copies it as a
+ * whole), and the strings (PROTOCOL.md §2.1).
  */
 #ifndef RPCCHAT_STORE_REDIS_H
 #define RPCCHAT_STORE_REDIS_H

@@ -928,8 +928,8 @@ local function f_batch(keys, args)
   end
   save()
   local parts = {}
-  for i = 1, #O, PARTS do
-    parts[#parts + 1] = concat(O, '', i, math.min(i + PARTS - 1, #O))
+  for j = 1, #O, PARTS do
+    parts[#parts + 1] = concat(O, '', j, math.min(j + PARTS - 1, #O))
   end
   return parts
 end
