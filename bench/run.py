@@ -24,6 +24,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -327,30 +328,51 @@ def backlog(r, users, says):
 
 
 class BenchRedis:
-    """A redis-server of the bench's own: loopback, a free port, no
-    persistence (the figures are the store's cost, not the disk's)."""
+    """A redis-server of the bench's own on loopback and a free port, as
+    deployed: an append-only file (fsync every second) in a directory of
+    its own.  replica_of: the master whose replica this one is."""
 
-    def __init__(self):
+    def __init__(self, replica_of=None):
         self.dir = tempfile.mkdtemp(prefix="rpcchat-bench-redis-")
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", self.dir, "--save", "", "--appendonly", "no",
-             "--maxmemory-policy", "noeviction", "--logfile",
-             os.path.join(self.dir, "redis.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+        argv = ["redis-server", "--port", str(self.port), "--bind",
+                "127.0.0.1", "--dir", self.dir, "--save", "",
+                "--appendonly", "yes", "--appendfsync", "everysec",
+                "--maxmemory-policy", "noeviction", "--logfile",
+                os.path.join(self.dir, "redis.log")]
+        if replica_of:
+            argv += ["--replicaof", "127.0.0.1", str(replica_of.port)]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), 1):
-                    return
-            except OSError:
-                time.sleep(0.05)
+            if self.info("replication").get("master_link_status", "up") \
+                    == "up" and self.info("persistence").get(
+                    "aof_rewrite_in_progress", "1") == "0":
+                return
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError("redis-server did not start")
+
+    def info(self, section):
+        """INFO section as a dict; {} while Redis does not answer."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), 1) as c:
+                c.sendall(b"INFO %s\r\n" % section.encode())
+                data = b""
+                while not data.endswith(b"\r\n") or data.count(b"\r\n") < 2:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError:
+            return {}
+        return dict(line.split(":", 1) for line in
+                    data.decode(errors="replace").split("\r\n")
+                    if ":" in line)
 
     @property
     def url(self):
@@ -365,57 +387,88 @@ class BenchRedis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+STORE_ROWS = (("memory", 1), ("redis, 1 front end", 1),
+              ("redis, 2 front ends", 2))
+
+
 def store_column(r, conc, repeat):
     """Steady chat at conc in flight on the memory store, one front end
-    + Redis, two front ends + Redis (each given half the calls); CPU per
-    call of the front ends and of Redis, each from /proc."""
+    + Redis, two front ends + Redis (each given half the calls), the three
+    interleaved in every round so that a burst of other work falls on all
+    of them; CPU per call of the front ends, of the Redis master and of
+    its replica, each from /proc.  The ratios to the memory store are
+    taken within a round, then their median."""
     if shutil.which("redis-server") is None:
         return None
-    rows = []
-    for name, nfe in (("memory", 1), ("redis, 1 front end", 1),
-                      ("redis, 2 front ends", 2)):
-        redis = BenchRedis() if name != "memory" else None
-        opts = ("--store", redis.url) if redis else ()
-        fes = []
-        try:
-            fes = [r.rpcchat(*opts) for _ in range(nfe)]
-            r.run(fes[0], "--register-only", "-u", 100, "-c", 16)
-            runs = []
-            for _ in range(repeat):
+    redis = replica = None
+    targets = {}
+    try:
+        redis = BenchRedis()
+        replica = BenchRedis(replica_of=redis)
+        targets["memory"] = [r.rpcchat()]
+        targets["redis"] = [r.rpcchat("--store", redis.url)
+                            for _ in range(2)]
+        r.run(targets["memory"][0], "--register-only", "-u", 100, "-c", 16)
+        r.run(targets["redis"][0], "--register-only", "-u", 100, "-c", 16)
+        rounds = []
+        for _ in range(repeat):
+            rnd = {}
+            for name, nfe in STORE_ROWS:
+                fes = targets["memory" if name == "memory" else "redis"][:nfe]
                 c0 = [t.cpu() for t in fes]
-                r0 = redis.cpu() if redis else (0, 0)
+                r0, p0 = redis.cpu(), replica.cpu()
                 ds = r.run_parallel(fes, "--no-register", "-u", 100, "-c",
                                     conc // nfe, "-d", r.duration, "--mix",
                                     STEADY_MIX)
                 c1 = [t.cpu() for t in fes]
-                r1 = redis.cpu() if redis else (0, 0)
+                r1, p1 = redis.cpu(), replica.cpu()
                 calls = sum(d["run"]["ok"] + d["run"]["errors"] for d in ds)
-                fe_s = sum(sum(b) - sum(a) for a, b in zip(c0, c1))
+                per = 1e6 / calls if calls else 0
                 run = {
                     "calls_per_sec": sum(d["run"]["calls_per_sec"]
                                          for d in ds),
                     "p99": max(d["run"]["latency_ms"]["p99"] for d in ds),
-                    "fe_us": fe_s * 1e6 / calls if calls else 0,
-                    "redis_us": (sum(r1) - sum(r0)) * 1e6 / calls
-                    if calls else 0,
+                    "fe_us": per * sum(sum(b) - sum(a)
+                                       for a, b in zip(c0, c1)),
+                    "redis_us": per * (sum(r1) - sum(r0)),
+                    "replica_us": per * (sum(p1) - sum(p0)),
                     "errors": sum(d["run"]["errors"] for d in ds),
                 }
+                if name == "memory":
+                    run["redis_us"] = run["replica_us"] = 0
                 log("  %s: %.0f calls/s p99 %.2f ms, front end %.1f us/call, "
-                    "redis %.1f us/call" % (name, run["calls_per_sec"],
-                                            run["p99"], run["fe_us"],
-                                            run["redis_us"]))
-                runs.append(run)
-            runs.sort(key=lambda x: x["calls_per_sec"])
-            med = dict(runs[len(runs) // 2])
-            med["errors"] = sum(x["errors"] for x in runs)
-            med["rates"] = [x["calls_per_sec"] for x in runs]
-            rows.append((name, med))
-        finally:
-            for t in fes:
+                    "redis %.1f, replica %.1f us/call" % (
+                        name, run["calls_per_sec"], run["p99"],
+                        run["fe_us"], run["redis_us"], run["replica_us"]))
+                rnd[name] = run
+            rounds.append(rnd)
+    finally:
+        for ts in targets.values():
+            for t in ts:
                 t.stop()
-            if redis:
-                redis.stop()
-    return rows
+        for x in (replica, redis):
+            if x:
+                x.stop()
+    rows = []
+    for name, _ in STORE_ROWS:
+        runs = sorted((rnd[name] for rnd in rounds),
+                      key=lambda x: x["calls_per_sec"])
+        med = {k: statistics.median(x[k] for x in runs)
+               for k in ("calls_per_sec", "p99", "fe_us", "redis_us",
+                         "replica_us")}
+        med["errors"] = sum(x["errors"] for x in runs)
+        med["rates"] = [x["calls_per_sec"] for x in runs]
+        rows.append((name, med))
+
+    def ratio_of(key, name):
+        return statistics.median(rnd[name][key] / rnd["memory"]["fe_us"]
+                                 for rnd in rounds
+                                 if rnd["memory"]["fe_us"])
+    ratios = {
+        "redis": ratio_of("redis_us", "redis, 1 front end"),
+        "fe": ratio_of("fe_us", "redis, 1 front end"),
+    }
+    return {"rows": rows, "ratios": ratios, "rounds": len(rounds)}
 
 
 def proc_stat():
@@ -771,41 +824,49 @@ def report(r, res, args):
         w("")
 
     if res.get("store"):
-        rows = res["store"]
+        st = res["store"]
+        rows = st["rows"]
         w("## Stores")
         w("")
         w("Steady chat (100 users, mix %s) at %d calls in flight with the "
-          "chat in memory and in Redis (`--store redis://`, one Redis "
-          "without persistence); with two front ends each gets half the "
-          "calls from its own `rpcchat-bench`. CPU per call is from "
-          "`/proc/PID/stat` of the front ends (together) and of "
-          "redis-server, divided by all calls; the median of %d runs by "
-          "calls/s." % (STEADY_MIX, args.store_concurrency, args.repeat_store))
+          "chat in memory and in Redis as deployed (`--store redis://`, an "
+          "append-only file with `appendfsync everysec`, one replica "
+          "attached); with two front ends each gets half the calls from "
+          "its own `rpcchat-bench`. The three run in turn in each of %d "
+          "rounds. CPU per call is from `/proc/PID/stat` of the front ends "
+          "(together), of the Redis master and of its replica, divided by "
+          "all calls; each figure is the median of the rounds." % (
+              STEADY_MIX, args.store_concurrency, st["rounds"]))
         w("")
         w("| store | calls/s | range | p99 ms | front end CPU µs/call | "
-          "Redis CPU µs/call | errors |")
-        w("|---|---|---|---|---|---|---|")
+          "Redis CPU µs/call | replica CPU µs/call | errors |")
+        w("|---|---|---|---|---|---|---|---|")
         for name, d in rows:
-            w("| %s | %.0f | %.0f–%.0f | %.2f | %.1f | %s | %d |" % (
+            red = name != "memory"
+            w("| %s | %.0f | %.0f–%.0f | %.2f | %.1f | %s | %s | %d |" % (
                 name, d["calls_per_sec"], min(d["rates"]), max(d["rates"]),
                 d["p99"], d["fe_us"],
-                "%.1f" % d["redis_us"] if name != "memory" else "–",
-                d["errors"]))
+                "%.1f" % d["redis_us"] if red else "–",
+                "%.1f" % d["replica_us"] if red else "–", d["errors"]))
+        w("")
+        w("Within each round, against the memory store's CPU per call "
+          "(the median of the rounds' ratios): Redis spends **%.2f×** "
+          "(the aim is at most 0.7×), and a front end with Redis **%.2f×** "
+          "(at most 1.3×)." % (st["ratios"]["redis"], st["ratios"]["fe"]))
         w("")
         red = [d for name, d in rows if name != "memory"]
-        if red:
-            rus = max(d["redis_us"] for d in red)
-            w("Where Redis becomes the limit: at %.1f µs of Redis CPU per "
-              "call, one Redis core carries at most about %.0f calls/s for "
-              "all front ends together; more front ends add calls/s only "
-              "until then. On this %d-core machine the front ends, Redis "
-              "and the load generator share the cores, so the machine is "
-              "the limit first: a second front end here moves calls/s by "
-              "%s. The Redis store buys durability and several front ends, "
-              "not speed." % (rus, 1e6 / rus if rus else 0, os.cpu_count(),
-                              ratio(red[-1]["calls_per_sec"],
-                                    red[0]["calls_per_sec"])))
-            w("")
+        rus = max(d["redis_us"] for d in red)
+        w("Where Redis becomes the limit: at %.1f µs of Redis CPU per "
+          "call, one Redis core carries at most about %.0f calls/s for "
+          "all front ends together; more front ends add calls/s only "
+          "until then. On this %d-core machine the front ends, Redis, its "
+          "replica and the load generator share the cores, so the machine "
+          "is the limit first: a second front end here moves calls/s by "
+          "%s. The Redis store buys durability and several front ends, "
+          "not speed." % (rus, 1e6 / rus if rus else 0, os.cpu_count(),
+                          ratio(red[-1]["calls_per_sec"],
+                                red[0]["calls_per_sec"])))
+        w("")
 
     if res.get("notes"):
         w("## Notes")

@@ -1045,6 +1045,33 @@ chat_list(struct chat *c, struct buf *out)
 		    c->users[i]->namelen });
 }
 
+/*
+ * The idle clock moves in steps: a CheckMessages sets the user's time
+ * only once it is a step old, so that the polls in between write nothing
+ * to a shared store (PROTOCOL.md §7; store_redis.lua steps alike).  The
+ * timeout then acts up to one step late, never early.  A tenth of the
+ * timeout, at most IDLE_STEP_MAX_MS.
+ */
+#define IDLE_STEP_MAX_MS	5000
+
+static int64_t
+idle_step(const struct chat *c)
+{
+	int64_t step = c->lim.idle_timeout_ms / 10;
+
+	return step < IDLE_STEP_MAX_MS ? step : IDLE_STEP_MAX_MS;
+}
+
+static void
+idle_touch(struct chat *c, struct user *u, int64_t now)
+{
+	if (now - u->last < idle_step(c))
+		return;
+	TAILQ_REMOVE(&c->idle, u, idle);
+	u->last = now;
+	TAILQ_INSERT_TAIL(&c->idle, u, idle);
+}
+
 /* "*** N messages were dropped" into notice; its length. */
 static size_t
 drop_notice(char *notice, size_t size, size_t dropped)
@@ -1085,9 +1112,7 @@ chat_check_messages(struct chat *c, struct span name, int64_t now,
 		return 0;
 	}
 
-	TAILQ_REMOVE(&c->idle, u, idle);
-	u->last = now;
-	TAILQ_INSERT_TAIL(&c->idle, u, idle);
+	idle_touch(c, u, now);
 
 	count_at = out->len;
 	put_u16(out, 0);
@@ -1218,9 +1243,11 @@ chat_quit(struct chat *c, struct span user, struct buf *err)
 static int64_t
 expiry(const struct chat *c, const struct user *u)
 {
-	if (u->last > INT64_MAX - c->lim.idle_timeout_ms)
+	int64_t late = c->lim.idle_timeout_ms + idle_step(c);
+
+	if (u->last > INT64_MAX - late)
 		return INT64_MAX;
-	return u->last + c->lim.idle_timeout_ms;
+	return u->last + late;
 }
 
 size_t

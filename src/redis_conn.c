@@ -227,7 +227,7 @@ release_waiting(struct redis_conn *c, enum release what, long long now)
 		    redis_link_send_formatted(c->link, w->cmd, w->len, w->fn,
 		    w->priv, now) == -1)
 			w->fn(w->priv, NULL);
-		redisFreeCommand(w->cmd);
+		free(w->cmd);
 		free(w);
 	}
 }
@@ -473,15 +473,31 @@ int
 redis_conn_send(struct redis_conn *c, const struct redis_cmd *cmd,
     int changes, long long deadline, redis_link_fn *fn, void *priv)
 {
-	struct waiting *w;
 	char *f;
-	int len;
+	int len, rc;
+
+	/* hiredis only reads argv, though its prototype does not say so. */
+	if ((len = redisFormatCommandArgv(&f, cmd->argc,
+	    (const char **)cmd->argv, cmd->lens)) < 0)
+		return -1;
+	rc = redis_conn_send_formatted(c, f, (size_t)len, changes, deadline,
+	    fn, priv);
+	redisFreeCommand(f);
+	return rc;
+}
+
+int
+redis_conn_send_formatted(struct redis_conn *c, const char *cmd, size_t len,
+    int changes, long long deadline, redis_link_fn *fn, void *priv)
+{
+	struct waiting *w;
 
 	if (changes && c->params.sync > 0 && c->short_of_replicas)
 		return -1;
 	switch (c->state) {
 	case C_READY:
-		return redis_link_send(c->link, cmd, fn, priv, clock_ms());
+		return redis_link_send_formatted(c->link, cmd, len, fn, priv,
+		    clock_ms());
 	case C_FINDING:
 	case C_CONNECTING:
 		break;
@@ -489,13 +505,12 @@ redis_conn_send(struct redis_conn *c, const struct redis_cmd *cmd,
 	case C_FATAL:
 		return -1;
 	}
-	/* hiredis only reads argv, though its prototype does not say so. */
-	if ((len = redisFormatCommandArgv(&f, cmd->argc,
-	    (const char **)cmd->argv, cmd->lens)) < 0)
-		return -1;
 	w = xcalloc(1, sizeof *w);
-	w->cmd = f;
-	w->len = (size_t)len;
+	/* NUL-terminated, as hiredis scans it for the command's name. */
+	w->cmd = xmalloc(len + 1);
+	memcpy(w->cmd, cmd, len);
+	w->cmd[len] = '\0';
+	w->len = len;
 	w->fn = fn;
 	w->priv = priv;
 	w->deadline = deadline;

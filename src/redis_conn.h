@@ -73,6 +73,13 @@ int		 redis_conn_send(struct redis_conn *, const struct redis_cmd *,
 		    int changes, long long deadline, redis_link_fn *,
 		    void *priv);
 /*
+ * The same, for a command in the protocol's bytes, NUL-terminated (hiredis
+ * scans it for the command's name); it is copied.
+ */
+int		 redis_conn_send_formatted(struct redis_conn *, const char *cmd,
+		    size_t len, int changes, long long deadline,
+		    redis_link_fn *, void *priv);
+/*
  * WAIT for the replicas, answered before deadline.  -1 (no call of fn)
  * when not ready or too late.  fn's reply goes to redis_conn_confirmed.
  */

@@ -224,15 +224,17 @@ def test_front_end_with_other_limits_refuses_to_start(ctx):
         assert status != 0
         assert re.search(r"max memory is 4194304 in the store, 5242880 here",
                          err), err
-    # A chat kept in another layout of the keys, by front ends that said
-    # none: not served with these functions.
-    with Redis() as redis:
-        redis.call("HSET", "{rpcchat}:cfg", "queue_limit", "10000",
-                   "idle_ms", "300000", "max_users", "0", "max_memory",
-                   str(256 << 20))
-        status, out, err = lib.run_cli(ctx, "--store", redis.url, "0")
-        assert status != 0
-        assert "the keys' format is 1 in the store, 2 here" in err, err
+    # A chat kept in an earlier layout of the keys, by front ends that
+    # said none or said theirs: not served with these functions.
+    for said, fmt in (((), "1"), (("format", "2"), "2")):
+        with Redis() as redis:
+            redis.call("HSET", "{rpcchat}:cfg", "queue_limit", "10000",
+                       "idle_ms", "300000", "max_users", "0", "max_memory",
+                       str(256 << 20), *said)
+            status, out, err = lib.run_cli(ctx, "--store", redis.url, "0")
+            assert status != 0
+            assert "the keys' format is %s in the store, 3 here" % fmt \
+                in err, err
 
 
 def test_idle_users_logged_out_once_across_front_ends(ctx):
@@ -258,6 +260,47 @@ def test_idle_users_logged_out_once_across_front_ends(ctx):
         assert ok(a.call(LIST)) == ["awake"]
         # Logged out once: one log line, by whichever front end did it.
         assert len(logs()) == 1, logs()
+
+
+def aof_size(redis):
+    d = os.path.join(redis.dir, "appendonlydir")
+    return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+
+
+def redis_ms(redis):
+    sec, usec = redis.call("TIME")
+    return int(sec) * 1000 + int(usec) // 1000
+
+
+def test_empty_polls_write_nothing(ctx):
+    """A CheckMessages that finds nothing writes nothing until the user's
+    idle clock is a step old (a tenth of the timeout, at most 5 s): the
+    append-only file, which every replica copies, does not grow."""
+    step = 5000
+    with Redis(aof=True) as redis, \
+            Server(ctx, "--store", redis.url, "--idle-timeout", "3600") as srv:
+        for name in ("alice", "bob"):
+            ok(srv.call(REGISTER, name))
+        for name in ("alice", "bob"):
+            ok(srv.call(CHECK_MESSAGES, name))
+        # Once both have read the login notice, the periodic tidying frees
+        # it and has nothing more to write.
+        wait_until(lambda: redis.call("ZCARD", "{rpcchat}:log") == 0,
+                   timeout=10, what="the notice read by all to be freed")
+        moved = min(int(float(redis.call("ZSCORE", "{rpcchat}:idle", n)))
+                    for n in ("alice", "bob"))
+        before = aof_size(redis)
+        for _ in range(100):
+            for name in ("alice", "bob"):
+                assert ok(srv.call(CHECK_MESSAGES, name)) == []
+        if redis_ms(redis) >= moved + step:
+            lib.skip("200 polls took longer than the idle clock's step here")
+        assert aof_size(redis) == before
+        # Coarse, not stopped: a step later a poll moves the clock again.
+        after = aof_size(redis)
+        wait_until(lambda: ok(srv.call(CHECK_MESSAGES, "alice")) == [] and
+                   aof_size(redis) > after, timeout=15, interval=0.2,
+                   what="a poll a step later to write the idle clock")
 
 
 # -- failures -----------------------------------------------------------------

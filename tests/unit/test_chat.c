@@ -1127,29 +1127,32 @@ test_idle_timeout(void **state)
 	reg_at(c, "alice", 0);
 	reg_at(c, "bob", 500);
 	reg_at(c, "carol", 500);
-	assert_int_equal(chat_next_expiry(c), 1000);
-	assert_int_equal(chat_expire_idle(c, 999, on_expired, &log), 0);
+	/* The timeout acts up to a step (a tenth of it) late, never early. */
+	assert_int_equal(chat_next_expiry(c), 1100);
+	assert_int_equal(chat_expire_idle(c, 1099, on_expired, &log), 0);
 
 	/* CheckMessages is activity; Say is not. */
 	expect_msgs_at(c, "alice", 600, (const char *[]){
 	    "*** bob has logged in", "*** carol has logged in" }, 2);
+	/* Within a step of the last, a poll moves nothing. */
+	expect_msgs_at(c, "alice", 699, NULL, 0);
 	say(c, "bob", S("still here"));
-	assert_int_equal(chat_next_expiry(c), 1500);
+	assert_int_equal(chat_next_expiry(c), 1600);
 	expect_msgs_at(c, "carol", 1400, (const char *[]){
 	    "bob says still here" }, 1);
-	assert_int_equal(chat_expire_idle(c, 1499, on_expired, &log), 0);
-	assert_int_equal(chat_expire_idle(c, 1500, on_expired, &log), 1);
+	assert_int_equal(chat_expire_idle(c, 1599, on_expired, &log), 0);
+	assert_int_equal(chat_expire_idle(c, 1600, on_expired, &log), 1);
 	assert_int_equal(log.n, 1);
 	assert_string_equal(log.names[0], "bob");
 	/* Called before the user is removed. */
 	assert_int_equal(log.nusers[0], 3);
 	assert_int_equal(chat_nusers(c), 2);
 	inv(c);
-	assert_int_equal(chat_next_expiry(c), 1600);
+	assert_int_equal(chat_next_expiry(c), 1700);
 
 	/* Re-registering is activity too. */
 	reg_at(c, "alice", 1550);
-	assert_int_equal(chat_next_expiry(c), 2400);
+	assert_int_equal(chat_next_expiry(c), 2500);
 	/* Two at once, oldest first; each is told of the other's leaving. */
 	assert_int_equal(chat_expire_idle(c, 5000, on_expired, &log), 2);
 	assert_int_equal(log.n, 3);
@@ -1164,8 +1167,8 @@ test_idle_timeout(void **state)
 	/* The one left behind gets the notice; a NULL callback is fine. */
 	reg_at(c, "dave", 6000);
 	reg_at(c, "erin", 6500);
-	assert_int_equal(chat_expire_idle(c, 7000, NULL, NULL), 1);
-	expect_msgs_at(c, "erin", 7000, (const char *[]){
+	assert_int_equal(chat_expire_idle(c, 7100, NULL, NULL), 1);
+	expect_msgs_at(c, "erin", 7100, (const char *[]){
 	    "*** dave has logged out" }, 1);
 	chat_free(c);
 }
@@ -1593,7 +1596,8 @@ random_walk(uint64_t seed, size_t limit, size_t steps)
 	struct model m;
 	struct buf out = BUF_INIT, want = BUF_INIT, err = BUF_INIT;
 	struct expired_names ex;
-	const int64_t timeout = 1000;
+	/* The idle clock moves in steps of a tenth of the timeout. */
+	const int64_t timeout = 1000, idle_step = timeout / 10;
 	int64_t now = 0;
 	char notice[64], *msg, *t;
 	size_t step, mlen, i, len;
@@ -1668,8 +1672,10 @@ random_walk(uint64_t seed, size_t limit, size_t steps)
 			assert_int_equal(rc, 0);
 			if (m.u[a].present) {
 				model_check(&m, a, &want);
-				m.u[a].last = now;
-				m.u[a].stamp = ++m.stamp;
+				if (now - m.u[a].last >= idle_step) {
+					m.u[a].last = now;
+					m.u[a].stamp = ++m.stamp;
+				}
 			} else {
 				put_u16(&want, 1);
 				snprintf(notice, sizeof notice,
@@ -1690,8 +1696,8 @@ random_walk(uint64_t seed, size_t limit, size_t steps)
 			for (i = 0; i < ex.n; i++) {
 				k = -1;
 				for (j = 0; j < MODEL_USERS; j++)
-					if (m.u[j].present &&
-					    m.u[j].last + timeout <= now &&
+					if (m.u[j].present && m.u[j].last +
+					    timeout + idle_step <= now &&
 					    (k < 0 ||
 					    m.u[j].stamp < m.u[k].stamp))
 						k = j;
@@ -1700,7 +1706,7 @@ random_walk(uint64_t seed, size_t limit, size_t steps)
 			}
 			for (j = 0; j < MODEL_USERS; j++)
 				assert_false(m.u[j].present &&
-				    m.u[j].last + timeout <= now);
+				    m.u[j].last + timeout + idle_step <= now);
 		}
 		assert_int_equal(err.len, 0);
 		inv(c);
