@@ -54,13 +54,15 @@
 --            queue, oldest first.
 --   qc:NAME  the accounts with messages in NAME's queue, by their number.
 --
--- acctz and logz also hold PAD, scored +inf (after every account), from
--- the chat's start: a member longer than zset-max-listpack-value (64 by
--- default) makes a ZSET a skiplist for good, loaded again included.  As
--- a listpack, as Redis keeps a ZSET under 128 members, every ZINCRBY
--- scans it from the start to find the member and again to put it back
--- in order: with 100 accounts, some 15,000 instructions (callgrind), for
--- each message stored and freed.  A skiplist finds it by its hash.
+-- acctz and logz also hold PAD, scored +inf (after every account), and
+-- log holds LOG_END .. PAD (after every entry), from the chat's start: a
+-- member longer than zset-max-listpack-value (64 by default) makes a
+-- ZSET a skiplist for good, loaded again included.  As a listpack, as
+-- Redis keeps a ZSET under 128 members, every ZINCRBY scans it from the
+-- start to find the member and again to put it back in order: with 100
+-- accounts, some 15,000 instructions (callgrind), for each message
+-- stored and freed; and every read of the log from a seq scans it up to
+-- there.  A skiplist finds a member by its hash, a seq in a few steps.
 --
 -- A message only ever leaves the log or a queue as the oldest of its
 -- payer there (read in order, the oldest of an account evicted, the
@@ -128,6 +130,9 @@ local PARTS = 64
 -- 80 bytes.
 local PAD = '~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~' ..
   '~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
+-- After the seq of every broadcast (2^48 - 1, never reached): reads of
+-- the log end before it, not at '+'.
+local LOG_END = '\255\255\255\255\255\255'
 -- Arguments of each call of a batch, by its type.
 local NARGS = { R = 1, C = 1, S = 3, T = 5, Q = 1 }
 
@@ -706,7 +711,8 @@ end
 -- new pos, or nil when it is not so simple.
 local function check_tail(pos, le, from)
   if not tail or tail_v ~= logv or pos < tail_from then
-    tail = redis.call('ZRANGE', K .. 'log', '[' .. P6(from), '+', 'BYLEX',
+    tail = redis.call('ZRANGE', K .. 'log', '[' .. P6(from), '(' .. LOG_END,
+      'BYLEX',
       'LIMIT', '0', TAIL_ARG)
     tail_from, tail_v = from, logv
     -- Entries at consecutive seqs from tail_from, or none of use.
@@ -777,7 +783,8 @@ local function check(name, from)
         ldone = #tail < TAIL or tail_from + #tail == M.next
         lnext = tail_from + #tail
       else
-        logm = redis.call('ZRANGE', K .. 'log', '[' .. P6(lnext), '+',
+        logm = redis.call('ZRANGE', K .. 'log', '[' .. P6(lnext),
+          '(' .. LOG_END,
           'BYLEX', 'LIMIT', 0, CHUNK)
         li = 1
         if #logm < CHUNK then ldone = true end
@@ -1002,6 +1009,7 @@ local function f_config(keys, args)
     redis.call('SET', K .. 'chat', meta_encode(M))
     redis.call('ZADD', K .. 'acctz', 'inf', PAD)
     redis.call('ZADD', K .. 'logz', 'inf', PAD)
+    redis.call('ZADD', K .. 'log', '0', LOG_END .. PAD)
     return 'OK'
   end
   local m = meta_decode(s)
