@@ -115,8 +115,12 @@ local CHUNK = 32
 local TAIL = 64
 -- Redis formats each number given to redis.call with snprintf, some two
 -- thousand instructions (callgrind): the constants of the calls made
--- for most requests go as strings.
+-- for most requests, and the small counts and ranks (num), go as
+-- strings made once, as Redis would have formatted them.
 local TAIL_ARG = '' .. TAIL
+local NUM = {}
+for i = -64, 255 do NUM[i] = '' .. i end
+local function num(n) return NUM[n] or n end
 -- Bytes before the wire text in a log entry: seq, payer.
 local LOG_HEAD = 12
 -- Work of one rpcchat_tidy: positions made exact, broadcasts freed.
@@ -315,7 +319,7 @@ end
 -- Adds n to the account's tally in the ZSET z, which holds accounts
 -- with a tally other than 0; whether it went to 0.
 local function tally(z, m, n)
-  if redis.call('ZINCRBY', z, -n, m) == '0' then
+  if redis.call('ZINCRBY', z, num(-n), m) == '0' then
     redis.call('ZREM', z, m)
     return true
   end
@@ -343,7 +347,7 @@ end
 
 -- The account first in the ZSET z: the one to drop or evict from.
 local function top(z)
-  return sub(redis.call('ZRANGE', z, 0, 0)[1], -6)
+  return sub(redis.call('ZRANGE', z, '0', '0')[1], -6)
 end
 
 -- Frees an account nobody is logged in as and nothing is charged to
@@ -384,7 +388,7 @@ end
 
 -- The head of a payer's list must be what is taken.
 local function pop_heads(key, ids, from)
-  local got = redis.call('LPOP', key, #ids)
+  local got = redis.call('LPOP', key, num(#ids))
   for i, id in ipairs(ids) do
     if not got or sub(got[i] or '', from) ~= id then
       error('rpcchat: a message was not its payer\'s oldest in ' .. key)
@@ -772,7 +776,7 @@ local function check(name, from)
   local lnext, ldone = pos, pos >= le  -- ldone: no stored broadcast after
   while true do
     if pi > #priv and #took < pqn then
-      priv = redis.call('ZRANGE', q, #took, #took + CHUNK - 1)
+      priv = redis.call('ZRANGE', q, num(#took), num(#took + CHUNK - 1))
       pi = 1
     end
     if li > #logm and not ldone then
@@ -784,8 +788,7 @@ local function check(name, from)
         lnext = tail_from + #tail
       else
         logm = redis.call('ZRANGE', K .. 'log', '[' .. P6(lnext),
-          '(' .. LOG_END,
-          'BYLEX', 'LIMIT', 0, CHUNK)
+          '(' .. LOG_END, 'BYLEX', 'LIMIT', '0', num(CHUNK))
         li = 1
         if #logm < CHUNK then ldone = true end
         if #logm > 0 then lnext = U6(logm[#logm]) + 1 end
@@ -829,7 +832,7 @@ local function check(name, from)
     end
   end
   if #took > 0 then
-    redis.call('ZREMRANGEBYRANK', q, '0', #took - 1)
+    redis.call('ZREMRANGEBYRANK', q, '0', num(#took - 1))
     queue_free(name, took)
   end
   if dropped > 0 then
