@@ -129,9 +129,8 @@ local TIDY_FREE = 512
 -- Pieces of rpcchat_batch's answer joined in each string it answers:
 -- some 4 KB, within table.concat's buffer.
 local PARTS = 64
--- acctz's and logz's last member (see the top): no account's, as no
--- name holds a NUL.
--- 80 bytes.
+-- The 80 bytes that keep acctz, logz and log skiplists (see the top):
+-- no account's member, as it holds no NUL.
 local PAD = '~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~' ..
   '~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
 -- After the seq of every broadcast (2^48 - 1, never reached): reads of
@@ -716,8 +715,7 @@ end
 local function check_tail(pos, le, from)
   if not tail or tail_v ~= logv or pos < tail_from then
     tail = redis.call('ZRANGE', K .. 'log', '[' .. P6(from), '(' .. LOG_END,
-      'BYLEX',
-      'LIMIT', '0', TAIL_ARG)
+      'BYLEX', 'LIMIT', '0', TAIL_ARG)
     tail_from, tail_v = from, logv
     -- Entries at consecutive seqs from tail_from, or none of use.
     if #tail > 0 and (U6(tail[1]) ~= from or
