@@ -54,6 +54,16 @@
 --            queue, oldest first.
 --   qc:NAME  the accounts with messages in NAME's queue, by their number.
 --
+-- acctz and logz also hold PAD, scored +inf (after every account), and
+-- log holds LOG_END .. PAD (after every entry), from the chat's start: a
+-- member longer than zset-max-listpack-value (64 by default) makes a
+-- ZSET a skiplist for good, loaded again included.  As a listpack, as
+-- Redis keeps a ZSET under 128 members, every ZINCRBY scans it from the
+-- start to find the member and again to put it back in order: with 100
+-- accounts, some 15,000 instructions (callgrind), for each message
+-- stored and freed; and every read of the log from a seq scans it up to
+-- there.  A skiplist finds a member by its hash, a seq in a few steps.
+--
 -- A message only ever leaves the log or a queue as the oldest of its
 -- payer there (read in order, the oldest of an account evicted, the
 -- oldest of the account with the most dropped), so the lists lose only
@@ -92,7 +102,7 @@ local STB = { [0] = '\0', '\1', '\2', '\3', '\4', '\5' }
 local NOTHING = '\0\0\0\0'
 -- The layout of the keys above: front ends of other layouts must not
 -- share a chat with these functions.
-local FORMAT = '3'
+local FORMAT = '4'
 local FRAME_MAX = 65535
 local LIST_OVERHEAD = 4
 local MSG_CHARGE = 192
@@ -105,8 +115,12 @@ local CHUNK = 32
 local TAIL = 64
 -- Redis formats each number given to redis.call with snprintf, some two
 -- thousand instructions (callgrind): the constants of the calls made
--- for most requests go as strings.
+-- for most requests, and the small counts and ranks (num), go as
+-- strings made once, as Redis would have formatted them.
 local TAIL_ARG = '' .. TAIL
+local NUM = {}
+for i = -64, 255 do NUM[i] = '' .. i end
+local function num(n) return NUM[n] or n end
 -- Bytes before the wire text in a log entry: seq, payer.
 local LOG_HEAD = 12
 -- Work of one rpcchat_tidy: positions made exact, broadcasts freed.
@@ -115,6 +129,13 @@ local TIDY_FREE = 512
 -- Pieces of rpcchat_batch's answer joined in each string it answers:
 -- some 4 KB, within table.concat's buffer.
 local PARTS = 64
+-- The 80 bytes that keep acctz, logz and log skiplists (see the top):
+-- no account's member, as it holds no NUL.
+local PAD = '~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~' ..
+  '~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~'
+-- After the seq of every broadcast (2^48 - 1, never reached): reads of
+-- the log end before it, not at '+'.
+local LOG_END = '\255\255\255\255\255\255'
 -- Arguments of each call of a batch, by its type.
 local NARGS = { R = 1, C = 1, S = 3, T = 5, Q = 1 }
 
@@ -297,7 +318,7 @@ end
 -- Adds n to the account's tally in the ZSET z, which holds accounts
 -- with a tally other than 0; whether it went to 0.
 local function tally(z, m, n)
-  if redis.call('ZINCRBY', z, -n, m) == '0' then
+  if redis.call('ZINCRBY', z, num(-n), m) == '0' then
     redis.call('ZREM', z, m)
     return true
   end
@@ -325,7 +346,7 @@ end
 
 -- The account first in the ZSET z: the one to drop or evict from.
 local function top(z)
-  return sub(redis.call('ZRANGE', z, 0, 0)[1], -6)
+  return sub(redis.call('ZRANGE', z, '0', '0')[1], -6)
 end
 
 -- Frees an account nobody is logged in as and nothing is charged to
@@ -366,7 +387,7 @@ end
 
 -- The head of a payer's list must be what is taken.
 local function pop_heads(key, ids, from)
-  local got = redis.call('LPOP', key, #ids)
+  local got = redis.call('LPOP', key, num(#ids))
   for i, id in ipairs(ids) do
     if not got or sub(got[i] or '', from) ~= id then
       error('rpcchat: a message was not its payer\'s oldest in ' .. key)
@@ -521,7 +542,7 @@ end
 -- payer; whether they fit.
 local function make_room(need, payer)
   while (M.charged > M.mem or need > M.mem - M.charged) and
-    redis.call('ZCARD', K .. 'acctz') > 0 do
+    redis.call('ZCARD', K .. 'acctz') > 1 do
     evict_one(payer)
   end
   return M.charged <= M.mem and need <= M.mem - M.charged
@@ -693,8 +714,8 @@ end
 -- new pos, or nil when it is not so simple.
 local function check_tail(pos, le, from)
   if not tail or tail_v ~= logv or pos < tail_from then
-    tail = redis.call('ZRANGE', K .. 'log', '[' .. P6(from), '+', 'BYLEX',
-      'LIMIT', '0', TAIL_ARG)
+    tail = redis.call('ZRANGE', K .. 'log', '[' .. P6(from), '(' .. LOG_END,
+      'BYLEX', 'LIMIT', '0', TAIL_ARG)
     tail_from, tail_v = from, logv
     -- Entries at consecutive seqs from tail_from, or none of use.
     if #tail > 0 and (U6(tail[1]) ~= from or
@@ -753,7 +774,7 @@ local function check(name, from)
   local lnext, ldone = pos, pos >= le  -- ldone: no stored broadcast after
   while true do
     if pi > #priv and #took < pqn then
-      priv = redis.call('ZRANGE', q, #took, #took + CHUNK - 1)
+      priv = redis.call('ZRANGE', q, num(#took), num(#took + CHUNK - 1))
       pi = 1
     end
     if li > #logm and not ldone then
@@ -764,8 +785,8 @@ local function check(name, from)
         ldone = #tail < TAIL or tail_from + #tail == M.next
         lnext = tail_from + #tail
       else
-        logm = redis.call('ZRANGE', K .. 'log', '[' .. P6(lnext), '+',
-          'BYLEX', 'LIMIT', 0, CHUNK)
+        logm = redis.call('ZRANGE', K .. 'log', '[' .. P6(lnext),
+          '(' .. LOG_END, 'BYLEX', 'LIMIT', '0', num(CHUNK))
         li = 1
         if #logm < CHUNK then ldone = true end
         if #logm > 0 then lnext = U6(logm[#logm]) + 1 end
@@ -809,7 +830,7 @@ local function check(name, from)
     end
   end
   if #took > 0 then
-    redis.call('ZREMRANGEBYRANK', q, '0', #took - 1)
+    redis.call('ZREMRANGEBYRANK', q, '0', num(#took - 1))
     queue_free(name, took)
   end
   if dropped > 0 then
@@ -987,6 +1008,9 @@ local function f_config(keys, args)
       maxu = tonumber(args[3]), mem = tonumber(args[4]), next = 0, mid = 0,
       aid = 0, charged = 0, nlog = 0, nusers = 0, listbytes = LIST_OVERHEAD }
     redis.call('SET', K .. 'chat', meta_encode(M))
+    redis.call('ZADD', K .. 'acctz', 'inf', PAD)
+    redis.call('ZADD', K .. 'logz', 'inf', PAD)
+    redis.call('ZADD', K .. 'log', '0', LOG_END .. PAD)
     return 'OK'
   end
   local m = meta_decode(s)
