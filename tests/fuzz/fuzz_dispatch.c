@@ -381,6 +381,26 @@ model_free(struct model *m)
 	free(m->user);
 }
 
+/*
+ * The idle clock moves in steps (README): a CheckMessages sets a user's
+ * time only once it is a step old, a tenth of the timeout and at most
+ * 5 s, so the timeout acts up to a step late, never early.
+ */
+static int64_t
+model_idle_step(const struct session *s)
+{
+	int64_t step = s->limits->idle_timeout_ms / 10;
+
+	return step < 5000 ? step : 5000;
+}
+
+/* How long after its last time a user is logged out. */
+static int64_t
+model_idle_late(const struct session *s)
+{
+	return s->limits->idle_timeout_ms + model_idle_step(s);
+}
+
 /* When the model's next user falls idle; INT64_MAX if never. */
 static int64_t
 model_next_expiry(const struct session *s)
@@ -393,7 +413,7 @@ model_next_expiry(const struct session *s)
 	for (i = 0; i < s->m.n; i++)
 		if (s->m.user[i]->last < first)
 			first = s->m.user[i]->last;
-	return first == INT64_MAX ? first : first + s->limits->idle_timeout_ms;
+	return first == INT64_MAX ? first : first + model_idle_late(s);
 }
 
 /* -- comparing the chat with the model ------------------------------------ */
@@ -498,7 +518,7 @@ on_expired(void *arg, struct span user)
 	if ((u = model_find(&s->m, user, NULL)) == NULL)
 		fail("chat_expire_idle", "expired a user not logged in");
 	if (s->limits->idle_timeout_ms == 0 ||
-	    u->last > s->now - s->limits->idle_timeout_ms)
+	    u->last > s->now - model_idle_late(s))
 		fail("chat_expire_idle", "expired a user not idle for the "
 		    "timeout");
 	model_logout(s, user);
@@ -674,7 +694,8 @@ check_delivery(struct session *s, struct muser *u, const struct span *list,
 	/* What is left is what was there, less what was delivered. */
 	u->pending = u->pending > delivered ? u->pending - delivered : 0;
 	u->most -= delivered;
-	u->last = s->now;
+	if (s->now - u->last >= model_idle_step(s))
+		u->last = s->now;
 }
 
 /* The model after a call that succeeded. */
