@@ -142,12 +142,18 @@ connect_peer(struct rpc_call *call)
 	}
 }
 
+void
+rpc_peer_use(struct rpc_peer *peer, struct addrinfo *res)
+{
+	peer->naddrs = dial_order(res, peer->addrs);
+	freeaddrinfo(res);
+}
+
 /* The addresses of a lookup become the peer's, and are raced. */
 static void
 use_addresses(struct rpc_call *call, struct addrinfo *res)
 {
-	call->peer->naddrs = dial_order(res, call->peer->addrs);
-	freeaddrinfo(res);
+	rpc_peer_use(call->peer, res);
 	connect_peer(call);
 }
 

@@ -31,6 +31,8 @@ struct rpc_peer {
 
 /* Zeroed is initialised; free abandons a lookup still running. */
 void	rpc_peer_free(struct rpc_peer *);
+/* The addresses of a lookup, in the order they are raced; frees res. */
+void	rpc_peer_use(struct rpc_peer *, struct addrinfo *res);
 
 enum rpc_call_state {
 	CALL_IDLE,

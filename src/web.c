@@ -19,9 +19,9 @@
 
 #include "anet.h"
 #include "clock.h"
-#include "dial.h"
 #include "log.h"
 #include "proto.h"
+#include "rpc_call.h"
 #include "signals.h"
 #include "web_internal.h"
 #include "xmalloc.h"
@@ -55,10 +55,8 @@ lookup_done(struct ae_loop *loop, int fd, void *data, int mask)
 	if (resolve_finish(w->lookup, &res, err) == -1) {
 		snprintf(w->sh.target_err, sizeof w->sh.target_err, "%s", err);
 		w->lookup_retry = clock_ms() + LOOKUP_RETRY_MS;
-	} else {
-		w->sh.peer.naddrs = dial_order(res, w->sh.peer.addrs);
-		freeaddrinfo(res);
-	}
+	} else
+		rpc_peer_use(&w->sh.peer, res);
 	w->lookup = NULL;
 	kick_sessions(w);
 }
@@ -76,8 +74,7 @@ target_ready(struct web_shared *sh)
 	if (w->lookup != NULL)
 		return 0;
 	if (resolve_numeric(host, sh->srv.port, &res) == 0) {
-		sh->peer.naddrs = dial_order(res, sh->peer.addrs);
-		freeaddrinfo(res);
+		rpc_peer_use(&sh->peer, res);
 		return 1;
 	}
 	if (clock_ms() < w->lookup_retry)
