@@ -747,7 +747,7 @@ class RedisError(Exception):
     pass
 
 
-def _resp_read(f):
+def resp_read(f):
     line = f.readline()
     if not line.endswith(b"\r\n"):
         raise ConnectionError("redis closed the connection")
@@ -766,7 +766,7 @@ def _resp_read(f):
         return data[:-2]
     if kind == b"*":
         n = int(rest)
-        return None if n < 0 else [_resp_read(f) for _ in range(n)]
+        return None if n < 0 else [resp_read(f) for _ in range(n)]
     raise ConnectionError("bad reply from redis: %r" % line)
 
 
@@ -835,7 +835,7 @@ class Redis:
                                       timeout=scaled(timeout)) as s:
             s.sendall(resp_encode(*args))
             with s.makefile("rb") as f:
-                return _resp_read(f)
+                return resp_read(f)
 
     def call(self, *args, timeout=5.0):
         return self.call_on(self.port, *args, timeout=timeout)

@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""bench/redis_cost.py - where Redis's CPU goes, in instructions per call.
+
+    python3 bench/redis_cost.py --bin .
+    python3 bench/redis_cost.py --bin . --lua OTHER.lua   # another version
+    python3 bench/redis_cost.py --kinds                  # by kind of call
+
+Records what a front end sends Redis during make bench's steady chat (100
+users, the same mix, one front end, a Redis of its own, MONITOR), then
+replays it twice under valgrind's callgrind against a fresh Redis: once
+up to the first CheckMessages (the functions loaded, the users
+registered), once whole.  The difference, divided by the calls of the
+steady part, is what Redis executes per call, without timing noise and
+on any machine alike; so two versions of store_redis.lua compare on the
+same recording (--lua), and a change is measured before it is kept.  It
+prints the split that callgrind sees: the function's Lua, the Redis
+commands it runs (redis.call), their replies made into Lua values, and
+the strings Lua makes (each one hashed, every byte of it).  --kinds
+measures made-up batches of one kind of call each instead, on 100
+registered users: what a CheckMessages costs when it finds nothing and
+when it delivers five broadcasts, what a Say and a Tell (delivered)
+cost.  Needs
+redis-server, redis-cli and valgrind; every process is started on a free
+loopback port and stopped by its PID.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402
+
+# Arguments of each call of a batch, by its type (store_redis.lua NARGS).
+NARGS = {b"R": 1, b"C": 1, b"S": 3, b"T": 5, b"Q": 1}
+QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+ESCAPES = {"n": b"\n", "r": b"\r", "t": b"\t", "a": b"\a", "b": b"\b",
+           '"': b'"', "\\": b"\\"}
+# What callgrind_annotate names, inclusive, and what it is.
+PARTS = (("lua_pcall", "the function, all of it"),
+         ("call'2", "Redis commands run by redis.call"),
+         ("parseReply", "their replies made into Lua values"),
+         ("lua_pushlstring", "strings made (hashed, every byte)"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unquote(s):
+    """A MONITOR argument back to its bytes (Redis's sdscatrepr)."""
+    out, i = bytearray(), 0
+    while i < len(s):
+        if s[i] != "\\":
+            out += s[i].encode("latin-1")
+            i += 1
+        elif s[i + 1] == "x":
+            out.append(int(s[i + 2:i + 4], 16))
+            i += 4
+        else:
+            out += ESCAPES[s[i + 1]]
+            i += 2
+    return bytes(out)
+
+
+def parse_monitor(path):
+    """The commands the front end sent (not those its functions ran)."""
+    cmds = []
+    with open(path, encoding="latin-1") as f:
+        for line in f:
+            if not line[:1].isdigit() or " lua]" in line:
+                continue
+            rest = line.partition("] ")[2]
+            args = [unquote(a) for a in QUOTED.findall(rest)]
+            if args:
+                cmds.append(args)
+    return cmds
+
+
+def batch_calls(args):
+    """Calls in an FCALL rpcchat_batch, and whether one is a CheckMessages."""
+    if len(args) < 3 or args[0].upper() != b"FCALL" or \
+            args[1] != b"rpcchat_batch":
+        return 0, False
+    i, n, check = 3, 0, False
+    while i < len(args) and args[i] in NARGS:
+        check |= args[i] == b"C"
+        n += 1
+        i += 1 + NARGS[args[i]]
+    return n, check
+
+
+def record(binpath, seconds, workdir):
+    """The steady chat through one front end; the commands Redis got."""
+    rport = free_port()
+    monitor = os.path.join(workdir, "monitor.txt")
+    felog = os.path.join(workdir, "rpcchat.log")
+    procs = []
+    with open(monitor, "w") as mon, open(felog, "w") as log:
+        try:
+            procs.append(subprocess.Popen(
+                ["redis-server", "--port", str(rport), "--bind", "127.0.0.1",
+                 "--dir", workdir, "--save", "", "--appendonly", "no"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_for_port(rport)
+            procs.append(subprocess.Popen(
+                ["redis-cli", "-p", str(rport), "monitor"], stdout=mon,
+                stderr=subprocess.DEVNULL))
+            # MONITOR is on once the server counts it among its clients.
+            wait_until(lambda: b"cmd=monitor" in run.lib.Redis.call_on(
+                rport, "CLIENT", "LIST"))
+            procs.append(subprocess.Popen(
+                [os.path.join(binpath, "rpcchat"), "--store",
+                 "redis://127.0.0.1:%d" % rport, "0"],
+                stdout=subprocess.DEVNULL, stderr=log))
+            wait_until(lambda: listening(felog))
+            port = listening(felog)
+            bench = os.path.join(binpath, "rpcchat-bench")
+            target = "127.0.0.1:" + port
+            subprocess.run([bench, "-q", "--register-only", "-u", "100",
+                            "-c", "16", target], check=True,
+                           stdout=subprocess.DEVNULL)
+            subprocess.run([bench, "-q", "--no-register", "-u", "100", "-c",
+                            "64", "-d", str(seconds), "--mix",
+                            run.STEADY_MIX, target], check=True,
+                           stdout=subprocess.DEVNULL)
+        finally:
+            for p in reversed(procs):
+                p.terminate()
+                p.wait(10)
+    return parse_monitor(monitor)
+
+
+def listening(path):
+    """The port of "Listening on :PORT", the log's first line, or None."""
+    with open(path) as f:
+        m = re.search(r"Listening on :(\d+)", f.readline())
+    return m and m[1]
+
+
+def wait_for_port(port):
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            return False
+    wait_until(up)
+
+
+def wait_until(cond, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out")
+        time.sleep(0.05)
+
+
+def resp(args):
+    return b"*%d\r\n" % len(args) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+def replay(cmds, lua, workdir):
+    """cmds against a fresh Redis under callgrind, each answered before
+    the next; callgrind's output file."""
+    port = free_port()
+    out = os.path.join(workdir, "callgrind.%d" % port)
+    p = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+         "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+         "--dir", workdir, "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            f = c.makefile("rb")
+            for args in cmds:
+                if args[0].upper() == b"FUNCTION" and len(args) > 2 and \
+                        args[1].upper() == b"LOAD":
+                    args = args[:-1] + [lua]
+                c.sendall(resp(args))
+                reply = run.lib.resp_read(f)
+                if isinstance(reply, run.lib.RedisError):
+                    raise RuntimeError("%s: %s" % (args[:2], reply))
+            c.sendall(resp([b"SHUTDOWN", b"NOSAVE"]))
+            f.read()
+        p.wait(120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return out
+
+
+def fcall(calls):
+    return [b"FCALL", b"rpcchat_batch", b"0"] + [a for c in calls for a in c]
+
+
+def kinds(lua, workdir):
+    """Instructions per call of batches of one kind each, as the
+    difference between two replays (one with the batches, one without),
+    so that the setup's cost cancels out."""
+    users = [b"user%03d" % i for i in range(100)]
+    text = b"x" * 32
+    setup = [[b"FUNCTION", b"LOAD", b"REPLACE", lua],
+             [b"FCALL", b"rpcchat_config", b"0", b"10000", b"300000", b"0",
+              b"268435456"]]
+    setup += [fcall([b"R", u] for u in users[i:i + 50]) for i in (0, 50)]
+    checks = [fcall([b"C", u] for u in users[i:i + 50]) for i in (0, 50)]
+    setup += checks * 2
+    rounds = 20
+
+    def says(k):
+        return fcall([b"S", u, text, b"0"] for u in users[50:50 + k])
+    tells = fcall([b"T", u, t, text, b"*** no such user", b"0"]
+                  for u, t in zip(users[:50], users[50:]))
+
+    def cost(extra, than=()):
+        runs = [replay(setup + list(than), lua, workdir),
+                replay(setup + list(extra), lua, workdir)]
+        a, b = (inclusive(r)["total"] for r in runs)
+        return b - a
+    empty = cost([checks[0]] * rounds) / (50 * rounds)
+    say = cost([says(5)] * rounds) / (5 * rounds)
+    deliver = cost([x for _ in range(rounds) for x in (says(5), checks[0])],
+                   [says(5)] * rounds) / (50 * rounds)
+    tell = cost([x for _ in range(rounds) for x in [tells] + checks],
+                checks * rounds) / (50 * rounds)
+    print("%10.0f a CheckMessages that finds nothing" % empty)
+    print("%10.0f a CheckMessages that delivers 5 broadcasts" % deliver)
+    print("%10.0f a Say (stored; each delivery is a CheckMessages')" % say)
+    print("%10.0f a Tell, stored and delivered" % tell)
+
+
+def inclusive(out):
+    """Instructions, in all and inclusive of each of PARTS."""
+    text = subprocess.run(["callgrind_annotate", "--inclusive=yes",
+                           "--threshold=100", out], capture_output=True,
+                          text=True, check=True).stdout
+    got = {}
+    for line in text.splitlines():
+        m = re.match(r"\s*([\d,]+) .*?\?\?\?:(\S+) ", line)
+        if m and m.group(2) not in got:
+            got[m.group(2)] = int(m.group(1).replace(",", ""))
+        m = re.match(r"\s*([\d,]+) .*PROGRAM TOTALS", line)
+        if m:
+            got["total"] = int(m.group(1).replace(",", ""))
+    return got
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", default=".", help="directory of rpcchat")
+    ap.add_argument("--lua", help="the functions to replay with "
+                    "(default: src/store_redis.lua)")
+    ap.add_argument("--seconds", type=float, default=3,
+                    help="length of the recording")
+    ap.add_argument("--batches", type=int, default=600,
+                    help="batches of the steady part replayed")
+    ap.add_argument("--kinds", action="store_true",
+                    help="made-up batches of one kind of call each")
+    args = ap.parse_args()
+    for tool in ("redis-server", "redis-cli", "valgrind",
+                 "callgrind_annotate"):
+        if shutil.which(tool) is None:
+            sys.exit("redis_cost: %s not found (make deps)" % tool)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(args.lua or os.path.join(here, "src", "store_redis.lua"),
+              "rb") as f:
+        lua = f.read()
+    workdir = tempfile.mkdtemp(prefix="rpcchat-redis-cost-")
+    if args.kinds:
+        try:
+            kinds(lua, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
+    try:
+        cmds = record(args.bin, args.seconds, workdir)
+        first = next((i for i, a in enumerate(cmds) if batch_calls(a)[1]),
+                     None)
+        if first is None:
+            sys.exit("redis_cost: no CheckMessages was recorded")
+        end, batches, calls = first, 0, 0
+        while end < len(cmds) and batches < args.batches:
+            n = batch_calls(cmds[end])[0]
+            batches += n > 0
+            calls += n
+            end += 1
+        setup = inclusive(replay(cmds[:first], lua, workdir))
+        whole = inclusive(replay(cmds[:end], lua, workdir))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def per_call(key):
+        return (whole.get(key, 0) - setup.get(key, 0)) / calls
+
+    print("steady chat (%s), one front end: %d batches, %d calls, "
+          "%.1f calls a batch" % (run.STEADY_MIX, batches, calls,
+                                  calls / batches))
+    print("%10.0f instructions per call in Redis, in all" % per_call("total"))
+    for key, what in PARTS:
+        print("%10.0f %s" % (per_call(key), what))
+
+
+if __name__ == "__main__":
+    main()
