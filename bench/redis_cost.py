@@ -19,9 +19,8 @@ the strings Lua makes (each one hashed, every byte of it).  --kinds
 measures made-up batches of one kind of call each instead, on 100
 registered users: what a CheckMessages costs when it finds nothing and
 when it delivers five broadcasts, what a Say and a Tell (delivered)
-cost.  Needs
-redis-server, redis-cli and valgrind; every process is started on a free
-loopback port and stopped by its PID.
+cost.  Needs redis-server, redis-cli and valgrind; every process is
+started on a free loopback port and stopped by its PID.
 """
 
 import argparse
@@ -278,13 +277,10 @@ def main():
               "rb") as f:
         lua = f.read()
     workdir = tempfile.mkdtemp(prefix="rpcchat-redis-cost-")
-    if args.kinds:
-        try:
-            kinds(lua, workdir)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        return
     try:
+        if args.kinds:
+            kinds(lua, workdir)
+            return
         cmds = record(args.bin, args.seconds, workdir)
         first = next((i for i, a in enumerate(cmds) if batch_calls(a)[1]),
                      None)
