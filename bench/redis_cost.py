@@ -2,7 +2,7 @@
 """bench/redis_cost.py - where Redis's CPU goes, in instructions per call.
 
     python3 bench/redis_cost.py --bin .
-    python3 bench/redis_cost.py --bin . --lua OTHER.lua   # another version
+    python3 bench/redis_cost.py --bin . --lua OLD.lua --lua src/store_redis.lua
     python3 bench/redis_cost.py --kinds                  # by kind of call
 
 Records what a front end sends Redis during make bench's steady chat (100
@@ -11,8 +11,9 @@ replays it twice under valgrind's callgrind against a fresh Redis: once
 up to the first CheckMessages (the functions loaded, the users
 registered), once whole.  The difference, divided by the calls of the
 steady part, is what Redis executes per call, without timing noise and
-on any machine alike; so two versions of store_redis.lua compare on the
-same recording (--lua), and a change is measured before it is kept.  It
+on any machine alike; versions of store_redis.lua given with --lua are
+each replayed on the same recording, so a change is measured before it
+is kept.  It
 prints the split that callgrind sees: the function's Lua, the Redis
 commands it runs (redis.call), their replies made into Lua values, and
 the strings Lua makes (each one hashed, every byte of it).  --kinds
@@ -259,7 +260,8 @@ def inclusive(out):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=".", help="directory of rpcchat")
-    ap.add_argument("--lua", help="the functions to replay with "
+    ap.add_argument("--lua", action="append",
+                    help="the functions to replay with, each in turn "
                     "(default: src/store_redis.lua)")
     ap.add_argument("--seconds", type=float, default=3,
                     help="length of the recording")
@@ -273,13 +275,16 @@ def main():
         if shutil.which(tool) is None:
             sys.exit("redis_cost: %s not found (make deps)" % tool)
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    with open(args.lua or os.path.join(here, "src", "store_redis.lua"),
-              "rb") as f:
-        lua = f.read()
+    luas = []
+    for path in args.lua or [os.path.join(here, "src", "store_redis.lua")]:
+        with open(path, "rb") as f:
+            luas.append((path, f.read()))
     workdir = tempfile.mkdtemp(prefix="rpcchat-redis-cost-")
     try:
         if args.kinds:
-            kinds(lua, workdir)
+            for path, lua in luas:
+                print(path)
+                kinds(lua, workdir)
             return
         cmds = record(args.bin, args.seconds, workdir)
         first = next((i for i, a in enumerate(cmds) if batch_calls(a)[1]),
@@ -292,20 +297,19 @@ def main():
             batches += n > 0
             calls += n
             end += 1
-        setup = inclusive(replay(cmds[:first], lua, workdir))
-        whole = inclusive(replay(cmds[:end], lua, workdir))
+        print("steady chat (%s), one front end: %d batches, %d calls, "
+              "%.1f calls a batch" % (run.STEADY_MIX, batches, calls,
+                                      calls / batches))
+        for path, lua in luas:
+            setup = inclusive(replay(cmds[:first], lua, workdir))
+            whole = inclusive(replay(cmds[:end], lua, workdir))
+            print(path)
+            for key, what in (("total", "instructions per call in Redis, "
+                               "in all"),) + PARTS:
+                print("%10.0f %s" % ((whole.get(key, 0) - setup.get(key, 0))
+                                     / calls, what))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-    def per_call(key):
-        return (whole.get(key, 0) - setup.get(key, 0)) / calls
-
-    print("steady chat (%s), one front end: %d batches, %d calls, "
-          "%.1f calls a batch" % (run.STEADY_MIX, batches, calls,
-                                  calls / batches))
-    print("%10.0f instructions per call in Redis, in all" % per_call("total"))
-    for key, what in PARTS:
-        print("%10.0f %s" % (per_call(key), what))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@
 --            broadcast), mid and aid (the last message and account ids),
 --            charged (bytes charged against the budget), nlog (broadcasts
 --            stored), nusers, listbytes (the List response's size).
---   u:NAME   a logged-in user: pos (seq of the next broadcast to read),
+--   u        HASH of the logged-in users, NAME -> pos (seq of the next
+--            broadcast to read),
 --            last (ms of the idle clock), dropped (since the last notice),
 --            pqn (private messages queued), its account.
 --   users    ZSET of names with score 0: ZRANGE gives byte order (never
@@ -54,10 +55,13 @@
 --            queue, oldest first.
 --   qc:NAME  the accounts with messages in NAME's queue, by their number.
 --
--- acctz and logz also hold PAD, scored +inf (after every account), and
--- log holds LOG_END .. PAD (after every entry), from the chat's start: a
--- member longer than zset-max-listpack-value (64 by default) makes a
--- ZSET a skiplist for good, loaded again included.  As a listpack, as
+-- acctz and logz also hold PAD, scored +inf (after every account), log
+-- holds LOG_END .. PAD (after every entry) and u holds PAD as the value
+-- of "" (no name), from the chat's start: a value longer than
+-- zset-max-listpack-value or hash-max-listpack-value (64 by default)
+-- makes a ZSET a skiplist and a HASH a hash table for good, loaded again
+-- included.  A batch reads and writes some fifty fields of u; as a
+-- listpack each is found by a scan.  As a listpack, as
 -- Redis keeps a ZSET under 128 members, every ZINCRBY scans it from the
 -- start to find the member and again to put it back in order: with 100
 -- accounts, some 15,000 instructions (callgrind), for each message
@@ -102,7 +106,7 @@ local STB = { [0] = '\0', '\1', '\2', '\3', '\4', '\5' }
 local NOTHING = '\0\0\0\0'
 -- The layout of the keys above: front ends of other layouts must not
 -- share a chat with these functions.
-local FORMAT = '4'
+local FORMAT = '5'
 local FRAME_MAX = 65535
 local LIST_OVERHEAD = 4
 local MSG_CHARGE = 192
@@ -113,6 +117,7 @@ local IDLE_STEP_MAX = 5000
 -- CheckMessages of a batch share.
 local CHUNK = 32
 local TAIL = 64
+local TAIL_BEHIND = 16
 -- Redis formats each number given to redis.call with snprintf, some two
 -- thousand instructions (callgrind): the constants of the calls made
 -- for most requests, and the small counts and ranks (num), go as
@@ -166,6 +171,8 @@ local logv, tail, tail_from, tail_v
 -- tail_size[j]: the wire bytes of tail's first j entries (their heads
 -- left out), so that a CheckMessages sizes its part of the tail at once.
 local tail_size
+-- The packed seq end_at, as a CheckMessages that read up to it stores.
+local end_p6, end_at
 
 local function P6(n) return spack('>I6', n) end
 local function U6(s, at) return (sunpack('>I6', s, at)) end
@@ -210,7 +217,7 @@ local function begin(chat)
   M = chat and meta_decode(chat)
   U, Uchanged, Udirty, AN, NOW, exact = {}, {}, {}, {}, nil, false
   STEP = M and idle_step()
-  logv, tail, tail_size = 0, nil, nil
+  logv, tail, tail_size, end_at = 0, nil, nil, nil
 end
 
 local function noconfig()
@@ -234,7 +241,7 @@ local REC = '>I6I6I6I6c6'
 local function user(name)
   local r = U[name]
   if r == nil then
-    r = redis.call('GET', K .. 'u:' .. name)
+    r = redis.call('HGET', K .. 'u', name)
     U[name] = r
   end
   if r then return sunpack(REC, r) end
@@ -250,19 +257,22 @@ local function users_fetch(names)
     end
   end
   if #keys == 0 then return end
-  local k = {}
-  for i, name in ipairs(keys) do k[i] = K .. 'u:' .. name end
-  local v = redis.call('MGET', unpack(k))
+  local v = redis.call('HMGET', K .. 'u', unpack(keys))
   for i, name in ipairs(keys) do U[name] = v[i] end
 end
 
--- The user's record changed; without pos, logged out.
-local function user_put(name, pos, last, dropped, pqn, A)
-  U[name] = pos and spack(REC, pos, last, dropped, pqn, A) or false
+-- The user's record changed, to r (false: logged out).
+local function user_set(name, r)
+  U[name] = r
   if not Udirty[name] then
     Udirty[name] = true
     Uchanged[#Uchanged + 1] = name
   end
+end
+
+-- The user's record changed; without pos, logged out.
+local function user_put(name, pos, last, dropped, pqn, A)
+  user_set(name, pos and spack(REC, pos, last, dropped, pqn, A) or false)
 end
 
 -- Writes back what changed.
@@ -271,14 +281,14 @@ local function save()
   for _, name in ipairs(Uchanged) do
     local r = U[name]
     if r then
-      set[#set + 1] = K .. 'u:' .. name
+      set[#set + 1] = name
       set[#set + 1] = r
     else
-      del[#del + 1] = K .. 'u:' .. name
+      del[#del + 1] = name
     end
   end
-  call_each('DEL', nil, del)
-  call_each('MSET', nil, set)
+  call_each('HDEL', K .. 'u', del)
+  call_each('HSET', K .. 'u', set)
   if M.dirty then
     redis.call('SET', K .. 'chat', meta_encode(M))
     M.dirty = false
@@ -712,14 +722,16 @@ end
 -- Broadcasts alone, none lost, all in the frame: the entries of the
 -- log's end as they are, each after its header of LOG_HEAD bytes; the
 -- new pos, or nil when it is not so simple.
-local function check_tail(pos, le, from)
+local function check_tail(pos, le)
   if not tail or tail_v ~= logv or pos < tail_from then
+    -- From a little before this user: the others of the batch stand
+    -- about where it does, and one further behind costs another read.
+    local from = math.max(0, pos - TAIL_BEHIND)
     tail = redis.call('ZRANGE', K .. 'log', '[' .. P6(from), '(' .. LOG_END,
       'BYLEX', 'LIMIT', '0', TAIL_ARG)
-    tail_from, tail_v = from, logv
+    tail_from, tail_v = #tail > 0 and U6(tail[1]) or from, logv
     -- Entries at consecutive seqs from tail_from, or none of use.
-    if #tail > 0 and (U6(tail[1]) ~= from or
-      U6(tail[#tail]) ~= from + #tail - 1) then
+    if #tail > 0 and U6(tail[#tail]) ~= tail_from + #tail - 1 then
       tail = {}
     end
     tail_size = { [0] = 0 }
@@ -728,7 +740,7 @@ local function check_tail(pos, le, from)
     end
   end
   local a, n = pos - tail_from, le - pos
-  if a + n > #tail or
+  if a < 0 or a + n > #tail or
     tail_size[a + n] - tail_size[a] > FRAME_MAX - LIST_OVERHEAD then
     return nil
   end
@@ -743,13 +755,19 @@ end
 -- Answers the status, then the longest prefix of the queue that fits in
 -- one response frame (PROTOCOL.md §4.2) as a string list, as chat.c builds it:
 -- its count, the size of a header before each string, the strings; all
--- but NOT_LOGGED_IN put in O.  from: where the batch's CheckMessages
--- begin to read the log.
-local function check(name, from)
-  local pos, last, dropped, pqn, A = user(name)
-  if not pos then return STB[ST.NOT_LOGGED_IN] end
+-- but NOT_LOGGED_IN put in O.
+local function check(name)
+  -- The most frequent call: its record as user() would unpack it, but
+  -- without the function calls, which cost more than the rest of it.
+  local r = U[name]
+  if r == nil then
+    user(name)
+    r = U[name]
+  end
+  if not r then return STB[ST.NOT_LOGGED_IN] end
+  local pos, last, dropped, pqn, A = sunpack(REC, r)
   local moved = false
-  if M.idle > 0 and clock() - last >= STEP then
+  if M.idle > 0 and NOW - last >= STEP then
     last = NOW
     redis.call('ZADD', K .. 'idle', NOW, name)
     moved = true
@@ -760,9 +778,15 @@ local function check(name, from)
       if moved then user_put(name, pos, last, dropped, pqn, A) end
       return NOTHING
     end
-    local p = check_tail(pos, le, from)
-    if p then
+    local p = check_tail(pos, le)
+    if p and moved then
       user_put(name, p, last, dropped, pqn, A)
+      return
+    elseif p then
+      -- Only pos changed, the record's first bytes: the log's end is
+      -- packed once for the batch, not every record again.
+      if end_at ~= p then end_p6, end_at = P6(p), p end
+      user_set(name, end_p6 .. sub(r, 7))
       return
     end
   end
@@ -900,47 +924,40 @@ local CALLS = { R = c_register, S = c_say, T = c_tell, Q = c_quit }
 -- once (callgrind: the single concat was a twelfth of Redis's work).
 local function f_batch(keys, args)
   libs()
-  local nargs, k, n, i = #args, { K .. 'chat' }, 1, 1
+  local nargs, k, n, i = #args, {}, 0, 1
   while i <= nargs do
     local t = args[i]
     if not NARGS[t] then
       return redis.error_reply('ERR rpcchat: no call ' .. t)
     end
     n = n + 1
-    k[n] = K .. 'u:' .. args[i + 1]
+    k[n] = args[i + 1]
     if t == 'T' and args[i + 2] ~= '' then
       n = n + 1
-      k[n] = K .. 'u:' .. args[i + 2]
+      k[n] = args[i + 2]
     end
     i = i + 1 + NARGS[t]
   end
-  local v = redis.call('MGET', unpack(k))
-  begin(v[1])
+  begin(redis.call('GET', K .. 'chat'))
   if not M then return noconfig() end
-  -- Every record read; where the CheckMessages begin to read the log.
-  local from = M.next
-  i, n = 1, 1
+  -- A CheckMessages moves the idle clock by it.
+  if M.idle > 0 then clock() end
+  local v = n > 0 and redis.call('HMGET', K .. 'u', unpack(k)) or {}
+  O = {}
+  i, n = 1, 0
   while i <= nargs do
     local t, name = args[i], args[i + 1]
+    -- The records as read, unless a call before changed them.
     n = n + 1
     if U[name] == nil then U[name] = v[n] end
     if t == 'T' and args[i + 2] ~= '' then
       n = n + 1
       if U[args[i + 2]] == nil then U[args[i + 2]] = v[n] end
-    elseif t == 'C' and v[n] then
-      local p = U6(v[n])
-      if p < from then from = p end
     end
-    i = i + 1 + NARGS[t]
-  end
-  O = {}
-  i = 1
-  while i <= nargs do
-    local t = args[i]
     exact = false
     local a
     if t == 'C' then
-      a = check(args[i + 1], from)
+      a = check(name)
     else
       a = CALLS[t](args, i + 1)
     end
@@ -1008,6 +1025,7 @@ local function f_config(keys, args)
       maxu = tonumber(args[3]), mem = tonumber(args[4]), next = 0, mid = 0,
       aid = 0, charged = 0, nlog = 0, nusers = 0, listbytes = LIST_OVERHEAD }
     redis.call('SET', K .. 'chat', meta_encode(M))
+    redis.call('HSET', K .. 'u', '', PAD)
     redis.call('ZADD', K .. 'acctz', 'inf', PAD)
     redis.call('ZADD', K .. 'logz', 'inf', PAD)
     redis.call('ZADD', K .. 'log', '0', LOG_END .. PAD)

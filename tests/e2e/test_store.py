@@ -233,15 +233,18 @@ def test_front_end_with_other_limits_refuses_to_start(ctx):
                        str(256 << 20), *said)
             status, out, err = lib.run_cli(ctx, "--store", redis.url, "0")
             assert status != 0
-            assert "the keys' format is %s in the store, 4 here" % fmt \
+            assert "the keys' format is %s in the store, 5 here" % fmt \
                 in err, err
-    # The layout before acctz and logz held their pad (a chat record
-    # whose first byte is 3): its tally sets would be listpacks again.
-    with Redis() as redis:
-        redis.call("SET", "{rpcchat}:chat", "3" + "\0" * 88)
-        status, out, err = lib.run_cli(ctx, "--store", redis.url, "0")
-        assert status != 0
-        assert "the keys' format is 3 in the store, 4 here" in err, err
+    # The layouts before acctz and logz held their pad (a chat record
+    # whose first byte is 3: its tally sets would be listpacks again) and
+    # before the users' records were one hash (4).
+    for fmt in "34":
+        with Redis() as redis:
+            redis.call("SET", "{rpcchat}:chat", fmt + "\0" * 88)
+            status, out, err = lib.run_cli(ctx, "--store", redis.url, "0")
+            assert status != 0
+            assert "the keys' format is %s in the store, 5 here" % fmt \
+                in err, err
 
 
 def test_idle_users_logged_out_once_across_front_ends(ctx):
