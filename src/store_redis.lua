@@ -725,7 +725,8 @@ end
 local function check_tail(pos, le)
   if not tail or tail_v ~= logv or pos < tail_from then
     -- From a little before this user: the others of the batch stand
-    -- about where it does, and one further behind costs another read.
+    -- about where it does, and one further behind costs another read
+    -- (at worst one a CheckMessages, as the path below would make).
     local from = math.max(0, pos - TAIL_BEHIND)
     tail = redis.call('ZRANGE', K .. 'log', '[' .. P6(from), '(' .. LOG_END,
       'BYLEX', 'LIMIT', '0', TAIL_ARG)

@@ -187,6 +187,96 @@ def test_differential_count_floods(ctx):
         assert b"bob says before" in got and b"carol tells you psst" in got
 
 
+# -- batches ----------------------------------------------------------------
+
+LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                   "src", "store_redis.lua")
+BATCH_NAMES = [b"al", b"bo", b"cy", b"di", b"ed", b"fa"]
+
+
+def batch_call(rng):
+    """One call of an rpcchat_batch as store_redis.c sends it, its type
+    then its arguments, among few users so that they meet in a batch."""
+    name = rng.choice(BATCH_NAMES)
+    kind = rng.random()
+    if kind < 0.08:
+        return [b"R", name]
+    if kind < 0.55:
+        return [b"C", name]
+    if kind < 0.60:
+        return [b"Q", name]
+    text = bytes([rng.randrange(97, 123)]) * rng.choice(
+        [0, 1, 5, 40, 300, 3000, 20000, 60000])
+    if kind < 0.85:
+        return [b"S", name, text, b"0"]
+    target = rng.choice(BATCH_NAMES + [b""])
+    return [b"T", name, target, text if target else b"",
+            b"*** No such user: " + target, b"0"]
+
+
+def batch_answers(calls, data):
+    """The answers of calls, joined as rpcchat_batch answers them
+    (store_redis.h): a status each, and a CheckMessages's strings, without
+    the header before each, which says only where the function found it."""
+    out, i = [], 0
+    for call in calls:
+        status = data[i]
+        i += 1
+        if call[0] != b"C" or status not in (0, 5):
+            out.append((status,))
+            continue
+        n, head = int.from_bytes(data[i:i + 2], "big"), data[i + 2]
+        i += 3
+        strings = []
+        for _ in range(n):
+            i += head
+            size = int.from_bytes(data[i:i + 2], "big")
+            strings.append(data[i + 2:i + 2 + size])
+            i += 2 + size
+        out.append((status, strings))
+    assert i == len(data), "answers of %d bytes, %d read" % (len(data), i)
+    return out
+
+
+def test_batches_answer_as_calls_alone(ctx):
+    """Each call of an rpcchat_batch answers as if it had run alone: random
+    batches (a user's calls meeting in one, Says between its reads, drops
+    and evictions) in one Redis, the same calls one FCALL each in another."""
+    with open(LUA, "rb") as f:
+        lua = f.read()
+    # queue limit, max users, max memory: counts, then bytes, evict.
+    configs = [(3, 0, 100 << 20), (40, 0, 100 << 20), (10, 4, 60000),
+               (8, 0, 2000), (100000, 0, 100 << 20)]
+    with Redis() as batched, Redis() as alone:
+        for n, (ql, users, mem) in enumerate(configs):
+            rng = random.Random(4500 + n)
+            for r in (batched, alone):
+                r.call("FLUSHALL")
+                r.call("FUNCTION", "LOAD", "REPLACE", lua)
+                assert r.call("FCALL", "rpcchat_config", "0", str(ql), "0",
+                              str(users), str(mem)) == b"OK"
+            for b in range(120):
+                calls = [batch_call(rng) for _ in range(rng.choice(
+                    [1, 2, 3, 5, 10, 30, 60]))]
+                if rng.random() < 0.3:
+                    calls = [[b"R", m] for m in BATCH_NAMES
+                             if rng.random() < 0.5] + calls
+                if rng.random() < 0.3:
+                    calls += [[b"C", m] for m in BATCH_NAMES]
+                got = batched.call("FCALL", "rpcchat_batch", "0",
+                                   *[a for c in calls for a in c])
+                want = [alone.call("FCALL", "rpcchat_batch", "0", *c)
+                        for c in calls]
+                assert not any(isinstance(a, lib.RedisError)
+                               for a in [got] + want), (got, want)
+                assert batch_answers(calls, b"".join(got)) == \
+                    batch_answers(calls, b"".join(b"".join(a) for a in want)), \
+                    "config %d, batch %d: %r" % (n, b, [c[:2] for c in calls])
+                if rng.random() < 0.05:
+                    for r in (batched, alone):
+                        r.call("FCALL", "rpcchat_tidy", "0")
+
+
 # -- several front ends -----------------------------------------------------
 
 def test_two_front_ends_one_chat(ctx):
