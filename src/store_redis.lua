@@ -22,10 +22,10 @@
 --            broadcast), mid and aid (the last message and account ids),
 --            charged (bytes charged against the budget), nlog (broadcasts
 --            stored), nusers, listbytes (the List response's size).
---   u        HASH of the logged-in users, NAME -> pos (seq of the next
---            broadcast to read),
---            last (ms of the idle clock), dropped (since the last notice),
---            pqn (private messages queued), its account.
+--   u        HASH of the logged-in users, NAME -> record: pos (seq of
+--            the next broadcast to read), last (ms of the idle clock),
+--            dropped (since the last notice), pqn (private messages
+--            queued), its account.
 --   users    ZSET of names with score 0: ZRANGE gives byte order (never
 --            sort in Lua, whose comparison follows the locale).
 --            store_redis.c answers List from it.
@@ -941,7 +941,7 @@ local function f_batch(keys, args)
   end
   begin(redis.call('GET', K .. 'chat'))
   if not M then return noconfig() end
-  -- A CheckMessages moves the idle clock by it.
+  -- NOW, by which the CheckMessages move the idle clock.
   if M.idle > 0 then clock() end
   local v = n > 0 and redis.call('HMGET', K .. 'u', unpack(k)) or {}
   O = {}
