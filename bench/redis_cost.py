@@ -32,10 +32,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402
+from run import lib  # noqa: E402
 
 # Arguments of each call of a batch, by its type (store_redis.lua NARGS).
 NARGS = {b"R": 1, b"C": 1, b"S": 3, b"T": 5, b"Q": 1}
@@ -47,12 +47,6 @@ PARTS = (("lua_pcall", "the function, all of it"),
          ("call'2", "Redis commands run by redis.call"),
          ("parseReply", "their replies made into Lua values"),
          ("lua_pushlstring", "strings made (hashed, every byte)"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def unquote(s):
@@ -100,29 +94,23 @@ def batch_calls(args):
 
 def record(binpath, seconds, workdir):
     """The steady chat through one front end; the commands Redis got."""
-    rport = free_port()
     monitor = os.path.join(workdir, "monitor.txt")
     felog = os.path.join(workdir, "rpcchat.log")
     procs = []
-    with open(monitor, "w") as mon, open(felog, "w") as log:
+    with open(monitor, "w") as mon, open(felog, "w") as log, \
+            lib.Redis() as redis:
         try:
             procs.append(subprocess.Popen(
-                ["redis-server", "--port", str(rport), "--bind", "127.0.0.1",
-                 "--dir", workdir, "--save", "", "--appendonly", "no"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            wait_for_port(rport)
-            procs.append(subprocess.Popen(
-                ["redis-cli", "-p", str(rport), "monitor"], stdout=mon,
+                ["redis-cli", "-p", str(redis.port), "monitor"], stdout=mon,
                 stderr=subprocess.DEVNULL))
             # MONITOR is on once the server counts it among its clients.
-            wait_until(lambda: b"cmd=monitor" in run.lib.Redis.call_on(
-                rport, "CLIENT", "LIST"))
+            lib.wait_until(lambda: b"cmd=monitor" in redis.call(
+                "CLIENT", "LIST"), what="MONITOR")
             procs.append(subprocess.Popen(
-                [os.path.join(binpath, "rpcchat"), "--store",
-                 "redis://127.0.0.1:%d" % rport, "0"],
-                stdout=subprocess.DEVNULL, stderr=log))
-            wait_until(lambda: listening(felog))
-            port = listening(felog)
+                [os.path.join(binpath, "rpcchat"), "--store", redis.url,
+                 "0"], stdout=subprocess.DEVNULL, stderr=log))
+            port = lib.wait_until(lambda: listening(felog),
+                                  what="the front end's Listening line")
             bench = os.path.join(binpath, "rpcchat-bench")
             target = "127.0.0.1:" + port
             subprocess.run([bench, "-q", "--register-only", "-u", "100",
@@ -146,33 +134,10 @@ def listening(path):
     return m and m[1]
 
 
-def wait_for_port(port):
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            return False
-    wait_until(up)
-
-
-def wait_until(cond, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise RuntimeError("timed out")
-        time.sleep(0.05)
-
-
-def resp(args):
-    return b"*%d\r\n" % len(args) + b"".join(
-        b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
-
-
 def replay(cmds, lua, workdir):
     """cmds against a fresh Redis under callgrind, each answered before
     the next; callgrind's output file."""
-    port = free_port()
+    port = lib.free_port()
     out = os.path.join(workdir, "callgrind.%d" % port)
     p = subprocess.Popen(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
@@ -180,18 +145,19 @@ def replay(cmds, lua, workdir):
          "--dir", workdir, "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_port(port)
+        lib.wait_until(lambda: ping(port), timeout=60,
+                       what="redis-server under callgrind")
         with socket.create_connection(("127.0.0.1", port)) as c:
             f = c.makefile("rb")
             for args in cmds:
                 if args[0].upper() == b"FUNCTION" and len(args) > 2 and \
                         args[1].upper() == b"LOAD":
                     args = args[:-1] + [lua]
-                c.sendall(resp(args))
-                reply = run.lib.resp_read(f)
-                if isinstance(reply, run.lib.RedisError):
+                c.sendall(lib.resp_encode(*args))
+                reply = lib.resp_read(f)
+                if isinstance(reply, lib.RedisError):
                     raise RuntimeError("%s: %s" % (args[:2], reply))
-            c.sendall(resp([b"SHUTDOWN", b"NOSAVE"]))
+            c.sendall(lib.resp_encode("SHUTDOWN", "NOSAVE"))
             f.read()
         p.wait(120)
     finally:
@@ -199,6 +165,13 @@ def replay(cmds, lua, workdir):
             p.kill()
             p.wait()
     return out
+
+
+def ping(port):
+    try:
+        return lib.Redis.call_on(port, "PING", timeout=1) == "PONG"
+    except OSError:
+        return False
 
 
 def fcall(calls):
