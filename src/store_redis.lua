@@ -236,14 +236,20 @@ end
 
 local REC = '>I6I6I6I6c6'
 
--- The record of a logged-in user: pos, last, dropped, pqn, account; or
--- nothing.
-local function user(name)
+-- The packed record of a user, or false when not logged in.
+local function record(name)
   local r = U[name]
   if r == nil then
     r = redis.call('HGET', K .. 'u', name)
     U[name] = r
   end
+  return r
+end
+
+-- The record of a logged-in user: pos, last, dropped, pqn, account; or
+-- nothing.
+local function user(name)
+  local r = record(name)
   if r then return sunpack(REC, r) end
 end
 
@@ -761,10 +767,7 @@ local function check(name)
   -- The most frequent call: its record as user() would unpack it, but
   -- without the function calls, which cost more than the rest of it.
   local r = U[name]
-  if r == nil then
-    user(name)
-    r = U[name]
-  end
+  if r == nil then r = record(name) end
   if not r then return STB[ST.NOT_LOGGED_IN] end
   local pos, last, dropped, pqn, A = sunpack(REC, r)
   local moved = false
