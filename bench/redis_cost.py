@@ -4,6 +4,7 @@
     python3 bench/redis_cost.py --bin .
     python3 bench/redis_cost.py --bin . --lua OLD.lua --lua src/store_redis.lua
     python3 bench/redis_cost.py --kinds                  # by kind of call
+    python3 bench/redis_cost.py --floor                  # and the floor
 
 Records what a front end sends Redis during make bench's steady chat (100
 users, the same mix, one front end, a Redis of its own, MONITOR), then
@@ -13,7 +14,9 @@ registered), once whole.  The difference, divided by the calls of the
 steady part, is what Redis executes per call, without timing noise and
 on any machine alike; versions of store_redis.lua given with --lua are
 each replayed on the same recording, so a change is measured before it
-is kept.  It
+is kept; --floor replays the steady part once more with
+bench/redis_floor.lua loaded after the setup, the least any store's
+functions must make Redis do.  It
 prints the split that callgrind sees: the function's Lua, the Redis
 commands it runs (redis.call), their replies made into Lua values, and
 the strings Lua makes (each one hashed, every byte of it).  --kinds
@@ -134,7 +137,17 @@ def listening(path):
     return m and m[1]
 
 
-def replay(cmds, lua, workdir):
+def is_load(args):
+    return args[0].upper() == b"FUNCTION" and len(args) > 2 and \
+        args[1].upper() == b"LOAD"
+
+
+def with_lua(cmds, lua):
+    """cmds with each FUNCTION LOAD loading lua instead."""
+    return [a[:-1] + [lua] if is_load(a) else a for a in cmds]
+
+
+def replay(cmds, workdir):
     """cmds against a fresh Redis under callgrind, each answered before
     the next; callgrind's output file."""
     port = lib.free_port()
@@ -150,9 +163,6 @@ def replay(cmds, lua, workdir):
         with socket.create_connection(("127.0.0.1", port)) as c:
             f = c.makefile("rb")
             for args in cmds:
-                if args[0].upper() == b"FUNCTION" and len(args) > 2 and \
-                        args[1].upper() == b"LOAD":
-                    args = args[:-1] + [lua]
                 c.sendall(lib.resp_encode(*args))
                 reply = lib.resp_read(f)
                 if isinstance(reply, lib.RedisError):
@@ -198,8 +208,8 @@ def kinds(lua, workdir):
                   for u, t in zip(users[:50], users[50:]))
 
     def cost(extra, than=()):
-        runs = [replay(setup + list(than), lua, workdir),
-                replay(setup + list(extra), lua, workdir)]
+        runs = [replay(setup + list(than), workdir),
+                replay(setup + list(extra), workdir)]
         a, b = (inclusive(r)["total"] for r in runs)
         return b - a
     empty = cost([checks[0]] * rounds) / (50 * rounds)
@@ -242,6 +252,8 @@ def main():
                     help="batches of the steady part replayed")
     ap.add_argument("--kinds", action="store_true",
                     help="made-up batches of one kind of call each")
+    ap.add_argument("--floor", action="store_true",
+                    help="also replay with bench/redis_floor.lua")
     args = ap.parse_args()
     for tool in ("redis-server", "redis-cli", "valgrind",
                  "callgrind_annotate"):
@@ -273,9 +285,17 @@ def main():
         print("steady chat (%s), one front end: %d batches, %d calls, "
               "%.1f calls a batch" % (run.STEADY_MIX, batches, calls,
                                       calls / batches))
-        for path, lua in luas:
-            setup = inclusive(replay(cmds[:first], lua, workdir))
-            whole = inclusive(replay(cmds[:end], lua, workdir))
+        runs = [(path, with_lua(cmds[:first], lua), cmds[first:end])
+                for path, lua in luas]
+        if args.floor:
+            with open(os.path.join(here, "bench", "redis_floor.lua"),
+                      "rb") as f:
+                floor = [b"FUNCTION", b"LOAD", b"REPLACE", f.read()]
+            runs.append(("bench/redis_floor.lua, loaded after the setup",
+                         runs[0][1] + [floor], runs[0][2]))
+        for path, setup_cmds, steady in runs:
+            setup = inclusive(replay(setup_cmds, workdir))
+            whole = inclusive(replay(setup_cmds + steady, workdir))
             print(path)
             for key, what in (("total", "instructions per call in Redis, "
                                "in all"),) + PARTS:

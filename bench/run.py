@@ -378,6 +378,9 @@ class BenchRedis:
     def url(self):
         return "redis://127.0.0.1:%d" % self.port
 
+    def call(self, *args):
+        return lib.Redis.call_on(self.port, *args, timeout=10)
+
     cpu = Target.cpu
 
     def stop(self):
@@ -387,41 +390,62 @@ class BenchRedis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-STORE_ROWS = (("memory", 1), ("redis, 1 front end", 1),
-              ("redis, 2 front ends", 2))
+# Each row: its name, its front ends and how many of them take the load.
+# The floor is the yardstick of the Redis rows: a front end on a Redis
+# of its own that runs bench/redis_floor.lua, the commands any store of
+# the chat needs and none of its rules.
+STORE_ROWS = (("memory", "memory", 1), ("redis, 1 front end", "redis", 1),
+              ("redis, 2 front ends", "redis", 2),
+              ("redis floor, 1 front end", "floor", 1))
+FLOOR_LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                         "redis_floor.lua")
 
 
 def store_column(r, conc, repeat):
     """Steady chat at conc in flight on the memory store, one front end
-    + Redis, two front ends + Redis (each given half the calls), the three
-    interleaved in every round so that a burst of other work falls on all
-    of them; CPU per call of the front ends, of the Redis master and of
-    its replica, each from /proc.  The ratios to the memory store are
-    taken within a round, then their median."""
+    + Redis, two front ends + Redis (each given half the calls), one
+    front end + the floor, the four interleaved in every round so that a
+    burst of other work falls on all of them; CPU per call of the front
+    ends, of the Redis master and of its replica, each from /proc.  The
+    ratios to the memory store are taken within a round, then their
+    median."""
     if shutil.which("redis-server") is None:
         return None
-    redis = replica = None
+    redises = {}        # a master and its replica, by their front ends
     targets = {}
     try:
-        redis = BenchRedis()
-        replica = BenchRedis(replica_of=redis)
+        for key in ("redis", "floor"):
+            master = BenchRedis()
+            redises[key] = (master,)
+            redises[key] = (master, BenchRedis(replica_of=master))
+        redis, floor = redises["redis"][0], redises["floor"][0]
         targets["memory"] = [r.rpcchat()]
         targets["redis"] = [r.rpcchat("--store", redis.url)
                             for _ in range(2)]
-        r.run(targets["memory"][0], "--register-only", "-u", 100, "-c", 16)
-        r.run(targets["redis"][0], "--register-only", "-u", 100, "-c", 16)
+        targets["floor"] = [r.rpcchat("--store", floor.url)]
+        for t in targets.values():
+            r.run(t[0], "--register-only", "-u", 100, "-c", 16)
+        with open(FLOOR_LUA, "rb") as f:
+            got = floor.call("FUNCTION", "LOAD", "REPLACE", f.read())
+        if isinstance(got, lib.RedisError):
+            raise RuntimeError("%s: %s" % (FLOOR_LUA, got))
         rounds = []
         for _ in range(repeat):
             rnd = {}
-            for name, nfe in STORE_ROWS:
-                fes = targets["memory" if name == "memory" else "redis"][:nfe]
+            for name, key, nfe in STORE_ROWS:
+                fes = targets[key][:nfe]
+                red, rep = redises.get(key, redises["redis"])
                 c0 = [t.cpu() for t in fes]
-                r0, p0 = redis.cpu(), replica.cpu()
+                r0, p0 = red.cpu(), rep.cpu()
                 ds = r.run_parallel(fes, "--no-register", "-u", 100, "-c",
                                     conc // nfe, "-d", r.duration, "--mix",
                                     STEADY_MIX)
                 c1 = [t.cpu() for t in fes]
-                r1, p1 = redis.cpu(), replica.cpu()
+                r1, p1 = red.cpu(), rep.cpu()
+                if key == "floor" and \
+                        floor.call("FCALL", "rpcchat_floor", "0") != 1:
+                    raise RuntimeError("the front end loaded its functions "
+                                       "over the floor's: no floor measured")
                 calls = sum(d["run"]["ok"] + d["run"]["errors"] for d in ds)
                 per = 1e6 / calls if calls else 0
                 run = {
@@ -446,11 +470,11 @@ def store_column(r, conc, repeat):
         for ts in targets.values():
             for t in ts:
                 t.stop()
-        for x in (replica, redis):
-            if x:
+        for pair in redises.values():
+            for x in reversed(pair):
                 x.stop()
     rows = []
-    for name, _ in STORE_ROWS:
+    for name, _, _ in STORE_ROWS:
         runs = sorted((rnd[name] for rnd in rounds),
                       key=lambda x: x["calls_per_sec"])
         med = {k: statistics.median(x[k] for x in runs)
@@ -467,6 +491,7 @@ def store_column(r, conc, repeat):
     ratios = {
         "redis": ratio_of("redis_us", "redis, 1 front end"),
         "fe": ratio_of("fe_us", "redis, 1 front end"),
+        "floor": ratio_of("redis_us", "redis floor, 1 front end"),
     }
     return {"rows": rows, "ratios": ratios, "rounds": len(rounds)}
 
@@ -832,7 +857,7 @@ def report(r, res, args):
           "chat in memory and in Redis as deployed (`--store redis://`, an "
           "append-only file with `appendfsync everysec`, one replica "
           "attached); with two front ends each gets half the calls from "
-          "its own `rpcchat-bench`. The three run in turn in each of %d "
+          "its own `rpcchat-bench`. The rows run in turn in each of %d "
           "rounds. CPU per call is from `/proc/PID/stat` of the front ends "
           "(together), of the Redis master and of its replica, divided by "
           "all calls; each figure is the median of the rounds." % (
@@ -854,7 +879,19 @@ def report(r, res, args):
           "(the aim is at most 0.7×), and a front end with Redis **%.2f×** "
           "(at most 1.3×)." % (st["ratios"]["redis"], st["ratios"]["fe"]))
         w("")
-        red = [d for name, d in rows if name != "memory"]
+        w("The last row is the yardstick of the others: a front end and a "
+          "Redis (with its replica) of their own, the Redis running "
+          "`bench/redis_floor.lua` instead of the chat's functions once "
+          "the users are registered. It answers each call as the store "
+          "would, with the commands no layout of the chat can do without "
+          "(read the records, the chat and the log's end, one command to "
+          "store each message, the readers' records written back, five "
+          "broadcasts in each CheckMessages' answer) and none of the "
+          "chat's rules. Its Redis spends **%.2f×** the memory store's CPU "
+          "per call: what the functions spend above it is what the "
+          "chat's rules cost in Redis's Lua." % st["ratios"]["floor"])
+        w("")
+        red = [d for name, d in rows if name.startswith("redis, ")]
         rus = max(d["redis_us"] for d in red)
         w("Where Redis becomes the limit: at %.1f µs of Redis CPU per "
           "call, one Redis core carries at most about %.0f calls/s for "

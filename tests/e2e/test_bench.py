@@ -5,6 +5,7 @@ speed is asserted here; that is what `make bench` is for.
 """
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -48,3 +49,23 @@ def test_responder_answers_every_shape(ctx):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=lib.scaled(5)) == 0
+
+
+def test_redis_floor_keeps_the_store_contract(ctx):
+    """make bench's yardstick for the Redis store, bench/redis_floor.lua,
+    loaded over a front end's functions: every call of the steady mix is
+    answered as the front end expects, CheckMessages with broadcasts."""
+    floor = os.path.join(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))), "bench",
+        "redis_floor.lua")
+    with lib.Redis() as redis, \
+            lib.Server(ctx, "--store", redis.url) as srv:
+        run_bench(ctx, srv.port, "--register-only")
+        with open(floor, "rb") as f:
+            assert redis.call("FUNCTION", "LOAD", "REPLACE", f.read()) == \
+                b"rpcchat"
+        got = run_bench(ctx, srv.port, "--no-register", "--mix",
+                        "check=90,say=5,tell=4,list=1")
+        assert got["run"]["errors"] == 0, got["run"]
+        assert got["run"]["messages_received"] > 0, got["run"]
+        assert redis.call("FCALL", "rpcchat_floor", "0") == 1
