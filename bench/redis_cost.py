@@ -16,10 +16,10 @@ on any machine alike; versions of store_redis.lua given with --lua are
 each replayed on the same recording, so a change is measured before it
 is kept; --floor replays the steady part once more with
 bench/redis_floor.lua loaded after the setup, the least any store's
-functions must make Redis do.  It
-prints the split that callgrind sees: the function's Lua, the Redis
-commands it runs (redis.call), their replies made into Lua values, and
-the strings Lua makes (each one hashed, every byte of it).  --kinds
+functions must make Redis do.  It prints the split that callgrind sees:
+the function's Lua, the Redis commands it runs (redis.call), their
+replies made into Lua values, and the strings Lua makes (each one
+hashed, every byte of it).  --kinds
 measures made-up batches of one kind of call each instead, on 100
 registered users: what a CheckMessages costs when it finds nothing and
 when it delivers five broadcasts, what a Say and a Tell (delivered)
