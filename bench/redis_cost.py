@@ -98,24 +98,19 @@ def batch_calls(args):
 def record(binpath, seconds, workdir):
     """The steady chat through one front end; the commands Redis got."""
     monitor = os.path.join(workdir, "monitor.txt")
-    felog = os.path.join(workdir, "rpcchat.log")
-    procs = []
-    with open(monitor, "w") as mon, open(felog, "w") as log, \
-            lib.Redis() as redis:
+    mon_proc = front_end = None
+    with open(monitor, "w") as mon, lib.Redis() as redis:
         try:
-            procs.append(subprocess.Popen(
+            mon_proc = subprocess.Popen(
                 ["redis-cli", "-p", str(redis.port), "monitor"], stdout=mon,
-                stderr=subprocess.DEVNULL))
+                stderr=subprocess.DEVNULL)
             # MONITOR is on once the server counts it among its clients.
             lib.wait_until(lambda: b"cmd=monitor" in redis.call(
                 "CLIENT", "LIST"), what="MONITOR")
-            procs.append(subprocess.Popen(
-                [os.path.join(binpath, "rpcchat"), "--store", redis.url,
-                 "0"], stdout=subprocess.DEVNULL, stderr=log))
-            port = lib.wait_until(lambda: listening(felog),
-                                  what="the front end's Listening line")
+            front_end = run.Target("rpcchat", [
+                os.path.join(binpath, "rpcchat"), "--store", redis.url, "0"])
             bench = os.path.join(binpath, "rpcchat-bench")
-            target = "127.0.0.1:" + port
+            target = "127.0.0.1:%d" % front_end.port
             subprocess.run([bench, "-q", "--register-only", "-u", "100",
                             "-c", "16", target], check=True,
                            stdout=subprocess.DEVNULL)
@@ -124,17 +119,12 @@ def record(binpath, seconds, workdir):
                             run.STEADY_MIX, target], check=True,
                            stdout=subprocess.DEVNULL)
         finally:
-            for p in reversed(procs):
-                p.terminate()
-                p.wait(10)
+            if front_end:
+                front_end.stop()
+            if mon_proc:
+                mon_proc.terminate()
+                mon_proc.wait(10)
     return parse_monitor(monitor)
-
-
-def listening(path):
-    """The port of "Listening on :PORT", the log's first line, or None."""
-    with open(path) as f:
-        m = re.search(r"Listening on :(\d+)", f.readline())
-    return m and m[1]
 
 
 def is_load(args):
@@ -288,8 +278,7 @@ def main():
         runs = [(path, with_lua(cmds[:first], lua), cmds[first:end])
                 for path, lua in luas]
         if args.floor:
-            with open(os.path.join(here, "bench", "redis_floor.lua"),
-                      "rb") as f:
+            with open(run.FLOOR_LUA, "rb") as f:
                 floor = [b"FUNCTION", b"LOAD", b"REPLACE", f.read()]
             runs.append(("bench/redis_floor.lua, loaded after the setup",
                          runs[0][1] + [floor], runs[0][2]))

@@ -34,6 +34,9 @@ HAS_LIST = [False, True, True, False, False, False, False]
 FRAME_MAX = 65535
 TEXT_MAX = FRAME_MAX - 6        # longest delivered message (PROTOCOL.md §4.1)
 WIRES = ("framed", "unframed")
+# The repository, for the files a test reads or runs from it.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 # Every timeout in this file is multiplied by SCALE: run.py raises it under
 # valgrind, which is about 20 times slower.

@@ -55,9 +55,7 @@ def test_redis_floor_keeps_the_store_contract(ctx):
     """make bench's yardstick for the Redis store, bench/redis_floor.lua,
     loaded over a front end's functions: every call of the steady mix is
     answered as the front end expects, CheckMessages with broadcasts."""
-    floor = os.path.join(os.path.dirname(os.path.dirname(
-        os.path.dirname(os.path.abspath(__file__)))), "bench",
-        "redis_floor.lua")
+    floor = os.path.join(lib.ROOT, "bench", "redis_floor.lua")
     with lib.Redis() as redis, \
             lib.Server(ctx, "--store", redis.url) as srv:
         run_bench(ctx, srv.port, "--register-only")

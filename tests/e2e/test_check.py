@@ -26,8 +26,7 @@ import xml.etree.ElementTree as ET
 
 import lib
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+ROOT = lib.ROOT
 CHECKER = os.path.join(ROOT, "check", "rpcchat-check")
 BROKEN_SERVER = os.path.join(ROOT, "tests", "check", "broken_server.py")
 BROKEN_CLIENT = os.path.join(ROOT, "tests", "check", "broken_client.py")

@@ -17,7 +17,7 @@ import subprocess
 
 import lib
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = lib.ROOT
 
 
 def read(rel):

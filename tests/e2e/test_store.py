@@ -189,8 +189,7 @@ def test_differential_count_floods(ctx):
 
 # -- batches ----------------------------------------------------------------
 
-LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                   "src", "store_redis.lua")
+LUA = os.path.join(lib.ROOT, "src", "store_redis.lua")
 BATCH_NAMES = [b"al", b"bo", b"cy", b"di", b"ed", b"fa"]
 
 
