@@ -43,6 +43,32 @@ os.rename(out + ".tmp", out)
 """
 
 
+def _running(pid):
+    """Whether pid is a client still running (not gone, not a zombie)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            if b"rpcchat" not in f.read():
+                return False
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _stop_stray(pid):
+    """A client that outlived its pane's hangup is killed: under
+    AddressSanitizer, the leak check at exit was once seen spinning for
+    minutes on a terminal that had gone, a CPU lost to the runs after."""
+    try:
+        lib.wait_until(lambda: not _running(pid), timeout=10,
+                       what="the client to exit on hangup")
+    except AssertionError:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 class Tty:
     """rpcchat ARGS :PORT USER as the one pane of a private tmux server."""
 
@@ -170,11 +196,18 @@ class Tty:
         return self.dead()
 
     def close(self):
+        path = self.status_path + ".pid"
+        pid = None
+        if os.path.exists(path):
+            with open(path) as f:
+                pid = int(f.read())
         try:
             subprocess.run(["tmux", "-L", self.sock, "kill-server"],
                            env=self.env, capture_output=True,
                            timeout=lib.scaled(10))
         finally:
+            if pid:
+                _stop_stray(pid)
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self):
